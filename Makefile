@@ -1,0 +1,42 @@
+# Two commands: `make` builds every output of the embedded study; `make test` runs the tests.
+# Both create .venv from the pinned lock (env/requirements.lock) when it is missing.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CORES ?= all
+# Dates inside outputs (PDF metadata, font subsets) come from the commit, so builds are byte-identical.
+export SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 1700000000)
+
+.PHONY: all test lint bench clean lock
+
+all: $(VENV)/.installed
+	$(BIN)/snakemake --cores $(CORES)
+
+$(VENV)/.installed: env/requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet --require-virtualenv -r env/requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check src tests workflow/scripts bench
+	$(BIN)/mypy src
+	$(BIN)/snakemake --lint
+
+bench: $(VENV)/.installed
+	$(BIN)/python bench/build_times.py
+
+# Re-resolve the lock from env/requirements.in (needs the package registry).
+lock:
+	rm -rf /tmp/parentlink-lock && $(PYTHON) -m venv /tmp/parentlink-lock
+	/tmp/parentlink-lock/bin/pip install --quiet -r env/requirements.in setuptools wheel
+	( echo '# Pinned lock: every package of the environment, exact versions. Regenerate with `make lock`.'; \
+	  /tmp/parentlink-lock/bin/pip freeze --all | grep -v '^pip==' ) > env/requirements.lock
+
+clean:
+	rm -rf results reports .snakemake
