@@ -1,0 +1,34 @@
+"""Errors a user can cause (bad files, bad config) and how rule scripts report them."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import NoReturn, TypeVar
+
+T = TypeVar("T")
+
+
+class UserError(Exception):
+    """A problem with the user's input or config: one sentence naming the file/variable/key and the fix.
+
+    Rule scripts catch it, print the message without a traceback and exit non-zero.
+    """
+
+
+def fail(message: str) -> NoReturn:
+    raise UserError(message)
+
+
+def run_stage(main: Callable[[], T], outputs: Iterable[str | Path] = ()) -> T:
+    """Run a rule script's body; on UserError remove any outputs written so far and exit 1."""
+    try:
+        return main()
+    except UserError as err:
+        for out in outputs:
+            p = Path(out)
+            if p.is_file():
+                p.unlink()
+        print(f"ERROR: {err}", file=sys.stderr)
+        raise SystemExit(1) from None
