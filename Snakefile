@@ -1,0 +1,29 @@
+# Parental social licence for data linkage: one command rebuilds every output of the study.
+# Stages: ingest -> clean -> weight -> estimate -> documents -> charts/facts -> render.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "config/schema.json")
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/ingest.smk"
+include: "workflow/rules/clean.smk"
+include: "workflow/rules/weight.smk"
+include: "workflow/rules/estimate.smk"
+include: "workflow/rules/documents.smk"
+include: "workflow/rules/render.smk"
+
+
+rule all:
+    input:
+        all_outputs(),
+    default_target: True
