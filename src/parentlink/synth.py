@@ -289,7 +289,7 @@ def _apply_quality_problems(rng: np.random.Generator, df: pd.DataFrame, q: Quali
     return out.iloc[rng.permutation(len(out))].reset_index(drop=True)
 
 
-def make_main(n: int = 1000, seed: int = SEED) -> pd.DataFrame:
+def make_main(n: int = 1040, seed: int = SEED) -> pd.DataFrame:
     """The delivered main-survey file (about n records before duplicates) as an agency would send it."""
     rng = np.random.default_rng(seed)
     d = _demographics(rng, n)
@@ -414,7 +414,7 @@ def _measures(df: pd.DataFrame, scale: set[str]) -> dict[str, str]:
     return out
 
 
-def write_main(path: Path, n: int = 1000, seed: int = SEED) -> None:
+def write_main(path: Path, n: int = 1040, seed: int = SEED) -> None:
     df = make_main(n, seed)
     scale = {"design_wt", "D2", "D9", "D10", "D11", "start_time", "end_time"}
     fmt = {"start_time": "DATETIME20", "end_time": "DATETIME20", "design_wt": "F8.4", "panel_id": "A10", "email": "A40", "Q8": "A1000"}
@@ -536,7 +536,7 @@ def write_pilot(path: Path, seed: int = SEED) -> None:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="Write the SYNTHETIC survey files (main and pilot).")
     ap.add_argument("--out", type=Path, default=Path("raw"))
-    ap.add_argument("--n", type=int, default=1000, help="main survey records before duplicates")
+    ap.add_argument("--n", type=int, default=1040, help="main survey records before duplicates")
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--main-only", action="store_true")
     args = ap.parse_args(argv)

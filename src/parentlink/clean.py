@@ -1,0 +1,359 @@
+"""Clean: apply the declarative plan to ingested data.
+
+Order: rename -> validate codes -> exclusions (declared order, each counted) -> recodes -> derived
+variables -> typed output with metadata. Missing-value codes stay in the data as their codes; the
+metadata says what each means and which are excluded from percentage bases.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from parentlink.errors import UserError
+
+FLOW_COLUMNS = ["step", "n_before", "n_excluded", "n_after"]
+
+
+@dataclass
+class Cleaned:
+    data: pd.DataFrame
+    meta: dict[str, Any]
+    flow: pd.DataFrame
+    scales: dict[str, Any] = field(default_factory=dict)
+
+
+def _key(code: float | int) -> str:
+    f = float(code)
+    return str(int(f)) if f.is_integer() else repr(f)
+
+
+class _Context:
+    """The data being cleaned, its per-variable metadata, and where it came from (for messages)."""
+
+    def __init__(self, df: pd.DataFrame, raw_meta: dict[str, Any], plan: dict[str, Any]) -> None:
+        self.df = df
+        self.plan = plan
+        self.source = raw_meta["file"]
+        self.kinds: dict[int, str] = plan["missing"]
+        self.excluded_kinds = set(plan.get("exclude_from_base", []))
+        self.vars: dict[str, dict[str, Any]] = {}
+        self.raw_vars = raw_meta["variables"]
+
+    def missing_of(self, name: str) -> dict[str, str]:
+        return self.vars[name]["missing"]
+
+    def missing_codes(self, name: str) -> set[float]:
+        return {float(k) for k in self.missing_of(name)}
+
+    def substantive(self, name: str) -> pd.Series:
+        """Values that are real answers: not system-missing, not a user-missing code."""
+        s = self.df[name]
+        return s.where(~s.isin(list(self.missing_codes(name))))
+
+
+def _rename(ctx: _Context) -> None:
+    plan = ctx.plan
+    absent = [a for a in plan["rename"] if a not in ctx.df.columns]
+    if absent:
+        raise UserError(f"Cleaning plan key 'rename' names {', '.join(absent)}, which {ctx.source} does not contain: fix the plan or check the delivery.")
+    numeric = set(plan.get("numeric", []))
+    unknown_numeric = numeric - set(plan["rename"].values())
+    if unknown_numeric:
+        raise UserError(f"Cleaning plan key 'numeric' names {', '.join(sorted(unknown_numeric))}, which are not renamed variables: use analysis names from 'rename'.")
+    for agency, name in plan["rename"].items():
+        raw = ctx.raw_vars[agency]
+        missing = {}
+        for code in raw["missing_codes"]:
+            c = int(code)
+            if c not in ctx.kinds:
+                raise UserError(f"{ctx.source}: variable {agency} has SPSS user-missing code {c}, which the plan's 'missing' does not define: add '{c}: dont_know|refused|not_asked'.")
+            missing[_key(c)] = ctx.kinds[c]
+        kind = "numeric" if name in numeric else "categorical"
+        if raw["type"] != "numeric":
+            raise UserError(f"{ctx.source}: variable {agency} is {raw['type']}, but the plan renames it as a coded or numeric variable: drop it from 'rename' or fix the delivery.")
+        ctx.vars[name] = {
+            "label": raw["label"], "type": kind, "source": agency, "derived_from": None,
+            "value_labels": {k: v for k, v in raw["value_labels"].items()} if kind == "categorical" else {},
+            "missing": missing, "measure": raw.get("measure", "unknown"),
+        }  # fmt: skip
+    ctx.df = ctx.df.rename(columns=plan["rename"])
+
+
+def _validate_codes(ctx: _Context) -> None:
+    """Every coded value must be a labelled code or a declared missing code."""
+    for name, v in ctx.vars.items():
+        if v["type"] != "categorical":
+            continue
+        if not v["value_labels"]:
+            raise UserError(f"{ctx.source}: variable {v['source']} has no value labels, so its codes cannot be checked: add it to the plan's 'numeric' list if it is a count, or ask for the labels.")
+        allowed = {float(k) for k in v["value_labels"]} | ctx.missing_codes(name)
+        s = ctx.df[name]
+        bad = s.notna() & ~s.isin(list(allowed))
+        if bad.any():
+            values = sorted(set(s[bad].tolist()))
+            shown = ", ".join(_key(x) for x in values[:8])
+            raise UserError(
+                f"{ctx.source}: variable {v['source']} ({name}) has unknown code(s) {shown} in {int(bad.sum())} row(s): "
+                f"add the code to the value labels or the plan's 'missing', or ask the agency what it means."
+            )
+
+
+# --- exclusions -------------------------------------------------------------------------------
+
+
+def _rule_not_equal(ctx: _Context, rule: dict[str, Any]) -> pd.Series:
+    name = rule["variable"]
+    if name not in ctx.df.columns:
+        raise UserError(f"Cleaning plan exclusion '{rule['step']}' names variable '{name}', which is not in the renamed data: use a name from 'rename'.")
+    s = ctx.df[name]
+    flag = s.notna() & (s != rule["value"])
+    if rule.get("missing", "exclude") == "exclude":
+        flag |= s.isna()
+    return flag
+
+
+def _durations(ctx: _Context) -> pd.Series:
+    ts = ctx.plan.get("timestamps")
+    if not ts:
+        raise UserError("Cleaning plan uses a 'speeder' exclusion but has no 'timestamps': add timestamps: {start: ..., end: ...}.")
+    return (ctx.df[ts["end"]] - ctx.df[ts["start"]]).dt.total_seconds()
+
+
+def _rule_duplicate(ctx: _Context, rule: dict[str, Any]) -> pd.Series:
+    df = ctx.df
+    if rule.get("order_by", "file") == "start":
+        start = ctx.plan["timestamps"]["start"]
+        order = df.sort_values([start, "respondent_id"], kind="stable").index
+    else:
+        order = df.index
+    dup = df.loc[order, "respondent_id"].duplicated(keep="first")
+    return dup.reindex(df.index)
+
+
+def _rule_speeder(ctx: _Context, rule: dict[str, Any]) -> pd.Series:
+    dur = _durations(ctx)
+    threshold = rule.get("fraction_of_median", 0.4) * float(dur.median())
+    return dur.notna() & (dur < threshold)
+
+
+def _grid(ctx: _Context, grid: str) -> list[str]:
+    grids = ctx.plan.get("grids", {})
+    if grid not in grids:
+        raise UserError(f"Cleaning plan refers to grid '{grid}', which is not defined under 'grids': define it or fix the name.")
+    items = grids[grid]
+    absent = [i for i in items if i not in ctx.df.columns]
+    if absent:
+        raise UserError(f"Cleaning plan grid '{grid}' names {', '.join(absent)}, which are not renamed variables: fix the grid.")
+    return list(items)
+
+
+def _rule_straight_liner(ctx: _Context, rule: dict[str, Any]) -> pd.Series:
+    """Same substantive answer to every item of every listed grid (at least 3 answers per grid)."""
+    flag = pd.Series(True, index=ctx.df.index)
+    for grid in rule["grids"]:
+        block = pd.DataFrame({i: ctx.substantive(i) for i in _grid(ctx, grid)})
+        flag &= (block.nunique(axis=1) == 1) & (block.notna().sum(axis=1) >= 3)
+    return flag
+
+
+def _rule_incomplete(ctx: _Context, rule: dict[str, Any]) -> pd.Series:
+    """Share of asked grid items that were answered (any answer incl. don't know) below the minimum."""
+    items = [i for g in rule["grids"] for i in _grid(ctx, g)]
+    not_asked = {
+        i: [float(k) for k, kind in ctx.missing_of(i).items() if kind == "not_asked"] for i in items
+    }
+    asked = pd.DataFrame({i: ~ctx.df[i].isin(not_asked[i]) for i in items})
+    answered = pd.DataFrame({i: ctx.df[i].notna() for i in items}) & asked
+    share = answered.sum(axis=1) / asked.sum(axis=1).clip(lower=1)
+    return share < rule.get("min_answered", 0.8)
+
+
+RULES = {
+    "not_equal": _rule_not_equal,
+    "duplicate": _rule_duplicate,
+    "speeder": _rule_speeder,
+    "straight_liner": _rule_straight_liner,
+    "incomplete": _rule_incomplete,
+}
+
+
+def _exclude(ctx: _Context) -> pd.DataFrame:
+    n0 = len(ctx.df)
+    rows = [{"step": "delivered", "n_before": n0, "n_excluded": 0, "n_after": n0}]
+    for rule in ctx.plan["exclusions"]:
+        before = len(ctx.df)
+        flag = RULES[rule["rule"]](ctx, rule).fillna(False).astype(bool)
+        ctx.df = ctx.df.loc[~flag].reset_index(drop=True)
+        rows.append({"step": rule["step"], "n_before": before, "n_excluded": int(flag.sum()), "n_after": len(ctx.df)})
+    if len(ctx.df) == 0:
+        raise UserError(f"{ctx.source}: the plan's exclusions removed every record: check the exclusion rules and codes.")
+    return pd.DataFrame(rows, columns=FLOW_COLUMNS)
+
+
+# --- recodes and derived variables ------------------------------------------------------------
+
+
+def _recode(ctx: _Context) -> None:
+    for spec in ctx.plan.get("recode", []):
+        mapping = {float(k): float(v) for k, v in spec["map"].items()}
+        for src in spec["from"]:
+            if src not in ctx.vars:
+                raise UserError(f"Cleaning plan 'recode' names '{src}', which is not a renamed variable: fix the name.")
+            into = spec["into"].format(name=src)
+            s = ctx.df[src]
+            miss = ctx.missing_codes(src)
+            unmapped = s.notna() & ~s.isin(list(mapping)) & ~s.isin(list(miss))
+            if unmapped.any():
+                codes = ", ".join(sorted({_key(x) for x in s[unmapped]}))
+                raise UserError(f"Cleaning plan 'recode' of {src} does not map code(s) {codes}: add them to 'map'.")
+            ctx.df[into] = s.map(lambda x, m=mapping: m.get(x, x) if pd.notna(x) else np.nan)
+            src_meta = ctx.vars[src]
+            labels = {str(k): v for k, v in spec["labels"].items()}
+            labels.update({k: src_meta["value_labels"][k] for k in src_meta["missing"] if k in src_meta["value_labels"]})
+            ctx.vars[into] = {
+                "label": spec.get("label", src_meta["label"] + " (collapsed)"), "type": "categorical",
+                "source": None, "derived_from": [src], "value_labels": labels,
+                "missing": dict(src_meta["missing"]), "measure": "ordinal",
+                "note": "recode " + ", ".join(f"{_key(k)}->{_key(v)}" for k, v in mapping.items()),
+            }  # fmt: skip
+
+
+def _derive_bands(ctx: _Context, spec: dict[str, Any]) -> None:
+    src = spec["from"]
+    breaks = spec["breaks"]
+    labels = spec["labels"]
+    if len(labels) != len(breaks):
+        raise UserError(f"Cleaning plan 'derive' of {spec['into']}: 'labels' needs one label per break ({len(breaks)}).")
+    x = ctx.substantive(src)
+    below = x.notna() & (x < breaks[0])
+    if below.any():
+        raise UserError(f"{ctx.source}: {src} has {int(below.sum())} value(s) below the first band ({breaks[0]}): fix the data or the plan's 'breaks'.")
+    codes = np.searchsorted(np.asarray(breaks, dtype=float), x.to_numpy(dtype=float), side="right").astype(float)
+    ctx.df[spec["into"]] = np.where(x.notna(), codes, np.nan)
+    ctx.vars[spec["into"]] = {
+        "label": spec.get("label", src), "type": "categorical", "source": None, "derived_from": [src],
+        "value_labels": {str(i + 1): lab for i, lab in enumerate(labels)}, "missing": {},
+        "measure": "ordinal", "note": f"bands of {src} starting at {breaks}",
+    }  # fmt: skip
+
+
+def cronbach_alpha(items: pd.DataFrame) -> float:
+    """alpha = k/(k-1) * (1 - sum of item variances / variance of the total), on complete cases."""
+    complete = items.dropna()
+    k = complete.shape[1]
+    if k < 2 or len(complete) < 2:
+        return float("nan")
+    item_var = complete.var(axis=0, ddof=1).sum()
+    total_var = complete.sum(axis=1).var(ddof=1)
+    return float(k / (k - 1) * (1 - item_var / total_var))
+
+
+def _derive_index(ctx: _Context, spec: dict[str, Any]) -> dict[str, Any]:
+    scored = {}
+    for part in spec["index"]:
+        best, worst = float(part["best"]), float(part["worst"])
+        for item in _grid(ctx, part["grid"]):
+            # Don't know is a real answer but carries no position on the scale, so it scores missing.
+            scored[item] = (worst - ctx.substantive(item)) / (worst - best)
+    block = pd.DataFrame(scored)
+    enough = block.notna().mean(axis=1) >= spec.get("min_answered", 0.5)
+    ctx.df[spec["into"]] = block.mean(axis=1).where(enough)
+    alpha = cronbach_alpha(block)
+    ctx.vars[spec["into"]] = {
+        "label": spec.get("label", spec["into"]), "type": "numeric", "source": None,
+        "derived_from": list(scored), "value_labels": {}, "missing": {}, "measure": "scale",
+        "note": f"mean of {len(scored)} items scored 0-1 (best answer 1); Cronbach's alpha {alpha:.3f} on {int(block.dropna().shape[0])} complete cases",
+    }  # fmt: skip
+    return {"variable": spec["into"], "items": list(scored), "cronbach_alpha": round(alpha, 6), "n_complete": int(block.dropna().shape[0])}
+
+
+def _derive_threshold(ctx: _Context, spec: dict[str, Any]) -> None:
+    x = ctx.df[spec["from"]]
+    ctx.df[spec["into"]] = np.where(x.notna(), (x >= spec["threshold"]).astype(float), np.nan)
+    ctx.vars[spec["into"]] = {
+        "label": spec.get("label", spec["into"]), "type": "categorical", "source": None,
+        "derived_from": [spec["from"]], "value_labels": {str(k): v for k, v in spec["labels"].items()},
+        "missing": {}, "measure": "nominal", "note": f"1 if {spec['from']} >= {spec['threshold']}",
+    }  # fmt: skip
+
+
+def _derive(ctx: _Context) -> dict[str, Any]:
+    scales = {}
+    for spec in ctx.plan.get("derive", []):
+        src = spec.get("from")
+        if src is not None and src not in ctx.df.columns:
+            raise UserError(f"Cleaning plan 'derive' of {spec['into']} names '{src}', which does not exist at that point: fix 'from'.")
+        if "breaks" in spec:
+            _derive_bands(ctx, spec)
+        elif "index" in spec:
+            scales[spec["into"]] = _derive_index(ctx, spec)
+        elif "threshold" in spec:
+            _derive_threshold(ctx, spec)
+        else:
+            raise UserError(f"Cleaning plan 'derive' of {spec['into']} needs one of 'breaks', 'index' or 'threshold'.")
+    return scales
+
+
+# --- assembly ---------------------------------------------------------------------------------
+
+
+def _finish(ctx: _Context) -> pd.DataFrame:
+    plan = ctx.plan
+    out = pd.DataFrame({"respondent_id": ctx.df["respondent_id"].astype(str)})
+    if "design_weight" in plan:
+        w = ctx.df[plan["design_weight"]].astype(float)
+        if w.isna().any() or (w <= 0).any():
+            raise UserError(f"{ctx.source}: design weight {plan['design_weight']} is missing or not positive in {int((w.isna() | (w <= 0)).sum())} row(s): ask the agency for complete weights.")
+        out["design_weight"] = w.to_numpy()
+    if "timestamps" in plan:
+        out["duration_sec"] = _durations(ctx).round().astype("Int64").to_numpy()
+        out["fieldwork_date"] = ctx.df[plan["timestamps"]["start"]].dt.normalize().to_numpy()
+    for name, v in ctx.vars.items():
+        if v["type"] == "categorical":
+            out[name] = pd.array(ctx.df[name].round(), dtype="Int64")
+        else:
+            out[name] = ctx.df[name].astype(float).to_numpy()
+    for agency, name in plan.get("text", {}).items():
+        out[name] = ctx.df[agency].astype(str).to_numpy()
+    return out.sort_values("respondent_id", kind="stable").reset_index(drop=True)
+
+
+def _meta(ctx: _Context, survey: str, n: int, weighted: bool) -> dict[str, Any]:
+    excluded = ctx.excluded_kinds
+    variables: dict[str, Any] = {}
+    for name, v in ctx.vars.items():
+        entry = dict(v)
+        entry["exclude_from_base"] = sorted(int(k) for k, kind in v["missing"].items() if kind in excluded)
+        variables[name] = entry
+    for agency, name in ctx.plan.get("text", {}).items():
+        variables[name] = {
+            "label": ctx.raw_vars[agency]["label"] + " [redacted]", "type": "text", "source": agency,
+            "derived_from": None, "value_labels": {}, "missing": {}, "exclude_from_base": [],
+            "note": "e-mail addresses, links, phone numbers, postcodes and personal names replaced; length capped",
+        }  # fmt: skip
+    return {"survey": survey, "n": n, "weighted": weighted, "source_file": ctx.source, "variables": variables}
+
+
+def clean(df: pd.DataFrame, raw_meta: dict[str, Any], plan: dict[str, Any], weighted: bool) -> Cleaned:
+    """Apply a cleaning plan (see config/plans/) to ingested data."""
+    ctx = _Context(df.copy(), raw_meta, plan)
+    _rename(ctx)
+    _validate_codes(ctx)
+    flow = _exclude(ctx)
+    _recode(ctx)
+    scales = _derive(ctx)
+    data = _finish(ctx)
+    return Cleaned(data=data, meta=_meta(ctx, plan["survey"], len(data), weighted), flow=flow, scales=scales)
+
+
+def write_cleaned(c: Cleaned, parquet: str | Path, meta: str | Path, flow: str | Path) -> None:
+    c.data.to_parquet(parquet, index=False)
+    m = dict(c.meta, scales=c.scales)
+    Path(meta).write_text(json.dumps(m, indent=1, sort_keys=True, ensure_ascii=False) + "\n", "utf-8")
+    c.flow.to_csv(flow, index=False, lineterminator="\n")

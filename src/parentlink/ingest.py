@@ -1,0 +1,165 @@
+"""Ingest: read what the survey agency delivered, once, keeping its metadata; apply privacy.
+
+Supported deliveries: SPSS `.sav` / `.zsav`, Stata `.dta` (pyreadstat), and `.csv` with a metadata
+sidecar `<file>.meta.json` in the same shape as the ingest metadata written here. Value labels,
+variable labels, user-missing codes (kept distinct: 8 don't know is not 9 prefer not to say is not
+-1 not asked), measurement levels and formats are kept; date-times arrive as datetimes.
+
+Privacy happens here, at the boundary, so no direct identifier or raw open text reaches results/:
+the agency id becomes a keyed pseudonym `respondent_id`, listed identifiers are dropped and open
+text is redacted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyreadstat
+
+from parentlink.errors import UserError
+from parentlink.privacy import pseudonymise_series, redact_series
+
+SAV_MAGIC = (b"$FL2", b"$FL3")
+SUPPORTED = (".sav", ".zsav", ".dta", ".csv")
+
+
+def sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _check_file(p: Path) -> None:
+    if not p.is_file():
+        raise UserError(f"Raw file {p} does not exist: put the agency's delivery there or fix surveys.*.raw in config/config.yaml.")
+    if p.suffix.lower() not in SUPPORTED:
+        raise UserError(f"Raw file {p} has type '{p.suffix}', which the pipeline cannot read: deliver one of {', '.join(SUPPORTED)}.")
+    if p.stat().st_size == 0:
+        raise UserError(f"Raw file {p} is empty (0 bytes): ask the agency to re-send it.")
+    if p.suffix.lower() in (".sav", ".zsav"):
+        with open(p, "rb") as fh:
+            magic = fh.read(4)
+        if magic not in SAV_MAGIC:
+            raise UserError(f"Raw file {p} is not an SPSS data file (it does not start with '$FL2'): check that the right file was delivered and not renamed.")
+
+
+def _variables_from_meta(meta: Any, df: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    ranges = getattr(meta, "missing_ranges", {}) or {}
+    user_vals = getattr(meta, "missing_user_values", {}) or {}
+    for col, label in zip(meta.column_names, meta.column_labels, strict=True):
+        codes: list[float] = []
+        spans: list[list[float]] = []
+        for r in ranges.get(col, []):
+            if r["lo"] == r["hi"]:
+                codes.append(float(r["lo"]))
+            else:
+                spans.append([float(r["lo"]), float(r["hi"])])
+        codes += [float(v) for v in user_vals.get(col, []) if isinstance(v, int | float)]
+        out[col] = {
+            "label": label or "",
+            "value_labels": {_code_key(k): v for k, v in (meta.variable_value_labels.get(col) or {}).items()},
+            "missing_codes": sorted(set(codes)),
+            "missing_ranges": spans,
+            "measure": (meta.variable_measure or {}).get(col, "unknown"),
+            "format": (meta.original_variable_types or {}).get(col, ""),
+            "type": _kind(df[col]),
+        }
+    return out
+
+
+def _code_key(value: Any) -> str:
+    f = float(value)
+    return str(int(f)) if f.is_integer() else repr(f)
+
+
+def _kind(s: pd.Series) -> str:
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return "datetime"
+    if pd.api.types.is_numeric_dtype(s):
+        return "numeric"
+    return "text"
+
+
+def _read_spss_or_stata(p: Path) -> tuple[pd.DataFrame, dict[str, Any], str]:
+    reader = pyreadstat.read_dta if p.suffix.lower() == ".dta" else pyreadstat.read_sav
+    try:
+        df, meta = reader(str(p), user_missing=True, dates_as_pandas_datetime=True)
+    except Exception as err:  # pyreadstat raises its own error types for corrupt files
+        raise UserError(
+            f"Raw file {p} could not be read ({str(err).strip() or err.__class__.__name__}): it looks truncated or corrupt; ask the agency to re-send it."
+        ) from None
+    if len(df) == 0:
+        raise UserError(f"Raw file {p} has no records: ask the agency to re-send it.")
+    return df, _variables_from_meta(meta, df), meta.file_label or ""
+
+
+def _read_csv(p: Path) -> tuple[pd.DataFrame, dict[str, Any], str]:
+    sidecar = p.with_name(p.name + ".meta.json")
+    if not sidecar.is_file():
+        raise UserError(f"CSV delivery {p} needs its metadata sidecar {sidecar} (labels and missing codes): write it in the shape of results/ingest/<survey>_meta.json.")
+    try:
+        meta = json.loads(sidecar.read_text("utf-8"))
+        df = pd.read_csv(p, keep_default_na=False, na_values=[""])
+    except (ValueError, pd.errors.ParserError) as err:
+        raise UserError(f"CSV delivery {p} or its sidecar could not be parsed ({err}): fix the file.") from None
+    variables = meta.get("variables", {})
+    missing = sorted(set(df.columns) - set(variables))
+    if missing:
+        raise UserError(f"CSV sidecar {sidecar} does not describe column(s) {', '.join(missing)}: add them under 'variables'.")
+    for col, v in variables.items():
+        if v.get("type") == "datetime" and col in df:
+            df[col] = pd.to_datetime(df[col])
+    return df, variables, meta.get("file_label", "")
+
+
+def read_raw(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Read one delivered file: data with codes as numbers (user-missing kept) and its metadata."""
+    p = Path(path)
+    _check_file(p)
+    if p.suffix.lower() == ".csv":
+        df, variables, file_label = _read_csv(p)
+    else:
+        df, variables, file_label = _read_spss_or_stata(p)
+    meta = {"file": p.name, "sha256": sha256(p), "file_label": file_label, "n_rows": len(df), "variables": variables}
+    return df, meta
+
+
+def _require(df: pd.DataFrame, names: list[str], key: str, path: str) -> None:
+    absent = [n for n in names if n not in df.columns]
+    if absent:
+        raise UserError(f"Cleaning plan key '{key}' names {', '.join(absent)}, which {path} does not contain: fix the plan or check the delivery.")
+
+
+def apply_privacy(df: pd.DataFrame, meta: dict[str, Any], plan: dict[str, Any], key: str, max_chars: int) -> pd.DataFrame:
+    """Pseudonymise the id, drop direct identifiers, redact open text (in place of the originals)."""
+    src = meta["file"]
+    _require(df, [plan["id"]], "id", src)
+    _require(df, list(plan.get("drop", [])), "drop", src)
+    _require(df, list(plan.get("text", {})), "text", src)
+    ids = df[plan["id"]]
+    if ids.isna().any() or (ids.astype(str).str.strip() == "").any():
+        n = int((ids.isna() | (ids.astype(str).str.strip() == "")).sum())
+        raise UserError(f"{src}: id variable '{plan['id']}' is empty in {n} row(s): every record needs the agency's id.")
+    out = df.drop(columns=[plan["id"], *plan.get("drop", [])])
+    out.insert(0, "respondent_id", pseudonymise_series(ids, key))
+    for agency, _ in plan.get("text", {}).items():
+        out[agency] = redact_series(out[agency], max_chars)
+    for gone in [plan["id"], *plan.get("drop", [])]:
+        meta["variables"].pop(gone, None)
+    meta["variables"]["respondent_id"] = {
+        "label": f"Respondent pseudonym (keyed hash of {plan['id']})", "value_labels": {}, "missing_codes": [],
+        "missing_ranges": [], "measure": "nominal", "format": "A17", "type": "text",
+    }  # fmt: skip
+    return out
+
+
+def write_ingested(df: pd.DataFrame, meta: dict[str, Any], parquet: str | Path, meta_path: str | Path) -> None:
+    df.to_parquet(parquet, index=False)
+    Path(meta_path).write_text(json.dumps(meta, indent=1, sort_keys=True, ensure_ascii=False) + "\n", "utf-8")

@@ -1,0 +1,17 @@
+rule ingest:
+    """Read the agency's delivery once (labels, user-missing codes kept); privacy applied here."""
+    input:
+        raw=lambda wc: config["surveys"][wc.survey]["raw"],
+        plan=lambda wc: config["surveys"][wc.survey]["plan"],
+    output:
+        data="results/ingest/{survey}.parquet",
+        meta="results/ingest/{survey}_meta.json",
+    params:
+        privacy=config["privacy"],
+    log:
+        "logs/ingest/{survey}.log",
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    script:
+        "../scripts/ingest.py"

@@ -1,0 +1,21 @@
+"""Rule clean: ingested data + plan -> results/clean/{survey}.parquet, _meta.json, _flow.csv."""
+
+import json
+
+import pandas as pd
+
+from parentlink.clean import clean, write_cleaned
+from parentlink.errors import run_stage
+from parentlink.plan import load_plan
+
+sm = snakemake  # type: ignore[name-defined] # noqa: F821
+
+
+def main() -> None:
+    plan = load_plan(sm.input.plan)
+    raw_meta = json.loads(open(sm.input.meta, encoding="utf-8").read())
+    cleaned = clean(pd.read_parquet(sm.input.data), raw_meta, plan, sm.params.weighted)
+    write_cleaned(cleaned, sm.output.data, sm.output.meta, sm.output.flow)
+
+
+run_stage(main, outputs=sm.output)

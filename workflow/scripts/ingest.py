@@ -1,0 +1,19 @@
+"""Rule ingest: raw delivery -> results/ingest/{survey}.parquet + metadata (privacy applied)."""
+
+from parentlink.errors import run_stage
+from parentlink.ingest import apply_privacy, read_raw, write_ingested
+from parentlink.plan import load_plan
+from parentlink.privacy import pseudonym_key
+
+sm = snakemake  # type: ignore[name-defined] # noqa: F821
+
+
+def main() -> None:
+    plan = load_plan(sm.input.plan)
+    df, meta = read_raw(sm.input.raw)
+    privacy = sm.params.privacy
+    df = apply_privacy(df, meta, plan, pseudonym_key(privacy), privacy["max_text_chars"])
+    write_ingested(df, meta, sm.output.data, sm.output.meta)
+
+
+run_stage(main, outputs=sm.output)
