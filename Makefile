@@ -8,7 +8,7 @@ CORES ?= all
 # Dates inside outputs (PDF metadata, font subsets) come from the commit, so builds are byte-identical.
 export SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 1700000000)
 
-.PHONY: all test lint bench clean lock
+.PHONY: all test lint bench clean lock raw
 
 all: $(VENV)/.installed
 	$(BIN)/snakemake --cores $(CORES)
@@ -30,6 +30,11 @@ lint: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/build_times.py
+
+# Regenerate the SYNTHETIC study in raw/ (byte-identical to the committed files).
+raw: $(VENV)/.installed
+	$(BIN)/python -m parentlink.synth --out raw
+	$(BIN)/python -m parentlink.synth_documents --out raw
 
 # Re-resolve the lock from env/requirements.in (needs the package registry).
 lock:

@@ -1,0 +1,36 @@
+"""Shared fixtures: the project root, and ingested+cleaned versions of the shipped synthetic study."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from parentlink.clean import Cleaned, clean
+from parentlink.ingest import apply_privacy, read_raw
+from parentlink.plan import load_plan
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT
+
+
+def run_clean(survey: str, raw: Path | None = None, plan: dict[str, Any] | None = None) -> Cleaned:
+    df, meta = read_raw(raw or ROOT / f"raw/{survey}_survey.sav")
+    plan = plan or load_plan(ROOT / f"config/plans/{survey}.yaml")
+    df = apply_privacy(df, meta, plan, "test-key", 600)
+    return clean(df, meta, plan, weighted=survey == "main")
+
+
+@pytest.fixture(scope="session")
+def cleaned_main() -> Cleaned:
+    return run_clean("main")
+
+
+@pytest.fixture(scope="session")
+def cleaned_pilot() -> Cleaned:
+    return run_clean("pilot")

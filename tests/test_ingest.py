@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from parentlink.errors import UserError
+from parentlink.ingest import apply_privacy, read_raw
+from parentlink.plan import load_plan
+
+
+def test_reads_labels_and_distinct_missing_codes(root: Path) -> None:
+    df, meta = read_raw(root / "raw/main_survey.sav")
+    q = meta["variables"]["Q2_1"]
+    assert q["missing_codes"] == [-1.0, 8.0, 9.0]
+    assert q["value_labels"]["8"] == "Don't know" and q["value_labels"]["9"] == "Prefer not to say"
+    assert q["value_labels"]["-1"].startswith("Not asked")
+    assert q["measure"] == "ordinal"
+    # user-missing codes are kept as values, not turned into NaN
+    assert {8.0, 9.0} <= set(df["Q2_1"].dropna().unique())
+    assert -1.0 in set(df["Q3_7"].dropna().unique())
+    assert str(df["start_time"].dtype).startswith("datetime64")
+    assert meta["variables"]["start_time"]["type"] == "datetime"
+
+
+def test_privacy_drops_identifiers_and_redacts(root: Path) -> None:
+    df, meta = read_raw(root / "raw/main_survey.sav")
+    plan = load_plan(root / "config/plans/main.yaml")
+    out = apply_privacy(df, meta, plan, "k", 600)
+    assert "panel_id" not in out and "email" not in out
+    assert "panel_id" not in meta["variables"] and "email" not in meta["variables"]
+    text = " ".join(out["Q8"])
+    assert "@" not in text and "07700" not in text and "passwd" not in text
+    assert out["respondent_id"].str.match(r"^R[0-9a-f]{16}$").all()
+
+
+@pytest.mark.parametrize(
+    ("content", "suffix", "message"),
+    [
+        (b"", ".sav", "is empty"),
+        (b"this is not spss at all", ".sav", "not an SPSS data file"),
+        (b"a,b\n1,2\n", ".xlsx", "cannot read"),
+    ],
+)
+def test_bad_files_are_named(tmp_path: Path, content: bytes, suffix: str, message: str) -> None:
+    p = tmp_path / f"delivery{suffix}"
+    p.write_bytes(content)
+    with pytest.raises(UserError, match=message) as err:
+        read_raw(p)
+    assert str(p) in str(err.value)
+
+
+def test_truncated_file_is_reported(tmp_path: Path, root: Path) -> None:
+    data = (root / "raw/main_survey.sav").read_bytes()
+    p = tmp_path / "main_survey.sav"
+    p.write_bytes(data[: len(data) // 3])
+    with pytest.raises(UserError, match="truncated or corrupt"):
+        read_raw(p)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="does not exist"):
+        read_raw(tmp_path / "nope.sav")
+
+
+def test_zsav_reads_the_same(tmp_path: Path, root: Path) -> None:
+    import pyreadstat
+
+    df, meta = pyreadstat.read_sav(str(root / "raw/pilot_survey.sav"), user_missing=True)
+    z = tmp_path / "pilot.zsav"
+    pyreadstat.write_sav(df, str(z), compress=True, column_labels=meta.column_names_to_labels,
+                         variable_value_labels=meta.variable_value_labels, missing_ranges=meta.missing_ranges)
+    df2, meta2 = read_raw(z)
+    assert df2.equals(df)
+    assert meta2["variables"]["P4_1"]["missing_codes"] == [8.0]
+
+
+def test_plan_naming_absent_identifier(root: Path) -> None:
+    df, meta = read_raw(root / "raw/pilot_survey.sav")
+    plan = load_plan(root / "config/plans/pilot.yaml")
+    plan["drop"] = ["email_address"]
+    with pytest.raises(UserError, match="'drop' names email_address"):
+        apply_privacy(df, meta, plan, "k", 600)
