@@ -183,7 +183,21 @@ RULES = {
 }
 
 
+def _check_unique_ids(ctx: _Context) -> None:
+    """Without a declared duplicate rule, a repeated id means a broken export, not a re-interview."""
+    if any(r["rule"] == "duplicate" for r in ctx.plan["exclusions"]):
+        return
+    dup = ctx.df["respondent_id"].duplicated(keep=False)
+    if dup.any():
+        raise UserError(
+            f"{ctx.source}: id variable '{ctx.plan['id']}' repeats in {int(dup.sum())} row(s) "
+            f"({int(ctx.df.loc[dup, 'respondent_id'].nunique())} id(s)): ask the agency for a de-duplicated file, "
+            "or add a 'duplicate' exclusion to the plan if repeated interviews are expected."
+        )
+
+
 def _exclude(ctx: _Context) -> pd.DataFrame:
+    _check_unique_ids(ctx)
     n0 = len(ctx.df)
     rows = [{"step": "delivered", "n_before": n0, "n_excluded": 0, "n_after": n0}]
     for rule in ctx.plan["exclusions"]:
@@ -337,6 +351,16 @@ def _meta(ctx: _Context, survey: str, n: int, weighted: bool) -> dict[str, Any]:
             "derived_from": None, "value_labels": {}, "missing": {}, "exclude_from_base": [],
             "note": "e-mail addresses, links, phone numbers, postcodes and personal names replaced; length capped",
         }  # fmt: skip
+    paradata = {
+        "design_weight": ("Panel design weight (selection x non-response)", "numeric", ctx.plan.get("design_weight")),
+        "duration_sec": ("Interview duration (seconds)", "numeric", None),
+        "fieldwork_date": ("Interview date", "datetime", (ctx.plan.get("timestamps") or {}).get("start")),
+    }
+    for name, (label, kind, source) in paradata.items():
+        if name == "design_weight" and "design_weight" not in ctx.plan or name != "design_weight" and "timestamps" not in ctx.plan:
+            continue
+        variables[name] = {"label": label, "type": kind, "source": source, "derived_from": None,
+                           "value_labels": {}, "missing": {}, "exclude_from_base": []}  # fmt: skip
     return {"survey": survey, "n": n, "weighted": weighted, "source_file": ctx.source, "variables": variables}
 
 
@@ -344,6 +368,8 @@ def clean(df: pd.DataFrame, raw_meta: dict[str, Any], plan: dict[str, Any], weig
     """Apply a cleaning plan (see config/plans/) to ingested data."""
     ctx = _Context(df.copy(), raw_meta, plan)
     _rename(ctx)
+    for grid in ctx.plan.get("grids", {}):
+        _grid(ctx, grid)
     _validate_codes(ctx)
     flow = _exclude(ctx)
     _recode(ctx)

@@ -33,3 +33,37 @@ def write_sav(df: pd.DataFrame, path: str | Path, **kwargs: Any) -> None:
     with open(path, "r+b") as fh:
         fh.seek(_DATE_OFFSET)
         fh.write((date + clock).encode("ascii"))
+
+
+def write_labelled(data: pd.DataFrame, meta: dict[str, Any], path: str | Path) -> None:
+    """Write cleaned data as a labelled .sav for SPSS users: labels, value labels, missing codes."""
+    variables = meta["variables"]
+    df = data.copy()
+    for col in df.columns:
+        if str(df[col].dtype) == "Int64":
+            df[col] = df[col].astype("float64")
+    labels = {c: variables.get(c, {}).get("label", c) for c in df.columns}
+    labels["respondent_id"] = "Respondent pseudonym"
+    value_labels = {
+        c: {int(k): v for k, v in variables[c]["value_labels"].items()}
+        for c in df.columns
+        if c in variables and variables[c].get("value_labels")
+    }
+    missing = {
+        c: [int(k) for k in sorted(variables[c]["missing"], key=int)][:3]
+        for c in df.columns
+        if c in variables and variables[c].get("missing")
+    }
+    measure = {
+        c: {"categorical": "nominal", "numeric": "scale", "text": "nominal"}.get(variables[c]["type"], "unknown")
+        for c in df.columns
+        if c in variables
+    }
+    for c, v in variables.items():
+        if c in measure and v.get("measure") in ("ordinal", "nominal", "scale"):
+            measure[c] = v["measure"]
+    write_sav(
+        df, path, file_label=f"{meta['survey']} survey, cleaned by parentlink"[:64],
+        column_labels=labels, variable_value_labels=value_labels, missing_ranges=missing,
+        variable_measure=measure,
+    )  # fmt: skip

@@ -12,6 +12,9 @@ rule clean:
             caption="../report/flow.rst",
             category="Cleaning",
         ),
+        sav="results/clean/{survey}.sav",
+        codebook_csv="results/codebook/{survey}.csv",
+        codebook_html=report("results/codebook/{survey}.html", category="Codebook"),
     params:
         weighted=lambda wc: config["surveys"][wc.survey]["weighted"],
     log:
