@@ -148,13 +148,16 @@ def apply_privacy(df: pd.DataFrame, meta: dict[str, Any], plan: dict[str, Any], 
         n = int((ids.isna() | (ids.astype(str).str.strip() == "")).sum())
         raise UserError(f"{src}: id variable '{plan['id']}' is empty in {n} row(s): every record needs the agency's id.")
     out = df.drop(columns=[plan["id"], *plan.get("drop", [])])
-    out.insert(0, "respondent_id", pseudonymise_series(ids, key))
+    pseudo = pseudonymise_series(ids, key)
+    if pseudo.duplicated().sum() != ids.astype(str).str.strip().duplicated().sum():
+        raise UserError(f"{src}: two different ids received the same pseudonym: change the pseudonym key ({plan['id']}).")
+    out.insert(0, "respondent_id", pseudo)
     for agency, _ in plan.get("text", {}).items():
         out[agency] = redact_series(out[agency], max_chars)
     for gone in [plan["id"], *plan.get("drop", [])]:
         meta["variables"].pop(gone, None)
     meta["variables"]["respondent_id"] = {
-        "label": f"Respondent pseudonym (keyed hash of {plan['id']})", "value_labels": {}, "missing_codes": [],
+        "label": f"Respondent pseudonym (keyed SipHash of {plan['id']})", "value_labels": {}, "missing_codes": [],
         "missing_ranges": [], "measure": "nominal", "format": "A17", "type": "text",
     }  # fmt: skip
     return out

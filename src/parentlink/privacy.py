@@ -7,12 +7,12 @@ identifier or unredacted free text is ever on disk outside raw/.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import os
 import re
 from functools import lru_cache
 from importlib import resources
 
+import numpy as np
 import pandas as pd
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -24,18 +24,26 @@ TITLED = re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr)\.?\s+[A-Z][a-z'-]+(?:\s+[A-Z][a
 NAME_IS = re.compile(r"\b((?:my|his|her|their) name is|I am called|I'm called)\s+[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?", re.IGNORECASE)
 
 
+CAPITALISED = re.compile(r"\b[A-Z][a-z'-]+\b")
+AFTER_NAME = re.compile(r"\[name\](?:\s+[A-Z][a-z'-]+\b)+")
+
+
 @lru_cache(maxsize=1)
-def _first_name_pattern() -> re.Pattern[str]:
+def first_names() -> frozenset[str]:
     text = resources.files("parentlink").joinpath("data/first_names.txt").read_text("utf-8")
-    names = sorted({w for line in text.splitlines() if not line.startswith("#") for w in line.split()})
-    # A known first name, optionally followed by a capitalised surname.
-    return re.compile(r"\b(?:" + "|".join(map(re.escape, names)) + r")\b(?:\s+[A-Z][a-z'-]+)?")
+    return frozenset(w for line in text.splitlines() if not line.startswith("#") for w in line.split())
+
+
+def _names(text: str) -> str:
+    """A known first name, and any capitalised words right after it (surnames), become [name]."""
+    names = first_names()
+    out = CAPITALISED.sub(lambda m: "[name]" if m.group(0) in names else m.group(0), text)
+    return AFTER_NAME.sub("[name]", out) if "[name]" in out else out
 
 
 def pseudonym(identifier: str, key: str) -> str:
-    """Stable pseudonym: keyed HMAC-SHA256, so ids cannot be recovered without the key."""
-    digest = hmac.new(key.encode("utf-8"), identifier.encode("utf-8"), hashlib.sha256).hexdigest()
-    return "R" + digest[:16]
+    """The pseudonym of one id (same as :func:`pseudonymise_series`)."""
+    return str(pseudonymise_series(pd.Series([identifier]), key).iloc[0])
 
 
 def redact(text: str, max_chars: int) -> str:
@@ -48,7 +56,7 @@ def redact(text: str, max_chars: int) -> str:
     out = POSTCODE.sub("[postcode]", out)
     out = NAME_IS.sub(lambda m: m.group(1) + " [name]", out)
     out = TITLED.sub("[name]", out)
-    out = _first_name_pattern().sub("[name]", out)
+    out = _names(out)
     out = " ".join(out.split())
     if len(out) > max_chars:
         out = out[: max_chars - 1].rstrip() + "…"
@@ -56,11 +64,29 @@ def redact(text: str, max_chars: int) -> str:
 
 
 def redact_series(values: pd.Series, max_chars: int) -> pd.Series:
-    return values.fillna("").astype(str).map(lambda t: redact(t, max_chars))
+    """Redact each distinct answer once (blank and repeated answers are common in survey text)."""
+    text = values.fillna("").astype(str)
+    distinct = {t: redact(t, max_chars) for t in text.unique()}
+    return text.map(distinct)
+
+
+def _siphash_key(key: str) -> str:
+    """16 characters (96 bits) derived from the configured key, as pandas' SipHash needs."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    digest = hashlib.sha256(key.encode("utf-8")).digest()
+    return "".join(alphabet[b % 64] for b in digest[:16])
 
 
 def pseudonymise_series(values: pd.Series, key: str) -> pd.Series:
-    return values.astype(str).str.strip().map(lambda v: pseudonym(v, key))
+    """Vectorised stable pseudonyms: SipHash-2-4 (a keyed pseudo-random function) of the id.
+
+    SipHash is what pandas uses for hashing with a key; with the key secret, ids cannot be
+    recovered or confirmed. 64-bit output: collisions are checked for by the caller.
+    """
+    ids = values.astype(str).str.strip()
+    hashed = pd.util.hash_pandas_object(ids, index=False, hash_key=_siphash_key(key)).to_numpy()
+    hexed = np.frombuffer(hashed.astype(">u8").tobytes().hex().encode("ascii"), dtype="S16").astype(str)
+    return pd.Series(np.char.add("R", hexed), index=values.index, dtype=object)
 
 
 def pseudonym_key(privacy: dict[str, str]) -> str:
