@@ -1,0 +1,163 @@
+"""Reading REFI-QDA projects and flat CSVs (parentlink.qdpx) and the synthetic generator."""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from parentlink.errors import UserError
+from parentlink.qdpx import read_codes
+from parentlink.synth_documents import write_corpus
+
+FIXTURE = Path(__file__).parent / "fixtures" / "qdpx"
+QDE = (FIXTURE / "project.qde").read_text(encoding="utf-8")
+BETA = "55555555-0000-0000-0000-000000000002"
+DELTA = "55555555-0000-0000-0000-000000000004"
+
+
+def make_qdpx(tmp: Path, qde: str = QDE, sources: bool = True, name: str = "project.qde"
+              ) -> Path:
+    """Zip the hand-written fixture the way a QDA package exports it."""
+    path = tmp / "fixture.qdpx"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr(name, qde)
+        if sources:
+            for file in sorted((FIXTURE / "Sources").iterdir()):
+                zf.write(file, f"Sources/{file.name}")
+    return path
+
+
+def test_reads_nested_codes_users_inline_and_internal_text(tmp_path: Path) -> None:
+    p = read_codes(make_qdpx(tmp_path))
+    assert p.coders == ("Ann", "Ben")
+    assert len(p.segments) == 17 and len(p.documents) == 4
+    assert p.codebook["depth"].max() == 3
+    row = p.codebook.set_index("code_path").loc["Solutions/Knowledge/Holistic"]
+    assert (row["parent"], row["depth"], row["is_codable"]) == ("Knowledge", 3, True)
+    # Every quote is the slice of its source text (inline S1/S3, Sources/ file S2/S4).
+    beta = p.segments[p.segments["document"] == "Beta Analytics - Platform page"]
+    assert set(beta["code"]) == {"Risk", "Profiling", "Early warning"}  # {BRACED} GUID resolved
+    assert beta.iloc[0]["quote"] == "Our profiling engine finds hidden risk in your data."
+    docs = p.documents.set_index("document")
+    # Delta's attributes sit on its TextSource, the others on Cases.
+    assert docs.loc["Delta Council - Data plan", "organisation"] == "Delta Council"
+    assert docs.loc["Gamma Department - Statement", "year"] == 2016
+    assert list(p.segments.columns) == [
+        "document_id", "document", "doc_type", "organisation", "year", "coder", "code",
+        "code_path", "parent_code", "start", "end", "quote"]
+
+
+def test_bare_qde_reads_sources_beside_it(tmp_path: Path) -> None:
+    shutil.copytree(FIXTURE, tmp_path / "proj")
+    a = read_codes(tmp_path / "proj" / "project.qde")
+    b = read_codes(make_qdpx(tmp_path))
+    pd.testing.assert_frame_equal(a.segments, b.segments)
+
+
+def test_relative_path_sources(tmp_path: Path) -> None:
+    qde = QDE.replace(f"internal://{BETA}.txt", "relative://texts/beta.txt")
+    (tmp_path / "texts").mkdir()
+    shutil.copy(FIXTURE / "Sources" / f"{BETA}.txt", tmp_path / "texts" / "beta.txt")
+    p = read_codes(make_qdpx(tmp_path, qde))
+    assert "Our profiling engine" in set(p.segments["quote"].str[:20])
+
+
+def test_csv_reader_matches_qdpx(tmp_path: Path) -> None:
+    p = read_codes(make_qdpx(tmp_path))
+    flat = p.segments.rename(columns={"doc_type": "type"})
+    flat["code"] = flat["code_path"]
+    flat[["document", "type", "organisation", "year", "coder", "code", "start", "end",
+          "quote"]].to_csv(tmp_path / "codes.csv", index=False)
+    c = read_codes(tmp_path / "codes.csv")
+    pd.testing.assert_frame_equal(c.segments, p.segments)
+    assert c.coders == ("Ann", "Ben")
+    assert set(c.codebook["code_path"]) >= {"Solutions", "Solutions/Knowledge"}
+
+
+def error_of(path: Path) -> str:
+    with pytest.raises(UserError) as info:
+        read_codes(path)
+    message = str(info.value)
+    assert message.count(". ") == 0 or message.endswith(".")  # one sentence
+    assert str(path) in message
+    return message
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), [
+    ('<CodeRef targetGUID="cccccccc-0000-0000-0000-000000000011"/>',
+     '<CodeRef targetGUID="cccccccc-0000-0000-0000-000000000099"/>',
+     "refers to code GUID 'cccccccc-0000-0000-0000-000000000099', which is not in the CodeBook"),
+    ('startPosition="125" endPosition="184"', 'startPosition="125" endPosition="999"',
+     "spans characters 125-999, outside its source text of 184 characters"),
+    ('guid="cccccccc-0000-0000-0000-000000000011" name="Bias"',
+     'guid="cccccccc-0000-0000-0000-000000000002" name="Bias"',
+     "GUID cccccccc-0000-0000-0000-000000000002 is used by both"),
+    ('xmlns="urn:QDA-XML:project:1.0"', 'xmlns="urn:QDA-XML:codebook:1.0"',
+     "namespace 'urn:QDA-XML:codebook:1.0', not Project in 'urn:QDA-XML:project:1.0'"),
+    (f"internal://{BETA}.txt", "relative://missing/beta.txt",
+     "points to relative://missing/beta.txt, which is missing"),
+])
+def test_malformed_project(tmp_path: Path, old: str, new: str, expected: str) -> None:
+    assert old in QDE
+    assert expected in error_of(make_qdpx(tmp_path, QDE.replace(old, new, 1)))
+
+
+def test_missing_source_file(tmp_path: Path) -> None:
+    message = error_of(make_qdpx(tmp_path, sources=False))
+    assert "Sources/ folder" in message and BETA in message
+
+
+def test_not_a_zip(tmp_path: Path) -> None:
+    path = tmp_path / "codes.qdpx"
+    path.write_text("hello")
+    assert "not a zip archive" in error_of(path)
+
+
+def test_zip_without_project_qde(tmp_path: Path) -> None:
+    assert "no project.qde" in error_of(make_qdpx(tmp_path, name="Sources/other.xml"))
+
+
+def test_csv_missing_columns(tmp_path: Path) -> None:
+    path = tmp_path / "codes.csv"
+    path.write_text("document,type,code,start,end\nd,company,X,0,5\n")
+    message = error_of(path)
+    assert "missing column(s) organisation, year, coder, quote" in message
+
+
+def test_csv_bad_row(tmp_path: Path) -> None:
+    path = tmp_path / "codes.csv"
+    path.write_text("document,type,organisation,year,coder,code,start,end,quote\n"
+                    "d,company,O,2020,A,X,9,5,q\n")
+    assert "line 2 has start 9 and end 5" in error_of(path)
+
+
+# ---------------------------------------------------------------- synthetic generator
+
+
+def test_generator_is_deterministic_and_readable(tmp_path: Path) -> None:
+    a = write_corpus(20210601, tmp_path / "a")
+    b = write_corpus(20210601, tmp_path / "b")
+    for x, y in zip(a, b, strict=True):
+        assert x.read_bytes() == y.read_bytes()
+    q, c = read_codes(a[0]), read_codes(a[1])
+    pd.testing.assert_frame_equal(q.segments, c.segments)
+    assert len(q.documents) == 60 and set(q.documents["year"]) <= set(range(2015, 2022))
+    double = q.segments.groupby("document_id")["coder"].nunique()
+    assert (double == 2).sum() == 12  # 20% double-coded
+    assert q.coders == ("Coder A", "Coder B")
+    assert "SYNTHETIC" in qde_text(a[0])
+
+
+def qde_text(path: Path) -> str:
+    with zipfile.ZipFile(path) as zf:
+        return zf.read("project.qde").decode("utf-8")
+
+
+def test_generator_seed_changes_output(tmp_path: Path) -> None:
+    a = write_corpus(1, tmp_path / "a")[1].read_bytes()
+    b = write_corpus(2, tmp_path / "b")[1].read_bytes()
+    assert a != b

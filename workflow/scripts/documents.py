@@ -1,0 +1,34 @@
+"""Rule `documents`: summarise the coded documents (code frequencies, co-occurrence, problem ->
+solution chains, intercoder reliability, exemplar quotes). Logic lives in parentlink.documents."""
+
+# No `from __future__ import annotations`: Snakemake prepends its own preamble to this file,
+# so a __future__ import would not be the first statement (SyntaxError).
+from typing import Any
+
+from parentlink.documents import write_outputs
+from parentlink.errors import run_stage
+from parentlink.qdpx import read_codes
+
+# Snakemake injects `snakemake` into this module's globals; fetch it so linters see a name.
+snakemake: Any = globals()["snakemake"]
+
+OUTPUTS = ("code_frequencies", "cooccurrence", "chains", "reliability", "quotes", "segments")
+
+
+def main() -> None:
+    project = read_codes(snakemake.input.source)
+    write_outputs(
+        project,
+        {name: snakemake.output[name] for name in OUTPUTS},
+        synthetic=bool(snakemake.params.synthetic),
+        problem_root=snakemake.params.problem_root,
+        solution_root=snakemake.params.solution_root,
+    )
+    with open(snakemake.log[0], "w", encoding="utf-8") as log:
+        log.write(
+            f"read {snakemake.input.source}: {len(project.documents)} documents, "
+            f"{len(project.segments)} coded segments, coders {', '.join(project.coders)}\n"
+        )
+
+
+run_stage(main, outputs=list(snakemake.output))
