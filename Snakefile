@@ -21,9 +21,18 @@ include: "workflow/rules/weight.smk"
 include: "workflow/rules/estimate.smk"
 include: "workflow/rules/documents.smk"
 include: "workflow/rules/render.smk"
+include: "workflow/rules/synth.smk"
 
 
 rule all:
     input:
         all_outputs(),
     default_target: True
+
+
+rule scale:
+    """Scale scenario target (config/scale.yaml): ingest -> estimates for the main survey."""
+    input:
+        "results/tables/main_estimates.csv",
+        "results/tables/main_tests.csv",
+        "results/weights/main_diagnostics.json",
