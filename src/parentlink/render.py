@@ -1,0 +1,333 @@
+"""Briefings and the technical report: Jinja2 HTML -> deterministic, tagged PDF (and HTML).
+
+Variant claimed: PDF/UA-1 (ISO 14289-1). Why not PDF/A-3a: the briefings are public-sector
+documents for parents and policy readers, so the obligation that bites is accessibility
+(Public Sector Bodies Accessibility Regulations 2018), and PDF/UA-1 is the standard for that;
+the checks it rests on (document title shown, /Lang, tagged structure, alt text on every figure,
+table headers, embedded fonts) are ones our tests can verify with pikepdf. Archival needs are
+met by the reproducible pipeline itself (inputs hashed in the technical report), and PDF/A-3
+would add an sRGB output intent and an archival claim we cannot check without veraPDF. Only one
+variant can be claimed per file. WeasyPrint does not guarantee validity: the claim rests on the
+templates being clean (headings in order, real tables with <th scope>, alt on every <img>).
+
+Security: data only ever reaches HTML through autoescaped Jinja2 variables (never |safe, never a
+template built from data), free text is capped, and WeasyPrint fetches only through
+:class:`SafeFetcher`, which serves file: URLs inside the project's template, font and results
+folders and data: URIs, and refuses everything else.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import mimetypes
+import os
+import subprocess
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+from urllib.request import url2pathname
+
+import jinja2
+import pandas as pd
+
+from parentlink import __version__
+from parentlink.errors import fail
+from parentlink.facts import SUPPRESSION_MARK, one_in, pct_text, read_estimates
+
+PDF_VARIANT = "pdf/ua-1"
+FALLBACK_SOURCE_DATE_EPOCH = "1700000000"  # same fallback as the Makefile
+MAX_TEXT_CHARS = 200  # longest data string placed in a document (labels, code names)
+CITATION_AUTHORS = "Parental social licence pipeline contributors"
+
+
+# ----------------------------------------------------------------------------- fetching
+
+
+class FetchRefused(ValueError):
+    """A document asked for a resource outside what the reports may read."""
+
+
+def _weasy_urls() -> Any:
+    # Imported lazily: importing weasyprint costs about a second and charts/facts don't need it.
+    from weasyprint import urls
+
+    return urls
+
+
+def make_fetcher(roots: Iterable[Path]) -> Any:
+    """A WeasyPrint URL fetcher confined to `roots` (after resolving symlinks) and data: URIs."""
+    urls = _weasy_urls()
+
+    class SafeFetcher(urls.URLFetcher):  # type: ignore[name-defined]
+        def __init__(self, allowed: Sequence[Path]) -> None:
+            # No redirects and only two schemes even if fetch() were bypassed; fail_on_errors
+            # turns a refusal into a stopped render rather than a silently missing image.
+            super().__init__(allowed_protocols=("file", "data"), allow_redirects=False,
+                             fail_on_errors=True)
+            self.roots = [Path(os.path.realpath(r)) for r in allowed]
+
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            scheme = urlsplit(url).scheme.lower()
+            if scheme == "data":
+                return super().fetch(url, headers)
+            if scheme != "file":
+                raise FetchRefused(f"refused to fetch {url[:100]!r}: only file: and data: allowed")
+            path = self.allowed_path(url)
+            mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            return urls.URLFetcherResponse(url, path.read_bytes(), {"Content-Type": mime})
+
+        def allowed_path(self, url: str) -> Path:
+            parts = urlsplit(url)
+            if parts.netloc not in ("", "localhost"):
+                raise FetchRefused(f"refused remote file URL {url[:100]!r}")
+            path = Path(os.path.realpath(url2pathname(unquote(parts.path))))
+            if not any(path.is_relative_to(root) for root in self.roots):
+                raise FetchRefused(f"refused {str(path)[:100]!r}: outside the report folders")
+            if not path.is_file():
+                raise FetchRefused(f"refused {str(path)[:100]!r}: not a file")
+            return path
+
+    return SafeFetcher(list(roots))
+
+
+# ----------------------------------------------------------------------------- templating
+
+
+def clip(value: Any, limit: int = MAX_TEXT_CHARS) -> str:
+    """Cap free text: a hostile or runaway string costs at most `limit` characters."""
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def pct_ci(cell: Mapping[str, Any]) -> str:
+    if cell.get("suppressed", True):
+        return SUPPRESSION_MARK
+    return f"{cell['pct']:.0f}% ({cell['ci_lower']:.0f}–{cell['ci_upper']:.0f})"
+
+
+def num(value: Any, digits: int = 0) -> str:
+    return f"{float(value):,.{digits}f}"
+
+
+def items_by_variable(items: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    return {str(i["variable"]): i for i in items}
+
+
+def make_env(templates_dir: Path) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir)),
+        autoescape=jinja2.select_autoescape(["html"]),
+        undefined=jinja2.StrictUndefined,  # a missing fact is an error, not an empty string
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(pct=pct_text, pct_ci=pct_ci, one_in=one_in, num=num, clip=clip,
+                       items_by_variable=items_by_variable)
+    return env
+
+
+def source_date() -> dt.datetime:
+    """The build date: SOURCE_DATE_EPOCH (set to a fixed fallback when absent)."""
+    os.environ.setdefault("SOURCE_DATE_EPOCH", FALLBACK_SOURCE_DATE_EPOCH)
+    return dt.datetime.fromtimestamp(int(os.environ["SOURCE_DATE_EPOCH"]), tz=dt.UTC)
+
+
+def code_version(project_root: Path) -> str:
+    """`git describe` of the checkout when there is one, else the package version."""
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--tags", "--dirty"], cwd=project_root,
+            capture_output=True, text=True, check=True, timeout=10)
+        return f"{out.stdout.strip()} (parentlink {__version__})"
+    except (OSError, subprocess.SubprocessError):
+        return f"parentlink {__version__} (no git checkout)"
+
+
+def sha256_files(paths: Iterable[Path], root: Path) -> list[dict[str, str]]:
+    """SHA-256 per file, named by its project-relative path (as the workflow names it)."""
+    out = []
+    for path in sorted({Path(p) for p in paths}, key=str):
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        name = path
+        if path.is_absolute():
+            try:
+                name = path.relative_to(root.absolute())
+            except ValueError:
+                name = Path(path.name)
+        out.append({"path": name.as_posix(), "sha256": digest})
+    return out
+
+
+class Assets:
+    """How a document refers to figures and fonts: file: URLs for the PDF, inline for HTML."""
+
+    def __init__(self, figures_dir: Path, fonts_dir: Path, inline: bool) -> None:
+        self.figures_dir = figures_dir
+        self.fonts_dir = fonts_dir
+        self.inline = inline
+
+    def figure(self, name: str) -> str:
+        path = self.figures_dir / f"{name}.svg"
+        if not path.is_file():
+            fail(f"{path}: chart not found; run the 'charts' rule first.")
+        if self.inline:
+            # Self-contained HTML: the page works wherever it is copied.
+            return "data:image/svg+xml;base64," + base64.b64encode(path.read_bytes()).decode()
+        return path.resolve().as_uri()
+
+    def font(self, name: str) -> str:
+        if self.inline:
+            return ""  # HTML falls back to the reader's sans-serif; PDFs embed the shipped font
+        return (self.fonts_dir / name).resolve().as_uri()
+
+
+def document_meta(doc_name: str, title: str) -> dict[str, Any]:
+    when = source_date()
+    return {
+        "doc_name": doc_name,
+        "title": title,
+        "date_iso": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "year": when.strftime("%Y"),
+        "date_text": when.strftime("%d %B %Y").lstrip("0"),
+    }
+
+
+def render_html(env: jinja2.Environment, template: str, context: Mapping[str, Any]) -> str:
+    return env.get_template(template).render(**context)
+
+
+def write_pdf(html: str, out: Path, doc_name: str, fetcher: Any, base_dir: Path) -> None:
+    """Deterministic tagged PDF: fixed identifier, dates from the document's dcterms meta."""
+    from weasyprint import HTML
+
+    source_date()  # font subsets embed a timestamp unless SOURCE_DATE_EPOCH is set
+    identifier = hashlib.sha256(f"parentlink:{doc_name}".encode()).hexdigest()[:32].encode()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    HTML(string=html, base_url=base_dir.resolve().as_uri() + "/", url_fetcher=fetcher).write_pdf(
+        str(out), pdf_variant=PDF_VARIANT, pdf_identifier=identifier, pdf_tags=True)
+
+
+# ----------------------------------------------------------------------------- documents
+
+BRIEFING_TITLES = {
+    "local_authorities": "Linking family records: what parents think — briefing for local "
+                         "authorities and children's services",
+    "national_policy": "Linking family records: what parents think — briefing for national "
+                       "policy makers",
+    "parents": "Linking information about families: what parents told us",
+}
+
+
+def _base_context(facts: Mapping[str, Any], study: Mapping[str, Any], doc_name: str,
+                  title: str, assets: Assets) -> dict[str, Any]:
+    return {
+        "facts": facts,
+        "study": study,
+        "synthetic": bool(study.get("synthetic", True)),
+        "meta": document_meta(doc_name, title),
+        "authors": CITATION_AUTHORS,
+        "figure": assets.figure,
+        "font_url": assets.font,
+        "mark": SUPPRESSION_MARK,
+    }
+
+
+def render_briefing(
+    *,
+    audience: str,
+    facts: Mapping[str, Any],
+    alt_text: Mapping[str, str],
+    study: Mapping[str, Any],
+    templates_dir: Path,
+    fonts_dir: Path,
+    results_dir: Path,
+    out_pdf: Path,
+    out_html: Path,
+) -> None:
+    if audience not in BRIEFING_TITLES:
+        fail(f"unknown audience '{audience}'; expected one of {', '.join(BRIEFING_TITLES)}.")
+    env = make_env(templates_dir)
+    title = BRIEFING_TITLES[audience]
+    figures = results_dir / "figures"
+    for inline, target in ((False, out_pdf), (True, out_html)):
+        ctx = _base_context(facts, study, audience, title, Assets(figures, fonts_dir, inline))
+        ctx.update(alt=alt_text, audience=audience, inline=inline)
+        html = render_html(env, f"{audience}.html", ctx)
+        if inline:
+            out_html.parent.mkdir(parents=True, exist_ok=True)
+            out_html.write_text(html, encoding="utf-8")
+        else:
+            fetcher = make_fetcher([templates_dir, fonts_dir, results_dir])
+            write_pdf(html, target, audience, fetcher, templates_dir)
+
+
+def estimate_tables(df: pd.DataFrame, min_base: int) -> list[dict[str, Any]]:
+    """One table per item: rows are groups, columns categories; suppressed cells as the mark."""
+    tables = []
+    for variable in dict.fromkeys(df["variable"]):
+        sub = df[df["variable"] == variable]
+        cats = list(dict.fromkeys(zip(sub["category_code"], sub["category"], strict=True)))
+        rows = []
+        for (gv, _code), grp in sub.groupby(["group_variable", "group_code"], sort=False):
+            cells = {str(r["category_code"]): _table_cell(r, min_base)
+                     for _, r in grp.iterrows()}
+            rows.append({
+                "group_variable": str(gv), "group": clip(grp.iloc[0]["group"], 80),
+                "base": int(grp["base_unweighted"].max()),
+                "cells": [cells.get(str(code), "") for code, _ in cats],
+            })
+        tables.append({"variable": clip(variable, 60),
+                       "label": clip(sub.iloc[0]["variable_label"]),
+                       "categories": [clip(c, 40) for _, c in cats], "rows": rows})
+    return tables
+
+
+def _table_cell(row: Mapping[str, Any], min_base: int) -> str:
+    if bool(row["suppressed"]) or int(row["base_unweighted"]) < min_base \
+            or pd.isna(row["estimate"]):
+        return SUPPRESSION_MARK
+    est, lo, hi = (100 * float(row[k]) for k in ("estimate", "ci_lower", "ci_upper"))
+    return f"{est:.0f} ({lo:.0f}–{hi:.0f})"
+
+
+def render_technical_report(
+    *,
+    facts: Mapping[str, Any],
+    alt_text: Mapping[str, str],
+    study: Mapping[str, Any],
+    estimates: Mapping[str, Path],
+    flows: Mapping[str, Path],
+    diagnostics: Path,
+    code_frequencies: Path,
+    hashed_inputs: Iterable[Path],
+    project_root: Path,
+    version: str,
+    templates_dir: Path,
+    fonts_dir: Path,
+    results_dir: Path,
+    out_pdf: Path,
+) -> None:
+    import json
+
+    env = make_env(templates_dir)
+    title = f"{study.get('title', 'Study')}: technical report"
+    ctx = _base_context(facts, study, "technical_report", title,
+                        Assets(results_dir / "figures", fonts_dir, inline=False))
+    min_base = int(facts["min_base"])
+    ctx.update(
+        alt=alt_text,
+        inline=False,
+        tables={s: estimate_tables(read_estimates(p), min_base) for s, p in estimates.items()},
+        flows={s: pd.read_csv(p).to_dict("records") for s, p in flows.items()},
+        diagnostics=json.loads(diagnostics.read_text(encoding="utf-8")),
+        codes=pd.read_csv(code_frequencies, dtype={"parent_code": str}).fillna("")
+        .to_dict("records"),
+        hashes=sha256_files(hashed_inputs, project_root),
+        code_version=version,
+    )
+    html = render_html(env, "technical_report.html", ctx)
+    fetcher = make_fetcher([templates_dir, fonts_dir, results_dir])
+    write_pdf(html, out_pdf, "technical_report", fetcher, templates_dir)

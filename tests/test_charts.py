@@ -1,0 +1,56 @@
+"""charts.py: byte-stable SVGs, colour-blind-safe palette, alt text that states the finding."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from parentlink import charts as C
+from tests.test_facts import build, make_results
+
+FONTS = Path(__file__).resolve().parents[1] / "workflow" / "fonts"
+
+
+def _make(tmp: Path, name: str, **kw: object) -> tuple[dict[str, str], Path]:
+    facts = build(make_results(tmp / name, **kw))  # type: ignore[arg-type]
+    out = tmp / name / "figures"
+    return C.make_charts(facts, out, FONTS, out / "alt_text.json"), out
+
+
+def test_svgs_are_byte_stable(tmp_path: Path) -> None:
+    alt_a, a = _make(tmp_path, "a")
+    alt_b, b = _make(tmp_path, "b")
+    assert alt_a == alt_b
+    for name in C.CHART_NAMES:
+        assert (a / f"{name}.svg").read_bytes() == (b / f"{name}.svg").read_bytes(), name
+    svg = (a / "acceptability.svg").read_text()
+    assert "<dc:date>" not in svg and "Matplotlib v" not in svg  # no date, no creator
+    assert C.OKABE_ITO[0].lower() in svg.lower()
+
+
+def test_alt_text_states_the_finding(tmp_path: Path) -> None:
+    alt, _ = _make(tmp_path, "a")
+    assert set(alt) == set(C.CHART_NAMES)
+    acc = alt["acceptability"]
+    # Lowest purpose in the fixture: 17% for families who have not asked for support.
+    assert "identify families who have not asked for support" in acc and "17%" in acc
+    assert "most accepting of anonymised research (56%)" in acc
+    assert "private companies least (4%" in alt["trust"]
+    assert "4 of 365" in alt["pilot"] and "309 of 365" in alt["pilot"]
+    assert "[c]" in alt["breakdown"]  # the suppressed 'Other ethnic group' is explained
+    for text in alt.values():
+        assert len(text) > 60 and not text.lower().startswith("a chart")
+
+
+def test_numbers_follow_the_data(tmp_path: Path) -> None:
+    alt, _ = _make(tmp_path, "a", overrides={("acc_notasked_net", "1", "All parents"): 0.083})
+    assert "8%" in alt["acceptability"] and "fewer than 1 in 10" in alt["acceptability"].lower()
+
+
+def test_hostile_labels_do_not_break_charts(tmp_path: Path) -> None:
+    paths = make_results(tmp_path / "h")
+    est = paths["main_estimates"]
+    est.write_text(est.read_text().replace(",Lone parent,", ",$\\frac{1}{0}$ " + "x" * 5000 + ","))
+    facts = build(paths)
+    out = tmp_path / "h" / "figures"
+    alt = C.make_charts(facts, out, FONTS, out / "alt_text.json")
+    assert "x" * 100 not in alt["breakdown"]

@@ -1,0 +1,288 @@
+"""facts.py: headline numbers from results files; also the fixture builder shared by the
+chart and render tests."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from parentlink import facts as F
+from parentlink.errors import UserError
+
+STUDY = {
+    "title": "Parental social licence for data linkage for service intervention",
+    "short_title": "Parental social licence for data linkage",
+    "synthetic": True,
+    "funder": "ESRC grant ES/T001623/1 (the real study)",
+}
+
+GROUPS: dict[str, list[tuple[str, str, int, float]]] = {
+    # group_variable: (code, label, unweighted base, multiplier on the whole-sample share)
+    "ethnicity": [("1", "White", 700, 1.08), ("2", "Mixed", 60, 0.95), ("3", "Asian", 90, 0.9),
+                  ("4", "Black", 55, 0.62), ("5", "Other ethnic group", 30, 0.9)],
+    "family_type": [("1", "Couple", 720, 1.06), ("2", "Lone parent", 210, 0.74)],
+    "age_band": [("1", "Under 30", 120, 0.7), ("2", "30-39", 380, 1.0), ("3", "40-49", 330, 1.08),
+                 ("4", "50 and over", 100, 1.05)],
+    "qualification": [("1", "Degree", 420, 1.15), ("2", "A level", 250, 0.98),
+                      ("3", "GCSE or below", 260, 0.8)],
+    "nssec": [("1", "Higher managerial and professional", 400, 1.15),
+              ("2", "Intermediate", 260, 0.97), ("3", "Routine and manual", 210, 0.78),
+              ("4", "Never worked", 60, 0.7)],
+    "income": [("1", "Under £20,000", 180, 0.72), ("2", "£20,000-£39,999", 300, 0.97),
+               ("3", "£40,000 or more", 450, 1.12)],
+    "hh_size_group": [("1", "2-3 people", 380, 1.05), ("2", "4 people", 360, 1.0),
+                      ("3", "5 or more people", 190, 0.78)],
+    "region": [("1", "North", 300, 0.97), ("2", "Midlands", 280, 1.0), ("3", "South", 350, 1.02)],
+    "social_care_contact": [("1", "Any contact", 120, 0.75), ("2", "No contact", 810, 1.04)],
+}
+
+AGREE = {"1": "Acceptable", "2": "Neither", "3": "Unacceptable", "8": "Don't know"}
+TRUST = {"1": "Trust", "2": "Do not trust", "8": "Don't know"}
+MAIN_ITEMS: dict[str, tuple[str, dict[str, str], float]] = {
+    "heard": ("Heard of data linkage", {"1": "Know how it works", "2": "Heard only",
+                                         "3": "Not heard", "8": "Don't know"}, 0.31),
+    "acc_plan_net": ("Acceptable: plan and improve services", AGREE, 0.46),
+    "acc_need_net": ("Acceptable: identify families who might need support", AGREE, 0.34),
+    "acc_notasked_net": ("Acceptable: identify families who have not asked", AGREE, 0.17),
+    "acc_predict_net": ("Acceptable: predict risk of child maltreatment", AGREE, 0.24),
+    "acc_save_net": ("Acceptable: save public money", AGREE, 0.19),
+    "acc_research_net": ("Acceptable: anonymised research", AGREE, 0.56),
+    **{v: (f"Acceptable source: {s}", AGREE, p) for v, s, p in [
+        ("src_health_net", "health", 0.41), ("src_school_net", "school", 0.44),
+        ("src_police_net", "police", 0.36), ("src_socialcare_net", "social care", 0.38),
+        ("src_benefits_net", "benefits", 0.27), ("src_bank_net", "bank", 0.08),
+        ("src_supermarket_net", "supermarket", 0.06),
+        ("src_socialmedia_net", "social media", 0.07)]},
+    **{v: (f"Trust: {s}", TRUST, p) for v, s, p in [
+        ("trust_nhs_net", "NHS", 0.63), ("trust_schools_net", "schools", 0.58),
+        ("trust_police_net", "police", 0.47), ("trust_council_net", "local council", 0.36),
+        ("trust_socialservices_net", "social services", 0.33),
+        ("trust_government_net", "government", 0.24), ("trust_private_net", "private", 0.04),
+        ("trust_charities_net", "charities", 0.42),
+        ("trust_researchers_net", "researchers", 0.51)]},
+    "consent": ("Consent", {"1": "Always ask parents first", "2": "Sometimes",
+                            "3": "Never need to ask", "8": "Don't know"}, 0.72),
+    "more_we_know_net": ("The more we know", {"1": "Agree", "2": "Neither", "3": "Disagree",
+                                              "8": "Don't know"}, 0.21),
+    "social_licence_high": ("High social licence", {"1": "Yes", "0": "No"}, 0.28),
+}
+PILOT_ITEMS: dict[str, tuple[str, dict[str, str], list[int]]] = {
+    # counts per category out of 365 (pilot seed figures)
+    "heard": ("Heard of data linkage", {"1": "Know how it works", "2": "Heard only",
+                                         "3": "Not heard"}, [183, 120, 62]),
+    "acc_plan_net": ("Acceptable: plan", AGREE, [168, 60, 130, 7]),
+    "acc_notasked_net": ("Acceptable: not asked", AGREE, [55, 40, 262, 8]),
+    "acc_save_net": ("Acceptable: save", AGREE, [54, 50, 255, 6]),
+    "more_we_know_net": ("More we know", {"1": "Agree", "2": "Neither", "3": "Disagree",
+                                          "8": "Don't know"}, [73, 80, 200, 12]),
+    "trust_private": ("Trust private companies", {"1": "Yes definitely", "2": "Yes probably",
+                                                  "3": "No", "8": "Don't know"}, [4, 40, 309, 12]),
+    "trust_council": ("Trust council", {"1": "Yes definitely", "2": "Yes probably", "3": "No",
+                                        "8": "Don't know"}, [30, 120, 200, 15]),
+    "trust_government": ("Trust government", {"1": "Yes definitely", "2": "Yes probably",
+                                              "3": "No", "8": "Don't know"}, [15, 80, 255, 15]),
+    "consent": ("Consent", {"1": "Always", "2": "Sometimes", "3": "Never", "8": "Don't know"},
+                [280, 70, 5, 10]),
+}
+HEADER = F.ESTIMATE_COLUMNS
+
+
+def _shares(p: float, codes: list[str]) -> dict[str, float]:
+    rest = 1 - p
+    weights = [0.3, 0.6, 0.1][: len(codes) - 1] or [1.0]
+    total = sum(weights)
+    return {codes[0]: p, **{c: rest * w / total for c, w in zip(codes[1:], weights, strict=False)}}
+
+
+def _row(survey: str, var: str, label: str, code: str, cat: str, gv: str, gc: str, g: str,
+         base: int, p: float, suppressed: bool) -> list[Any]:
+    se = (p * (1 - p) / base) ** 0.5 * 1.2
+    if suppressed:
+        return [survey, var, label, code, cat, gv, gc, g, base, "", "", "", "", "", True]
+    return [survey, var, label, code, cat, gv, gc, g, base, round(base * 1.01, 3), round(p, 6),
+            round(se, 6), round(max(p - 1.96 * se, 0), 6), round(min(p + 1.96 * se, 1), 6), False]
+
+
+def write_main_estimates(path: Path, overrides: dict[tuple[str, str, str], float] | None = None,
+                         drop: str | None = None) -> None:
+    """Main-survey estimates; `overrides[(variable, category_code, group)] = proportion`."""
+    overrides = overrides or {}
+    rows: list[list[Any]] = []
+    for var, (label, cats, p_all) in MAIN_ITEMS.items():
+        if var == drop:
+            continue
+        groups = [("all", "0", "All parents", 930, 1.0)] + [
+            (gv, gc, g, base, mult) for gv, lst in GROUPS.items() for gc, g, base, mult in lst]
+        for gv, gc, g, base, mult in groups:
+            shares = _shares(min(p_all * mult, 0.95), list(cats))
+            for code, cat in cats.items():
+                p = overrides.get((var, code, g), shares[code])
+                # Bases under 50 are suppressed, as the estimate stage does.
+                rows.append(_row("main", var, label, code, cat, gv, gc, g, base, p, base < 50))
+    _write_csv(path, HEADER, rows)
+
+
+def write_pilot_estimates(path: Path) -> None:
+    rows: list[list[Any]] = []
+    for var, (label, cats, counts) in PILOT_ITEMS.items():
+        n = sum(counts)
+        for (code, cat), k in zip(cats.items(), counts, strict=True):
+            rows.append(_row("pilot", var, label, code, cat, "all", "0", "All parents", n,
+                             k / n, False))
+            for gc, g, share in [("1", "Mumsnet", 0.7), ("2", "Twitter", 0.3)]:
+                rows.append(_row("pilot", var, label, code, cat, "channel", gc, g,
+                                 round(n * share), k / n, False))
+    _write_csv(path, HEADER, rows)
+
+
+def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(header)
+        w.writerows(rows)
+
+
+def write_flow(path: Path, delivered: int, steps: list[tuple[str, int]]) -> None:
+    rows: list[list[Any]] = [["delivered", delivered, 0, delivered]]
+    n = delivered
+    for step, k in steps:
+        rows.append([step, n, k, n - k])
+        n -= k
+    _write_csv(path, F.FLOW_COLUMNS, rows)
+
+
+def write_diagnostics(path: Path) -> None:
+    margins = [{"variable": v, "category": c, "target": t, "unweighted": u, "weighted": t}
+               for v, c, t, u in [("sex", "Male", 0.44, 0.38), ("sex", "Female", 0.56, 0.62),
+                                  ("age_band", "Under 30", 0.2, 0.13),
+                                  ("age_band", "30 and over", 0.8, 0.87)]]
+    data = {"n": 930, "effective_n": 702.4, "efficiency": 0.7553, "design_effect": 1.324,
+            "weight_min": 0.41, "weight_max": 3.87, "weight_ratio": 9.44, "iterations": 14,
+            "converged": True, "trimmed": 3, "margins": margins}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1), encoding="utf-8")
+
+
+CODES = [
+    # code, parent, level, {doc_type: n_documents}; the documents stage's format
+    ("Hidden risk", "Problem constructions", "code",
+     {"company": 15, "local_authority": 14, "national_government": 6}),
+    ("Families as a costly burden", "Problem constructions", "code",
+     {"company": 6, "local_authority": 12, "national_government": 15}),
+    ("Profiling hidden risk", "Superior knowledge", "code",
+     {"company": 17, "local_authority": 5, "national_government": 2}),
+    ("Early warning", "Harnessing time", "code",
+     {"company": 14, "local_authority": 6, "national_government": 2}),
+    ("Knowing what families cost", "Economic efficiency", "code",
+     {"company": 12, "local_authority": 9, "national_government": 4}),
+    ("Errors and bias in records", "Concerns", "code",
+     {"company": 0, "local_authority": 4, "national_government": 3}),
+    ("Problem constructions", "", "parent",
+     {"company": 16, "local_authority": 20, "national_government": 17}),
+    ("Superior knowledge", "Solution rationales", "parent",
+     {"company": 18, "local_authority": 9, "national_government": 5}),
+]
+DOC_TOTALS = {"company": 18, "local_authority": 24, "national_government": 18}
+
+
+def write_code_frequencies(path: Path, rename: dict[str, str] | None = None) -> None:
+    rows: list[list[Any]] = []
+    for code, parent, level, counts in CODES:
+        name = (rename or {}).get(code, code)
+        for doc_type, n in [("all", sum(counts.values())), *counts.items()]:
+            total = DOC_TOTALS.get(doc_type, sum(DOC_TOTALS.values()))
+            path_ = f"{parent}/{name}" if parent else name
+            rows.append([name, parent, level, doc_type, n, n * 2, total, 100 * n / total, path_])
+    _write_csv(path, [*F.CODE_COLUMNS, "code_path"], rows)
+
+
+def make_results(root: Path, overrides: dict[tuple[str, str, str], float] | None = None,
+                 drop: str | None = None,
+                 rename_codes: dict[str, str] | None = None) -> dict[str, Path]:
+    """A complete small results tree in the contract format under root/results."""
+    r = root / "results"
+    paths = {
+        "main_estimates": r / "tables" / "main_estimates.csv",
+        "pilot_estimates": r / "tables" / "pilot_estimates.csv",
+        "main_flow": r / "clean" / "main_flow.csv",
+        "pilot_flow": r / "clean" / "pilot_flow.csv",
+        "diagnostics": r / "weights" / "main_diagnostics.json",
+        "code_frequencies": r / "documents" / "code_frequencies.csv",
+    }
+    write_main_estimates(paths["main_estimates"], overrides, drop)
+    write_pilot_estimates(paths["pilot_estimates"])
+    write_flow(paths["main_flow"], 1000, [("duplicates", 6), ("non_consent", 12),
+                                          ("screen_out", 15), ("speeders", 18),
+                                          ("straight_liners", 9), ("attention_check", 10)])
+    write_flow(paths["pilot_flow"], 365, [])
+    write_diagnostics(paths["diagnostics"])
+    write_code_frequencies(paths["code_frequencies"], rename_codes)
+    return paths
+
+
+def build(paths: dict[str, Path]) -> dict[str, Any]:
+    return F.build_facts(**paths, study=STUDY, min_base=50)
+
+
+# ----------------------------------------------------------------------------- tests
+
+
+def test_headlines(tmp_path: Path) -> None:
+    facts = build(make_results(tmp_path))
+    acc = {i["variable"]: i for i in facts["main"]["acceptability"]}
+    assert acc["acc_plan_net"]["pct"] == pytest.approx(46.0)
+    assert facts["main"]["acceptability_ranked"]["highest"]["variable"] == "acc_research_net"
+    assert facts["main"]["trust_ranked"]["lowest"]["variable"] == "trust_private_net"
+    assert facts["pilot"]["trust_private_definitely"]["count"] == 4
+    assert facts["pilot"]["trust_private_no"]["count"] == 309
+    assert facts["main_flow"]["retained"] == 930
+    assert facts["documents"]["n_documents"] == 60
+
+
+def test_gaps_skip_suppressed_groups(tmp_path: Path) -> None:
+    facts = build(make_results(tmp_path))
+    eth = facts["main"]["gaps"]["trust_council_net"]["ethnicity"]
+    other = [r for r in eth["rows"] if r["group"] == "Other ethnic group"][0]
+    assert other == {"group": "Other ethnic group", "group_code": "5", "suppressed": True,
+                     "base": 30}
+    assert eth["lowest"]["group"] == "Black"
+    assert eth["any_suppressed"] is True
+
+
+def test_suppressed_value_never_reaches_facts(tmp_path: Path) -> None:
+    paths = make_results(tmp_path)
+    # A value that slipped into a suppressed row (a bug upstream) must still not be carried.
+    text = paths["main_estimates"].read_text(encoding="utf-8").splitlines()
+    assert any(",30,,,,,,True" in ln for ln in text)
+    text = [ln.replace(",30,,,,,,True", ",30,31.1,0.123457,0.01,0.1,0.2,True") for ln in text]
+    paths["main_estimates"].write_text("\n".join(text) + "\n", encoding="utf-8")
+    out = tmp_path / "facts.json"
+    F.write_facts(build(paths), out)
+    assert "0.123457" not in out.read_text() and "12.3457" not in out.read_text()
+
+
+def test_missing_variable_names_it(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="acc_predict_net"):
+        build(make_results(tmp_path, drop="acc_predict_net"))
+
+
+def test_missing_diagnostics_key(tmp_path: Path) -> None:
+    paths = make_results(tmp_path)
+    data = json.loads(paths["diagnostics"].read_text())
+    del data["effective_n"]
+    paths["diagnostics"].write_text(json.dumps(data))
+    with pytest.raises(UserError, match="effective_n"):
+        build(paths)
+
+
+def test_facts_file_is_stable(tmp_path: Path) -> None:
+    paths = make_results(tmp_path)
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    F.write_facts(build(paths), a)
+    F.write_facts(build(paths), b)
+    assert a.read_bytes() == b.read_bytes()

@@ -1,0 +1,259 @@
+"""render.py: safe fetching, escaping, deterministic tagged PDF/UA-1 output, numbers from data."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pikepdf
+import pytest
+
+from parentlink import charts as C
+from parentlink import render as R
+from tests.test_facts import STUDY, build, make_results
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATES = ROOT / "workflow" / "templates"
+FONTS = ROOT / "workflow" / "fonts"
+
+HOSTILE = {
+    "Mixed": '<img src="file:///etc/passwd">',
+    "Asian": '<link rel=attachment href="file:///etc/passwd">',
+    "Couple": "<style>body{display:none}</style>",
+    "4 people": "http://evil.example/x.png",
+    "2-3 people": "A" * 100_000,
+}
+
+
+def _project(root: Path, **kw: Any) -> dict[str, Any]:
+    """Results tree + facts + charts under root, as the workflow would leave them."""
+    paths = make_results(root, **kw)
+    facts = build(paths)
+    figures = root / "results" / "figures"
+    alt = C.make_charts(facts, figures, FONTS, figures / "alt_text.json")
+    return {"paths": paths, "facts": facts, "alt": alt, "results": root / "results"}
+
+
+def _briefing(p: dict[str, Any], audience: str, out: Path) -> Path:
+    R.render_briefing(audience=audience, facts=p["facts"], alt_text=p["alt"], study=STUDY,
+                      templates_dir=TEMPLATES, fonts_dir=FONTS, results_dir=p["results"],
+                      out_pdf=out / f"{audience}.pdf", out_html=out / f"{audience}.html")
+    return out / f"{audience}.pdf"
+
+
+def _text(pdf: Path) -> str:
+    return subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True,
+                          text=True, check=True).stdout
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    root = tmp_path_factory.mktemp("base")
+    p = _project(root)
+    for audience in ("local_authorities", "national_policy", "parents"):
+        p[audience] = _briefing(p, audience, root / "reports")
+    return p
+
+
+# ----------------------------------------------------------------------------- fetcher
+
+
+def test_fetcher_refuses_everything_outside(tmp_path: Path, base: dict[str, Any]) -> None:
+    fetcher = R.make_fetcher([TEMPLATES, FONTS, base["results"]])
+    outside = tmp_path / "secret.txt"
+    outside.write_text("secret")
+    link = base["results"] / "figures" / "link.svg"
+    link.symlink_to(outside)
+    for url in ["http://example.com/x.png", "https://example.com/x.css", "ftp://example.com/x",
+                "file:///etc/passwd", outside.as_uri(), link.as_uri(),
+                (base["results"] / ".." / ".." / "secret.txt").as_uri(),
+                "file://evil.example/etc/passwd"]:
+        with pytest.raises(R.FetchRefused):
+            fetcher.fetch(url)
+    ok = fetcher.fetch((base["results"] / "figures" / "trust.svg").as_uri())
+    assert ok.read().startswith(b"<?xml") and ok.content_type == "image/svg+xml"
+    assert fetcher.fetch("data:text/plain,hello").read() == b"hello"
+
+
+def test_refused_fetch_stops_the_render(tmp_path: Path, base: dict[str, Any]) -> None:
+    fetcher = R.make_fetcher([TEMPLATES, FONTS, base["results"]])
+    html = '<html lang="en-GB"><title>t</title><img src="file:///etc/passwd" alt="x"></html>'
+    from weasyprint.urls import FatalURLFetchingError
+
+    with pytest.raises(FatalURLFetchingError):
+        R.write_pdf(html, tmp_path / "x.pdf", "x", fetcher, TEMPLATES)
+
+
+# ----------------------------------------------------------------------------- structure
+
+
+def test_pdf_ua_structure(base: dict[str, Any]) -> None:
+    for audience, max_pages in (("local_authorities", 4), ("national_policy", 4), ("parents", 2)):
+        with pikepdf.open(base[audience]) as pdf:
+            assert 1 <= len(pdf.pages) <= max_pages, audience
+            xmp = pdf.Root.Metadata.read_bytes().decode()
+            assert "pdfuaid" in xmp and 'pdfuaid:part="1"' in xmp
+            assert str(pdf.Root.Lang) == "en-GB"
+            assert bool(pdf.Root.MarkInfo.Marked)
+            assert bool(pdf.Root.ViewerPreferences.DisplayDocTitle)
+            assert "/StructTreeRoot" in pdf.Root
+            figures = _figures(pdf.Root.StructTreeRoot)
+            assert figures and all("/Alt" in f and len(str(f.Alt)) > 40 for f in figures)
+            assert "/EmbeddedFiles" not in pdf.Root.get("/Names", {})
+            _assert_fonts_embedded(pdf)
+            # First /ID element is the fixed identifier derived from the document name.
+            expected = hashlib.sha256(f"parentlink:{audience}".encode()).hexdigest()[:32]
+            assert len(pdf.trailer.ID) == 2 and bytes(pdf.trailer.ID[0]) == expected.encode()
+
+
+def _figures(node: Any, seen: set[tuple[int, int]] | None = None) -> list[Any]:
+    seen = set() if seen is None else seen
+    out = []
+    if isinstance(node, pikepdf.Array):
+        for child in node:
+            out += _figures(child, seen)
+    elif isinstance(node, pikepdf.Dictionary):
+        if node.is_indirect:
+            if node.objgen in seen:
+                return out
+            seen.add(node.objgen)
+        if node.get("/S") == "/Figure":
+            out.append(node)
+        if "/K" in node:
+            out += _figures(node.K, seen)
+    return out
+
+
+def _assert_fonts_embedded(pdf: pikepdf.Pdf) -> None:
+    for page in pdf.pages:
+        for _, font in page.Resources.get("/Font", {}).items():
+            fonts = font.DescendantFonts if "/DescendantFonts" in font else [font]
+            for f in fonts:
+                desc = f.FontDescriptor
+                assert any(k in desc for k in ("/FontFile", "/FontFile2", "/FontFile3")), f
+
+
+def test_every_page_says_synthetic(base: dict[str, Any]) -> None:
+    for audience in ("local_authorities", "national_policy", "parents"):
+        pages = _text(base[audience]).split("\f")
+        pages = [p for p in pages if p.strip()]
+        assert pages and all("SYNTHETIC DATA" in p for p in pages), audience
+
+
+def test_html_version_is_self_contained(base: dict[str, Any]) -> None:
+    html = (base["local_authorities"].with_suffix(".html")).read_text(encoding="utf-8")
+    assert '<html lang="en-GB">' in html and "SYNTHETIC DATA" in html
+    assert "file:" not in html and 'src="data:image/svg+xml;base64,' in html
+    assert html.count("<img ") == html.count(' alt="')
+
+
+# ----------------------------------------------------------------------------- determinism
+
+_SCRIPT = """
+import json, sys
+from pathlib import Path
+from tests.test_render import _briefing
+p = json.loads(Path(sys.argv[1]).read_text())
+p["results"] = Path(p["results"])
+_briefing(p, "parents", Path(sys.argv[2]))
+"""
+
+
+def test_byte_identical_across_processes(tmp_path: Path, base: dict[str, Any]) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}  # use the fallback
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps({k: base[k] for k in ("facts", "alt")}
+                                | {"results": str(base["results"])}))
+    outs = []
+    for run in ("a", "b"):
+        subprocess.run([sys.executable, "-c", _SCRIPT, str(state), str(tmp_path / run)],
+                       cwd=ROOT, env=env, check=True)
+        outs.append((tmp_path / run / "parents.pdf").read_bytes())
+    assert outs[0] == outs[1]
+    with pikepdf.open(tmp_path / "a" / "parents.pdf") as pdf:
+        assert str(pdf.docinfo["/CreationDate"]).startswith("D:20231114")
+
+
+# ----------------------------------------------------------------------------- content
+
+
+def test_numbers_come_from_the_results(tmp_path: Path, base: dict[str, Any]) -> None:
+    before = _text(base["local_authorities"])
+    assert "Only 17% of parents" in " ".join(before.split())
+    p = _project(tmp_path, overrides={("acc_notasked_net", "1", "All parents"): 0.123})
+    after = " ".join(_text(_briefing(p, "local_authorities", tmp_path / "out")).split())
+    assert "Only 12% of parents" in after and "Only 17% of parents" not in after
+
+
+def test_suppressed_values_never_appear(tmp_path: Path) -> None:
+    p = _project(tmp_path)
+    est = p["paths"]["main_estimates"]
+    # Upstream bug simulation: suppressed rows that still carry a value of 91.3%.
+    est.write_text(est.read_text().replace(",30,,,,,,True", ",30,30.3,0.913,0.01,0.9,0.93,True"))
+    facts = build(p["paths"])
+    assert "0.913" not in json.dumps(facts) and "91.3" not in json.dumps(facts)
+    p["facts"] = facts
+    text = " ".join(_text(_briefing(p, "local_authorities", tmp_path / "out")).split())
+    assert "91%" not in text and "[c]" in text and "fewer than 50 parents" in text
+
+
+def test_hostile_free_text_is_inert(tmp_path: Path) -> None:
+    p = _project(tmp_path)
+    est = p["paths"]["main_estimates"]
+    text = est.read_text(encoding="utf-8")
+    for old, new in HOSTILE.items():
+        quoted = new.replace('"', '""')  # CSV quoting, as pandas would write it
+        text = text.replace(f",{old},", f',"{quoted}",')
+    est.write_text(text, encoding="utf-8")
+    p["facts"] = build(p["paths"])
+    figures = p["results"] / "figures"
+    p["alt"] = C.make_charts(p["facts"], figures, FONTS, figures / "alt_text.json")
+    out = tmp_path / "out"
+    for audience in ("local_authorities",):
+        pdf = _briefing(p, audience, out)
+        html = pdf.with_suffix(".html").read_text(encoding="utf-8")
+        assert "<img src=\"file:///etc/passwd\">" not in html
+        assert "&lt;img src=&#34;file:///etc/passwd&#34;&gt;" in html
+        assert "<link rel=attachment" not in html and "<style>body{display" not in html
+        assert "A" * 300 not in html
+        with pikepdf.open(pdf) as doc:
+            assert "/EmbeddedFiles" not in doc.Root.get("/Names", {})
+            assert len(doc.pages) <= 4
+    shown = " ".join(_text(out / "local_authorities.pdf").split())
+    assert '<img src="file:///etc/passwd">' in shown  # drawn as text, not fetched
+    assert "root:x:0:0" not in shown
+
+
+def test_technical_report(tmp_path: Path) -> None:
+    # Hostile code names: the full code table prints every one of them.
+    p = _project(tmp_path, rename_codes={"Hidden risk": '<img src="file:///etc/passwd">',
+                                         "Early warning": "B" * 100_000})
+    res = p["results"]
+    est = p["paths"]["main_estimates"]
+    # Keep the test fast: three items are enough to exercise the full tables.
+    lines = est.read_text().splitlines()
+    keep = ("acc_plan_net", "trust_council_net", "consent")
+    est.write_text("\n".join([lines[0]] + [ln for ln in lines[1:]
+                                            if ln.split(",")[1] in keep]) + "\n")
+    out = tmp_path / "technical_report.pdf"
+    R.render_technical_report(
+        facts=p["facts"], alt_text=p["alt"], study=STUDY,
+        estimates={"main": est, "pilot": p["paths"]["pilot_estimates"]},
+        flows={"main": p["paths"]["main_flow"], "pilot": p["paths"]["pilot_flow"]},
+        diagnostics=p["paths"]["diagnostics"], code_frequencies=p["paths"]["code_frequencies"],
+        hashed_inputs=[est, p["paths"]["diagnostics"]], project_root=tmp_path,
+        version="v-test", templates_dir=TEMPLATES, fonts_dir=FONTS, results_dir=res,
+        out_pdf=out)
+    text = " ".join(_text(out).split())
+    assert hashlib.sha256(est.read_bytes()).hexdigest()[:40] in text.replace(" ", "")
+    for needle in ("attention_check", "Kish effective sample size", "702.4", "[c]", "v-test",
+                   '<img src="file:///etc/passwd">', "SYNTHETIC"):
+        assert needle in text, needle
+    assert "B" * 300 not in text
+    with pikepdf.open(out) as pdf:
+        assert 'pdfuaid:part="1"' in pdf.Root.Metadata.read_bytes().decode()

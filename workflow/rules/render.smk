@@ -1,0 +1,98 @@
+# Reporting: headline facts -> charts -> briefings (PDF + HTML) and the technical report.
+# Each briefing depends only on its own template plus the shared ones, so editing one
+# briefing re-renders only that briefing.
+
+FIGURES = ["acceptability", "trust", "breakdown", "pilot", "documents"]
+TEMPLATES = "workflow/templates"
+SHARED_TEMPLATES = [
+    f"{TEMPLATES}/base.html",
+    f"{TEMPLATES}/briefing.css",
+    f"{TEMPLATES}/_macros.html",
+]
+FONTS = ["workflow/fonts/DejaVuSans.ttf", "workflow/fonts/DejaVuSans-Bold.ttf"]
+
+
+def report_inputs():
+    """Files whose SHA-256 the technical report lists: raw data, config and margins."""
+    raws = [config["surveys"][s]["raw"] for s in SURVEYS]
+    return (
+        raws
+        + [config["documents"]["source"], "config/config.yaml"]
+        + list(config["weighting"]["targets"])
+    )
+
+
+rule facts:
+    input:
+        main_estimates="results/tables/main_estimates.csv",
+        pilot_estimates="results/tables/pilot_estimates.csv",
+        main_flow="results/clean/main_flow.csv",
+        pilot_flow="results/clean/pilot_flow.csv",
+        diagnostics="results/weights/main_diagnostics.json",
+        code_frequencies="results/documents/code_frequencies.csv",
+    output:
+        "results/report/facts.json",
+    log:
+        "logs/render/facts.log",
+    params:
+        study=config["study"],
+        min_base=config["disclosure"]["min_base"],
+    script:
+        "../scripts/facts.py"
+
+
+rule charts:
+    input:
+        facts="results/report/facts.json",
+        fonts=FONTS,
+    output:
+        svg=expand("results/figures/{name}.svg", name=FIGURES),
+        alt="results/figures/alt_text.json",
+    log:
+        "logs/render/charts.log",
+    script:
+        "../scripts/charts.py"
+
+
+rule render_briefing:
+    input:
+        facts="results/report/facts.json",
+        alt="results/figures/alt_text.json",
+        svg=expand("results/figures/{name}.svg", name=FIGURES),
+        template=f"{TEMPLATES}/{{audience}}.html",
+        shared=SHARED_TEMPLATES,
+        fonts=FONTS,
+    output:
+        pdf="reports/briefings/{audience}.pdf",
+        html="reports/briefings/{audience}.html",
+    log:
+        "logs/render/{audience}.log",
+    params:
+        study=config["study"],
+    script:
+        "../scripts/render.py"
+
+
+rule technical_report:
+    input:
+        facts="results/report/facts.json",
+        alt="results/figures/alt_text.json",
+        svg=expand("results/figures/{name}.svg", name=FIGURES),
+        main_estimates="results/tables/main_estimates.csv",
+        pilot_estimates="results/tables/pilot_estimates.csv",
+        main_flow="results/clean/main_flow.csv",
+        pilot_flow="results/clean/pilot_flow.csv",
+        diagnostics="results/weights/main_diagnostics.json",
+        code_frequencies="results/documents/code_frequencies.csv",
+        template=f"{TEMPLATES}/technical_report.html",
+        shared=SHARED_TEMPLATES,
+        fonts=FONTS,
+        hashed=report_inputs(),
+    output:
+        pdf="reports/technical_report.pdf",
+    log:
+        "logs/render/technical_report.log",
+    params:
+        study=config["study"],
+    script:
+        "../scripts/render.py"
