@@ -17,10 +17,13 @@ def all_outputs():
             f"results/clean/{s}.parquet",
             f"results/clean/{s}_flow.csv",
             f"results/tables/{s}_estimates.csv",
+            f"results/tables/{s}_tests.csv",
+            f"results/codebook/{s}.html",
         ]
     outs += [
         "results/weights/main_weights.csv",
         "results/weights/main_diagnostics.json",
+        "results/models/main_social_licence_glm.csv",
         "results/documents/code_frequencies.csv",
         "reports/technical_report.pdf",
     ]

@@ -1,0 +1,621 @@
+"""Design-based estimates: domain proportions, Rao–Scott tests and a survey logistic regression.
+
+Design (R's terms): one stage, ``ids = ~1``, no strata, weights ``w`` = the final weight. For the
+main survey the weights are treated as CALIBRATED to the raking margins, i.e. R's
+
+    dcal <- calibrate(svydesign(ids = ~1, weights = ~final_weight, data = d),
+                      ~sex + age_band + ..., population = <totals the weights already meet>,
+                      calfun = "linear")       # g-weights are 1, only the variance changes
+
+Linearised variance of an estimator with unit influence values ``x_i = w_i z_i``:
+
+    beta = (X'WX)^-1 X'W z            (WLS of z on the margin-indicator matrix X)
+    r_i  = w_i (z_i - X_i beta)       (R: qr.resid(qr(X sqrt(w)), x / sqrt(w)) * sqrt(w))
+    V    = n/(n-1) * sum_i (r_i - rbar)(r_i - rbar)'
+
+``X`` is intercept + indicator columns of every margin (linearly dependent columns dropped). It
+only depends on a respondent's raking *cell*, so every sum over rows is first aggregated to cells
+(np.bincount) and the WLS uses the small cell-level matrix. An uncalibrated design (the pilot:
+unit weights, SRS) has a single cell and X = intercept, which leaves ratio-estimator influences
+unchanged (their weighted sum is already 0) — i.e. plain SRS/with-replacement linearisation.
+
+Domains (subgroups) are estimated on the full design with zero influence outside the domain (no
+row is ever dropped): for the proportion of category k in domain d (= group and valid answer),
+
+    p = sum_i w_i d_i y_ik / S,   S = sum_i w_i d_i,   z_i = d_i (y_ik - p) / S.
+
+95% CI (R ``svyciprop(method = "logit")`` in closed form):
+``expit(logit p ± t_{df, 0.975} * SE / (p (1 - p)))`` with df = respondents in the domain with a
+valid answer - 1. ``deff_kish`` is Kish's weighting design effect within the domain,
+``n_d sum w^2 / (sum w)^2``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.linalg as sla
+from scipy import sparse, stats
+
+from parentlink.errors import fail
+from parentlink.weight import Margin, cell_index, margin_index, read_margin_files
+
+ALL_GROUP = ("all", 0, "All parents")
+ESTIMATE_COLUMNS = [
+    "survey", "variable", "variable_label", "category_code", "category", "group_variable",
+    "group_code", "group", "base_unweighted", "base_weighted", "estimate", "se", "ci_lower",
+    "ci_upper", "suppressed", "deff_kish", "design",
+]
+TEST_COLUMNS = ["survey", "variable", "group_variable", "chisq", "f", "ndf", "ddf", "p_value", "n"]
+GLM_COLUMNS = ["term", "estimate", "se", "t", "p_value", "odds_ratio", "or_lower", "or_upper"]
+
+
+# --------------------------------------------------------------------------- the design
+
+
+@dataclass(frozen=True)
+class Design:
+    """Final weights plus the calibration model, aggregated to raking cells."""
+
+    weights: np.ndarray  # (n,)
+    cell: np.ndarray  # (n,) row -> calibration cell
+    xcell: np.ndarray  # (C, p) margin indicator matrix per cell (independent columns)
+    chol: tuple[np.ndarray, bool]  # Cholesky factor of X'WX (cho_factor)
+    w1_cell: np.ndarray  # (C,) sum of w per cell
+    w2_cell: np.ndarray  # (C,) sum of w^2 per cell
+    calibrated: bool
+    label: str
+
+    @property
+    def n(self) -> int:
+        return len(self.weights)
+
+    @property
+    def ncell(self) -> int:
+        return len(self.w1_cell)
+
+
+def make_design(
+    weights: np.ndarray,
+    margin_indices: Sequence[np.ndarray] = (),
+    sizes: Sequence[int] = (),
+    label: str | None = None,
+) -> Design:
+    """Build a design from final weights and (optionally) the rows' category in each margin."""
+    w = np.asarray(weights, dtype=float)
+    if w.ndim != 1 or len(w) < 2 or not np.all(np.isfinite(w)) or np.any(w < 0):
+        fail("Final weights must be a finite, non-negative column with at least 2 rows.")
+    if margin_indices:
+        cell, ncell = cell_index(list(margin_indices), list(sizes))
+        cell_cat = []
+        for ix in margin_indices:
+            cc = np.zeros(ncell, dtype=np.int64)
+            cc[cell] = ix
+            cell_cat.append(cc)
+        xfull = _indicator_matrix(cell_cat, sizes)
+    else:
+        cell = np.zeros(len(w), dtype=np.int64)
+        xfull = np.ones((1, 1))
+    w1 = np.bincount(cell, weights=w, minlength=len(xfull))
+    w2 = np.bincount(cell, weights=w * w, minlength=len(xfull))
+    xcell = _independent_columns(xfull, w1)
+    chol = sla.cho_factor(xcell.T @ (w1[:, None] * xcell))
+    calibrated = bool(margin_indices)
+    if label is None:
+        label = "calibrated (raking margins)" if calibrated else "unweighted (SRS)"
+    return Design(w, cell, xcell, chol, w1, w2, calibrated, label)
+
+
+def design_from_margins(
+    data: pd.DataFrame, weights: np.ndarray, margins: Sequence[Margin], label: str | None = None
+) -> Design:
+    """Calibrated design: `weights` (already raked) treated as calibrated to `margins`."""
+    idx = [margin_index(data, m) for m in margins]
+    return make_design(weights, idx, [len(m.shares) for m in margins], label)
+
+
+def srs_design(n: int, label: str = "unweighted (SRS)") -> Design:
+    """Unit weights, no calibration: simple random sampling formulas."""
+    return make_design(np.ones(n), label=label)
+
+
+def _indicator_matrix(cell_cat: Sequence[np.ndarray], sizes: Sequence[int]) -> np.ndarray:
+    ncell = len(cell_cat[0])
+    cols = [np.ones((ncell, 1))]
+    for cc, size in zip(cell_cat, sizes, strict=True):
+        ind = np.zeros((ncell, size))
+        ind[np.arange(ncell), cc] = 1.0
+        cols.append(ind[:, 1:])
+    return np.hstack(cols)
+
+
+def _independent_columns(x: np.ndarray, w1: np.ndarray) -> np.ndarray:
+    """Keep a linearly independent subset of columns (pivoted QR of sqrt(W) X)."""
+    a = np.sqrt(w1)[:, None] * x
+    _, r, piv = sla.qr(a, mode="economic", pivoting=True)
+    d = np.abs(np.diag(r))
+    rank = int(np.sum(d > d[0] * 1e-10)) if len(d) else 0
+    return x[:, np.sort(piv[:rank])]
+
+
+def _eta(design: Design, cell_wz: np.ndarray) -> np.ndarray:
+    """Fitted values X_c beta per cell for influence sums ``cell_wz`` (C, m) = sum_c w z."""
+    beta = sla.cho_solve(design.chol, design.xcell.T @ cell_wz)
+    return design.xcell @ beta
+
+
+def linearised_vcov(design: Design, z: np.ndarray) -> np.ndarray:
+    """V = n/(n-1) sum (r - rbar)(r - rbar)', r_i = w_i (z_i - X_i beta) (row level, dense)."""
+    z = np.asarray(z, dtype=float).reshape(design.n, -1)
+    w = design.weights
+    wz = w[:, None] * z
+    onehot = sparse.csr_matrix(
+        (np.ones(design.n), (np.arange(design.n), design.cell)), shape=(design.n, design.ncell)
+    )
+    eta = _eta(design, np.asarray(onehot.T @ wz))
+    r = wz - w[:, None] * eta[design.cell]
+    r -= r.mean(axis=0)
+    return design.n / (design.n - 1) * (r.T @ r)
+
+
+def survey_mean(
+    design: Design, y: np.ndarray, domain: np.ndarray | None = None
+) -> tuple[float, float]:
+    """Weighted mean of numeric `y` in `domain` (bool mask) and its linearised SE."""
+    d = np.ones(design.n, dtype=bool) if domain is None else np.asarray(domain, dtype=bool)
+    yy = np.where(d, np.asarray(y, dtype=float), 0.0)
+    wd = design.weights * d
+    s = wd.sum()
+    mean = float(np.dot(wd, yy) / s)
+    z = d * (yy - mean) / s
+    return mean, float(np.sqrt(linearised_vcov(design, z)[0, 0]))
+
+
+# --------------------------------------------------------------------------- coding variables
+
+
+@dataclass(frozen=True)
+class Coding:
+    """A categorical variable coded for estimation.
+
+    ``index``: row -> 0..K-1 for base (valid) codes, K for outside the base.
+    ``codes``: the K base codes; ``reported``: positions of the codes with labels to report.
+    """
+
+    name: str
+    label: str
+    index: np.ndarray
+    codes: list[int]
+    labels: list[str]
+    reported: list[int]
+
+    @property
+    def k(self) -> int:
+        return len(self.codes)
+
+
+def _meta_var(meta: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    variables = meta.get("variables", {})
+    if name not in variables:
+        fail(f"Variable {name} is not described in the survey's meta.json; fix analysis config.")
+    return variables[name]
+
+
+def code_variable(data: pd.DataFrame, meta: Mapping[str, Any], name: str,
+                  groups_only: bool = False) -> Coding:
+    """Base = non-null and not in exclude_from_base; reported = labelled base codes.
+
+    With ``groups_only`` (breakdowns) the base is the reported codes only.
+    """
+    if name not in data.columns:
+        fail(f"Variable {name} from the analysis config is not a column of the clean data.")
+    info = _meta_var(meta, name)
+    excl = {int(c) for c in info.get("exclude_from_base", []) or []}
+    vlab = {int(k): str(v) for k, v in (info.get("value_labels") or {}).items()}
+    labelled = sorted(c for c in vlab if c not in excl)
+    col = data[name]
+    present = pd.unique(col.dropna().astype("int64"))
+    extra = [] if groups_only else sorted(int(c) for c in present if int(c) not in excl
+                                          and int(c) not in vlab)
+    codes = labelled + extra
+    values = col.to_numpy(dtype="float64", na_value=np.nan)
+    index = np.full(len(col), len(codes), dtype=np.int64)
+    for i, c in enumerate(codes):
+        index[values == c] = i
+    labels = [vlab.get(c, str(c)) for c in codes]
+    return Coding(name, str(info.get("label", name)), index, codes, labels,
+                  list(range(len(labelled))))
+
+
+def all_coding(n: int) -> Coding:
+    """The whole sample as one group."""
+    return Coding(ALL_GROUP[0], ALL_GROUP[2], np.zeros(n, dtype=np.int64), [ALL_GROUP[1]],
+                  [ALL_GROUP[2]], [0])
+
+
+# --------------------------------------------------------------------------- domain proportions
+
+
+@dataclass
+class CellTab:
+    """Weighted crosstabs cell x item category x group (last slots: outside base / no group)."""
+
+    a1: np.ndarray  # (C, K+1, G+1) sum w
+    a2: np.ndarray  # (C, K+1, G+1) sum w^2
+    count: np.ndarray  # (K+1, G+1) respondents
+
+
+def crosstab(design: Design, y: np.ndarray, k: int, g: np.ndarray, ng: int) -> CellTab:
+    """Aggregate rows to (cell, item index 0..k, group index 0..ng) with two weighted bincounts."""
+    yg = y * (ng + 1) + g
+    code = design.cell * ((k + 1) * (ng + 1)) + yg
+    size = design.ncell * (k + 1) * (ng + 1)
+    w = design.weights
+    shape = (design.ncell, k + 1, ng + 1)
+    a1 = np.bincount(code, weights=w, minlength=size).reshape(shape)
+    a2 = np.bincount(code, weights=w * w, minlength=size).reshape(shape)
+    cnt = np.bincount(yg, minlength=(k + 1) * (ng + 1)).reshape(k + 1, ng + 1)
+    return CellTab(a1, a2, cnt)
+
+
+def with_all_group(tab: CellTab) -> CellTab:
+    """Append the whole sample as an extra group (sum over all groups and 'no group')."""
+    return CellTab(
+        np.concatenate([tab.a1, tab.a1.sum(axis=2, keepdims=True)], axis=2),
+        np.concatenate([tab.a2, tab.a2.sum(axis=2, keepdims=True)], axis=2),
+        np.concatenate([tab.count, tab.count.sum(axis=1, keepdims=True)], axis=1),
+    )
+
+
+@dataclass
+class DomainProps:
+    """Arrays (K, G) for valid categories x groups (groups exclude the 'no group' slot)."""
+
+    p: np.ndarray
+    se: np.ndarray
+    count: np.ndarray
+    base_unweighted: np.ndarray  # (G,)
+    base_weighted: np.ndarray  # (G,)
+    deff_kish: np.ndarray  # (G,)
+
+
+def domain_proportions(design: Design, tab: CellTab, groups: Sequence[int]) -> DomainProps:
+    """Proportions and calibrated linearised SEs for every category x group, vectorised.
+
+    Within a cell every row has the same X_i beta = eta, and z takes one of three values
+    (a = (1-p)/S in category, b = -p/S elsewhere in the domain, 0 outside), so
+
+        sum r^2 = sum_c A2_c (a - eta_c)^2 + (D2_c - A2_c)(b - eta_c)^2 + (N2_c - D2_c) eta_c^2
+
+    with A2, D2, N2 the sums of w^2 in the category, the domain and the cell: exact, no
+    cancellation, and one WLS solve for all K x G influence columns.
+    """
+    gi = np.asarray(groups)
+    a1 = tab.a1[:, :-1, :][:, :, gi]
+    a2 = tab.a2[:, :-1, :][:, :, gi]
+    cnt = tab.count[:-1, :][:, gi]
+    ncell, k, g = a1.shape
+    d1, d2 = a1.sum(axis=1), a2.sum(axis=1)  # (C, G)
+    s = d1.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = a1.sum(axis=0) / s
+        inv_s = np.where(s > 0, 1.0 / s, 0.0)
+    p0 = np.nan_to_num(p)
+    cell_wz = (a1 - d1[:, None, :] * p0) * inv_s
+    eta = _eta(design, cell_wz.reshape(ncell, k * g)).reshape(ncell, k, g)
+    a, b = (1 - p0) * inv_s, -p0 * inv_s
+    n1 = design.w1_cell[:, None, None]
+    n2 = design.w2_cell[:, None, None]
+    sr2 = (a2 * (a - eta) ** 2 + (d2[:, None, :] - a2) * (b - eta) ** 2
+           + (n2 - d2[:, None, :]) * eta**2).sum(axis=0)
+    sr = (a1 * (a - eta) + (d1[:, None, :] - a1) * (b - eta) - (n1 - d1[:, None, :]) * eta
+          ).sum(axis=0)
+    n = design.n
+    var = np.maximum(n / (n - 1) * (sr2 - sr * sr / n), 0.0)
+    se = np.where(s > 0, np.sqrt(var), np.nan)
+    base_u = cnt.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        deff = base_u * d2.sum(axis=0) / (s * s)
+    return DomainProps(p, se, cnt, base_u, s, deff)
+
+
+def logit_ci(p: np.ndarray, se: np.ndarray, df: np.ndarray,
+             level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """R svyciprop(method="logit"): expit(logit p ± t_df se / (p (1 - p))).
+
+    p = 0 or 1 (se = 0) gives the degenerate interval [p, p]; df < 1 gives NaN.
+    """
+    p, se, df = np.broadcast_arrays(np.asarray(p, float), np.asarray(se, float),
+                                    np.asarray(df, float))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = stats.t.ppf(0.5 + level / 2, np.where(df >= 1, df, np.nan))
+        interior = (p > 0) & (p < 1)
+        pc = np.clip(p, 1e-300, 1 - 1e-16)
+        half = t * se / (pc * (1 - pc))
+        lg = np.log(pc / (1 - pc))
+        lo = np.where(interior, 1 / (1 + np.exp(-(lg - half))), p)
+        hi = np.where(interior, 1 / (1 + np.exp(-(lg + half))), p)
+    bad = ~np.isfinite(t)
+    return np.where(bad, np.nan, lo), np.where(bad, np.nan, hi)
+
+
+def _rows_for(survey: str, item: Coding, grp: Coding, groups: Sequence[int],
+              res: DomainProps, design: Design) -> list[dict[str, Any]]:
+    lo, hi = logit_ci(res.p, res.se, (res.base_unweighted - 1)[None, :])
+    rows = []
+    for j, gpos in enumerate(groups):
+        for kpos in item.reported:
+            rows.append({
+                "survey": survey, "variable": item.name, "variable_label": item.label,
+                "category_code": item.codes[kpos], "category": item.labels[kpos],
+                "group_variable": grp.name, "group_code": grp.codes[gpos],
+                "group": grp.labels[gpos],
+                "base_unweighted": int(res.base_unweighted[j]),
+                "base_weighted": float(res.base_weighted[j]),
+                "estimate": float(res.p[kpos, j]), "se": float(res.se[kpos, j]),
+                "ci_lower": float(lo[kpos, j]), "ci_upper": float(hi[kpos, j]),
+                "suppressed": False, "deff_kish": float(res.deff_kish[j]),
+                "design": design.label, "cell_count": int(res.count[kpos, j]),
+            })
+    return rows
+
+
+def estimate_table(
+    data: pd.DataFrame,
+    meta: Mapping[str, Any],
+    design: Design,
+    items: Sequence[str],
+    breakdowns: Sequence[str],
+    survey: str,
+) -> pd.DataFrame:
+    """Tidy estimates (docs/data-contract.md) plus ``cell_count`` (drop it before publishing).
+
+    Order: items as configured; per item the whole sample, then each breakdown as configured;
+    groups and categories by code.
+    """
+    _check_rows(data, design)
+    groupings = [code_variable(data, meta, b, groups_only=True) for b in breakdowns]
+    rows: list[dict[str, Any]] = []
+    for name in items:
+        item = code_variable(data, meta, name)
+        if not item.reported:
+            fail(f"Item {name} has no labelled categories outside exclude_from_base in meta.json.")
+        tabs = _item_tabs(design, item, groupings)
+        rows += _rows_for(survey, item, all_coding(design.n), [0],
+                          domain_proportions(design, tabs[0], [tabs[0].a1.shape[2] - 1]), design)
+        for grp, tab in zip(groupings, tabs, strict=True):
+            groups = list(range(grp.k))
+            rows += _rows_for(survey, item, grp, groups, domain_proportions(design, tab, groups),
+                              design)
+    return pd.DataFrame(rows, columns=[*ESTIMATE_COLUMNS, "cell_count"])
+
+
+def _item_tabs(design: Design, item: Coding, groupings: Sequence[Coding]) -> list[CellTab]:
+    """One crosstab per breakdown; the first also carries the whole-sample group."""
+    if not groupings:
+        zero = np.zeros(design.n, dtype=np.int64)
+        return [with_all_group(crosstab(design, item.index, item.k, zero, 0))]
+    tabs = [crosstab(design, item.index, item.k, grp.index, grp.k) for grp in groupings]
+    tabs[0] = with_all_group(tabs[0])
+    return tabs
+
+
+def _check_rows(data: pd.DataFrame, design: Design) -> None:
+    if len(data) != design.n:
+        fail("The weights file and the clean data have different respondents; rerun weighting.")
+
+
+# --------------------------------------------------------------------------- Rao–Scott test
+
+
+def rao_scott(design: Design, item: Coding, grp: Coding) -> dict[str, float]:
+    """R ``svychisq(~item + group, design)`` (statistic = "F"), excluded codes as NA.
+
+    On the domain of respondents valid on both: p = joint proportions (item fastest), V their
+    calibrated linearised covariance, C the interaction contrasts orthogonal to the main effects
+    (R: qr.resid(qr(X1), X12[, -(1:(r+c-1))])), D = diag(p),
+
+        Delta = (C' D^-1 C / N)^-1 C' D^-1 V D^-1 C,   F = X^2 / tr(Delta),
+        ndf = d0 = tr(Delta)^2 / tr(Delta^2),   ddf = d0 * (n - 1),
+
+    X^2 the Pearson statistic of the weighted table scaled to N (F and d0 do not depend on N; R
+    uses N = rows of the design, and nu = n - 1 from the whole design). Reported ``chisq`` is X^2
+    with the table scaled to the domain's unweighted n. Categories with no respondents in the
+    domain are dropped (R would return NaN for such a table).
+    """
+    tab = crosstab(design, item.index, item.k, grp.index, grp.k)
+    a1 = tab.a1[:, :-1, :-1]
+    a2 = tab.a2[:, :-1, :-1]
+    cnt = tab.count[:-1, :-1]
+    rows_ok = cnt.sum(axis=1) > 0
+    cols_ok = cnt.sum(axis=0) > 0
+    a1, a2, cnt = a1[:, rows_ok][:, :, cols_ok], a2[:, rows_ok][:, :, cols_ok], \
+        cnt[rows_ok][:, cols_ok]
+    nr, nc = cnt.shape
+    n_dom = int(cnt.sum())
+    if nr < 2 or nc < 2:
+        return {"chisq": np.nan, "f": np.nan, "ndf": np.nan, "ddf": np.nan, "p_value": np.nan,
+                "n": n_dom}
+    ncell = a1.shape[0]
+    # joint columns with the item index fastest, as R's interaction(rows, cols)
+    j1 = a1.transpose(0, 2, 1).reshape(ncell, nr * nc)
+    j2 = a2.transpose(0, 2, 1).reshape(ncell, nr * nc)
+    p, v = _joint_cov(design, j1, j2)
+    f, d0, x2 = _rao_scott_f(p.reshape(nc, nr).T, v, design.n)
+    ddf = d0 * (design.n - 1)
+    return {"chisq": x2 * n_dom / design.n, "f": f, "ndf": d0, "ddf": ddf,
+            "p_value": float(stats.f.sf(f, d0, ddf)), "n": n_dom}
+
+
+def _joint_cov(design: Design, j1: np.ndarray, j2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Proportions over joint categories and their calibrated covariance (cell-level sums)."""
+    dv1 = j1.sum(axis=1)
+    s = dv1.sum()
+    p = j1.sum(axis=0) / s
+    m = len(p)
+    zmat = (np.eye(m) - p[None, :]) / s  # z value of a respondent in joint category j, column a
+    eta = _eta(design, (j1 - dv1[:, None] * p[None, :]) / s)
+    n1, n2 = design.w1_cell, design.w2_cell
+    q = zmat.T @ (j2.T @ eta)
+    rr = zmat.T @ (j2.sum(axis=0)[:, None] * zmat) - q - q.T + eta.T @ (n2[:, None] * eta)
+    sr = (j1.sum(axis=0) @ zmat) - (n1 @ eta)
+    n = design.n
+    return p, n / (n - 1) * (rr - np.outer(sr, sr) / n)
+
+
+def _rao_scott_f(ptab: np.ndarray, v: np.ndarray, n: int) -> tuple[float, float, float]:
+    nr, nc = ptab.shape
+    rows = np.tile(np.arange(nr), nc)
+    cols = np.repeat(np.arange(nc), nr)
+    x1 = np.column_stack([np.ones(nr * nc)] + [(rows == i).astype(float) for i in range(1, nr)]
+                         + [(cols == j).astype(float) for j in range(1, nc)])
+    inter = np.column_stack([((rows == i) & (cols == j)).astype(float)
+                             for j in range(1, nc) for i in range(1, nr)])
+    coef, *_ = np.linalg.lstsq(x1, inter, rcond=None)
+    cmat = inter - x1 @ coef
+    mean2 = ptab.T.ravel()
+    idiag = np.where(mean2 == 0, 0.0, 1.0 / np.where(mean2 == 0, 1.0, mean2))
+    denom = cmat.T @ (idiag[:, None] / n * cmat)
+    numr = (cmat * idiag[:, None]).T @ v @ (idiag[:, None] * cmat)
+    delta = np.linalg.solve(denom, numr)
+    tr = float(np.trace(delta))
+    d0 = tr * tr / float(np.trace(delta @ delta))
+    expected = np.outer(ptab.sum(axis=1), ptab.sum(axis=0))
+    x2 = n * float(np.sum((ptab - expected) ** 2 / expected))
+    return x2 / tr, d0, x2
+
+
+def tests_table(
+    data: pd.DataFrame, meta: Mapping[str, Any], design: Design, items: Sequence[str],
+    breakdowns: Sequence[str], survey: str,
+) -> pd.DataFrame:
+    """Rao–Scott F test for every item x breakdown (results/tables/{survey}_tests.csv)."""
+    _check_rows(data, design)
+    groupings = [code_variable(data, meta, b, groups_only=True) for b in breakdowns]
+    rows = []
+    for name in items:
+        item = code_variable(data, meta, name)
+        for grp in groupings:
+            rows.append({"survey": survey, "variable": name, "group_variable": grp.name,
+                         **rao_scott(design, item, grp)})
+    return pd.DataFrame(rows, columns=TEST_COLUMNS)
+
+
+# --------------------------------------------------------------------------- logistic model
+
+
+@dataclass
+class GlmFit:
+    terms: list[str]
+    labels: list[str]
+    coef: np.ndarray
+    vcov: np.ndarray
+    df: int
+    n: int
+
+
+def model_matrix(data: pd.DataFrame, meta: Mapping[str, Any], predictors: Sequence[str]
+                 ) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
+    """Treatment-coded factors (first present reported level = reference) and a complete-case mask.
+
+    Codes outside the reported categories (refused, don't know, missing) make a row incomplete.
+    """
+    n = len(data)
+    cols, terms, labels = [np.ones(n)], ["(Intercept)"], ["Intercept"]
+    ok = np.ones(n, dtype=bool)
+    codings = [code_variable(data, meta, p, groups_only=True) for p in predictors]
+    for c in codings:
+        ok &= c.index < c.k
+    for c in codings:
+        present = [i for i in range(c.k) if np.any(ok & (c.index == i))]
+        for i in present[1:]:
+            cols.append((c.index == i).astype(float))
+            terms.append(f"{c.name}={c.codes[i]}")
+            labels.append(f"{c.label}: {c.labels[i]}")
+    return np.column_stack(cols), ok, terms, labels
+
+
+def svyglm_logit(design: Design, y: np.ndarray, x: np.ndarray, ok: np.ndarray,
+                 terms: Sequence[str], labels: Sequence[str], max_iter: int = 100) -> GlmFit:
+    """R ``svyglm(y ~ ..., design, family = quasibinomial())`` with linearised (calibrated) SEs.
+
+    IRLS with prior weights w on the complete cases; influence per unit weight
+    z_i = (y_i - mu_i) x_i' A^-1 with A = sum w mu (1 - mu) x x' (0 for incomplete rows);
+    V from :func:`linearised_vcov`. df = complete cases - number of coefficients (R:
+    degf(design) + 1 - p).
+    """
+    w = np.where(ok, design.weights, 0.0)
+    yy = np.where(ok, np.asarray(y, dtype=float), 0.0)
+    beta = np.zeros(x.shape[1])
+    for _ in range(max_iter):
+        mu = 1 / (1 + np.exp(-(x @ beta)))
+        wt = w * mu * (1 - mu)
+        step = np.linalg.solve(x.T @ (wt[:, None] * x), x.T @ (w * (yy - mu)))
+        beta = beta + step
+        if np.max(np.abs(step)) < 1e-12 * (1 + np.max(np.abs(beta))):
+            break
+    else:
+        fail("The logistic model did not converge; check for empty or perfectly predicting levels.")
+    mu = 1 / (1 + np.exp(-(x @ beta)))
+    ainv = np.linalg.inv(x.T @ ((w * mu * (1 - mu))[:, None] * x))
+    z = np.where(ok[:, None], (yy - mu)[:, None] * x, 0.0) @ ainv
+    vcov = linearised_vcov(design, z)
+    n_cc = int(np.sum(ok & (design.weights > 0)))
+    return GlmFit(list(terms), list(labels), beta, vcov, n_cc - x.shape[1], n_cc)
+
+
+def glm_table(fit: GlmFit, level: float = 0.95) -> pd.DataFrame:
+    """term, estimate, se, t, p_value (t on fit.df), odds_ratio and its Wald CI (R confint)."""
+    se = np.sqrt(np.diag(fit.vcov))
+    t = fit.coef / se
+    q = stats.t.ppf(0.5 + level / 2, fit.df)
+    return pd.DataFrame({
+        "term": fit.terms, "estimate": fit.coef, "se": se, "t": t,
+        "p_value": 2 * stats.t.sf(np.abs(t), fit.df), "odds_ratio": np.exp(fit.coef),
+        "or_lower": np.exp(fit.coef - q * se), "or_upper": np.exp(fit.coef + q * se),
+        "label": fit.labels,
+    })
+
+
+def fit_model(data: pd.DataFrame, meta: Mapping[str, Any], design: Design, outcome: str,
+              predictors: Sequence[str]) -> GlmFit:
+    """Survey logistic regression of a 0/1 `outcome` on factor `predictors`."""
+    x, ok, terms, labels = model_matrix(data, meta, predictors)
+    if outcome not in data.columns:
+        fail(f"Model outcome {outcome} is not a column of the clean data.")
+    y = data[outcome].to_numpy(dtype="float64", na_value=np.nan)
+    ok &= np.isin(y, [0.0, 1.0])
+    return svyglm_logit(design, np.nan_to_num(y), x, ok, terms, labels)
+
+
+# --------------------------------------------------------------------------- stage I/O
+
+
+def load_design(
+    data_path: str | Path, weights_path: str | Path | None = None,
+    target_paths: Sequence[str | Path] = (),
+) -> tuple[pd.DataFrame, Design]:
+    """Clean data plus its design: calibrated final weights (weighted) or SRS (unweighted)."""
+    data = pd.read_parquet(data_path)
+    if weights_path is None:
+        return data, srs_design(len(data))
+    w = pd.read_csv(weights_path, dtype={"respondent_id": str})
+    ids = data["respondent_id"].astype(str)
+    merged = pd.DataFrame({"respondent_id": ids}).merge(
+        w[["respondent_id", "final_weight"]], on="respondent_id", how="left", validate="1:1")
+    if merged["final_weight"].isna().any() or len(w) != len(data):
+        fail(f"{weights_path} does not hold one weight per respondent of {data_path}; "
+             f"rerun the weight rule.")
+    margins = read_margin_files(list(target_paths))
+    return data, design_from_margins(data, merged["final_weight"].to_numpy(float), margins)
+
+
+def write_csv(table: pd.DataFrame, path: str | Path) -> None:
+    """Deterministic CSV: no index, '\\n' line ends, floats with 12 significant digits."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(path, index=False, float_format="%.12g", lineterminator="\n")

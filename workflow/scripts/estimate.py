@@ -1,0 +1,42 @@
+"""Rule `estimate`: domain proportions (with disclosure control) and Rao–Scott tests."""
+
+
+import json
+import logging
+from pathlib import Path
+
+from parentlink.disclosure import suppress
+from parentlink.errors import run_stage
+from parentlink.estimate import (
+    ESTIMATE_COLUMNS,
+    estimate_table,
+    load_design,
+    tests_table,
+    write_csv,
+)
+
+snakemake = globals()["snakemake"]
+
+
+def main() -> None:
+    logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, force=True)
+    survey = snakemake.wildcards.survey
+    analysis = snakemake.config["analysis"][survey]
+    meta = json.loads(Path(snakemake.input.meta).read_text(encoding="utf-8"))
+    weighted = bool(snakemake.params.weighted)
+    data, design = load_design(
+        snakemake.input.data,
+        snakemake.input.weights if weighted else None,
+        list(snakemake.input.targets) if weighted else [],
+    )
+    items, breakdowns = analysis["items"], analysis.get("breakdowns", [])
+    table = estimate_table(data, meta, design, items, breakdowns, survey)
+    disc = snakemake.config.get("disclosure", {})
+    table = suppress(table, int(disc.get("min_base", 50)), int(disc.get("min_cell", 10)))
+    write_csv(table[ESTIMATE_COLUMNS], snakemake.output.estimates)
+    write_csv(tests_table(data, meta, design, items, breakdowns, survey), snakemake.output.tests)
+    logging.info("%s: %d estimates (%d suppressed), design %s", survey, len(table),
+                 int(table["suppressed"].sum()), design.label)
+
+
+run_stage(main, outputs=[snakemake.output.estimates, snakemake.output.tests])

@@ -1,0 +1,25 @@
+"""Rule `model`: survey-weighted logistic regression of the social-licence indicator."""
+
+
+import json
+import logging
+from pathlib import Path
+
+from parentlink.errors import run_stage
+from parentlink.estimate import GLM_COLUMNS, fit_model, glm_table, load_design, write_csv
+
+snakemake = globals()["snakemake"]
+
+
+def main() -> None:
+    logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, force=True)
+    meta = json.loads(Path(snakemake.input.meta).read_text(encoding="utf-8"))
+    data, design = load_design(
+        snakemake.input.data, snakemake.input.weights, list(snakemake.input.targets)
+    )
+    fit = fit_model(data, meta, design, snakemake.params.outcome, snakemake.params.predictors)
+    write_csv(glm_table(fit)[[*GLM_COLUMNS, "label"]], snakemake.output[0])
+    logging.info("model on %d complete cases, df %d, design %s", fit.n, fit.df, design.label)
+
+
+run_stage(main, outputs=[snakemake.output[0]])

@@ -1,0 +1,43 @@
+"""Rule `weight`: rake the design weight to the margins; write weights CSV and diagnostics JSON."""
+
+
+import json
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from parentlink.errors import run_stage
+from parentlink.weight import diagnostics, rake, read_margin_files
+
+snakemake = globals()["snakemake"]
+
+
+def main() -> None:
+    logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, force=True)
+    cfg = snakemake.config["weighting"]
+    data = pd.read_parquet(snakemake.input.data)
+    margins = read_margin_files(list(snakemake.input.targets))
+    trim = cfg.get("trim")
+    result = rake(
+        data, margins, cfg.get("design_weight", "design_weight"),
+        tolerance=float(cfg.get("tolerance", 1e-10)),
+        max_iterations=int(cfg.get("max_iterations", 500)),
+        trim=(float(trim["lower"]), float(trim["upper"])) if trim else None,
+    )
+    out = pd.DataFrame({
+        "respondent_id": data["respondent_id"].astype(str),
+        "design_weight": data[cfg.get("design_weight", "design_weight")].astype(float),
+        "final_weight": result.weights,
+    }).sort_values("respondent_id", kind="mergesort")
+    Path(snakemake.output.weights).parent.mkdir(parents=True, exist_ok=True)
+    # floats written with repr precision (shortest round-trip)
+    out.to_csv(snakemake.output.weights, index=False, lineterminator="\n")
+    diag = diagnostics(data, margins, result)
+    Path(snakemake.output.diagnostics).write_text(
+        json.dumps(diag, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    logging.info("raked %d rows in %d iterations; trimmed %d", diag["n"], diag["iterations"],
+                 diag["trimmed"])
+
+
+run_stage(main, outputs=[snakemake.output.weights, snakemake.output.diagnostics])
