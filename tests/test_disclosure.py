@@ -64,9 +64,18 @@ def test_complement_across_groups() -> None:
     assert not out[out["group_variable"] == "all"]["suppressed"].any()
 
 
-def test_zero_count_is_suppressed() -> None:
+def test_zero_count_is_shown_by_default_and_suppressed_on_request() -> None:
     out = suppress(table({("all", 0): [0, 300, 60]}))
+    assert flags(out, "all", 0) == ["", "", ""]
+    out = suppress(table({("all", 0): [0, 300, 60]}), suppress_zeros=True)
     assert flags(out, "all", 0) == ["cell", "", "secondary"]
+
+
+def test_two_group_breakdown_keeps_a_rectangle_not_everything() -> None:
+    """One small cell in a 2-group breakdown costs 4 cells (a rectangle), not the whole table."""
+    out = suppress(table({("all", 0): [400, 500, 25], ("g", 1): [380, 400, 21], ("g", 2): [20, 100, 4]}))
+    assert out["suppressed"].sum() == 4
+    assert flags(out, "g", 2).count("") == 1 and flags(out, "g", 1).count("") == 1
 
 
 def test_requires_counts() -> None:

@@ -236,6 +236,8 @@ def _recode(ctx: _Context) -> None:
                 "missing": dict(src_meta["missing"]), "measure": "ordinal",
                 "note": "recode " + ", ".join(f"{_key(k)}->{_key(v)}" for k, v in mapping.items()),
             }  # fmt: skip
+            if "exclude_from_base" in spec:
+                ctx.vars[into]["base_excludes"] = list(spec["exclude_from_base"])
 
 
 def _derive_bands(ctx: _Context, spec: dict[str, Any]) -> None:
@@ -343,7 +345,8 @@ def _meta(ctx: _Context, survey: str, n: int, weighted: bool) -> dict[str, Any]:
     variables: dict[str, Any] = {}
     for name, v in ctx.vars.items():
         entry = dict(v)
-        entry["exclude_from_base"] = sorted(int(k) for k, kind in v["missing"].items() if kind in excluded)
+        kinds = set(entry.pop("base_excludes", excluded))
+        entry["exclude_from_base"] = sorted(int(k) for k, kind in v["missing"].items() if kind in kinds)
         variables[name] = entry
     for agency, name in ctx.plan.get("text", {}).items():
         variables[name] = {

@@ -5,8 +5,11 @@ Rules (config ``disclosure``):
 1. Quality rule — a percentage is not shown where the unweighted base of its item x group is
    below ``min_base`` (default 50). All categories of that item x group are suppressed.
 2. Primary disclosure rule — an estimate whose category count (respondents in the group giving
-   that answer) is below ``min_cell`` (default 10) is suppressed. Zero counts are included
-   (a 0% also discloses that no respondent in the group gave the answer).
+   that answer) is from 1 to ``min_cell`` - 1 (default 10) is suppressed. Zero counts are shown
+   unless ``suppress_zeros`` is set: a 0% in a sample survey identifies nobody (no respondent
+   is in the cell), and suppressing zeros triggers cascades of secondary suppression that
+   remove most of a small survey's tables. Set ``disclosure.suppress_zeros: true`` where a 0%
+   itself would disclose an attribute of a known group.
 3. Secondary suppression, repeated until nothing changes. A suppression is *protected* when it
    comes from rule 2 or from this rule; quality-only suppressions (rule 1 alone) need no
    protection, because their group's cells are all >= min_cell.
@@ -48,7 +51,7 @@ ITEM_CAT_BREAKDOWN = ["survey", "variable", "category_code", "group_variable"]
 
 
 def suppress(table: pd.DataFrame, min_base: int = 50, min_cell: int = 10,
-             count_column: str = "cell_count") -> pd.DataFrame:
+             count_column: str = "cell_count", suppress_zeros: bool = False) -> pd.DataFrame:
     """Apply the rules above; returns a copy with ``suppressed`` and ``suppression`` set.
 
     `table` is an estimates table with the unpublished per-row respondent count in
@@ -61,15 +64,21 @@ def suppress(table: pd.DataFrame, min_base: int = 50, min_cell: int = 10,
     out = table.reset_index(drop=True).copy()
     reason = np.full(len(out), "", dtype=object)
     reason[(out["base_unweighted"] < min_base).to_numpy()] = "base"
-    cell = (out[count_column] < min_cell).to_numpy()
+    counts = out[count_column].to_numpy()
+    cell = (counts < min_cell) & ((counts > 0) | suppress_zeros)
     reason[cell] = "cell"
     protected = cell.copy()
     suppressed = reason != ""
+    # One complement at a time, within groups first: adding within- and across-group complements
+    # in the same pass over-suppresses (both rows of a 2-group breakdown lose every category).
     while True:
-        added = _complement(out, suppressed, protected, ITEM_GROUP, count_column)
-        added |= _complement(out, suppressed, protected, ITEM_CAT_BREAKDOWN, "base_unweighted",
-                             skip_all=True)
+        column_hit = _column_has_suppression(out, suppressed)
+        added = _complement(out, suppressed, protected, ITEM_GROUP, count_column, prefer=column_hit)
         added &= ~suppressed
+        if not added.any():
+            added = _complement(out, suppressed, protected, ITEM_CAT_BREAKDOWN, "base_unweighted",
+                                skip_all=True)
+            added &= ~suppressed
         if not added.any():
             break
         suppressed |= added
@@ -83,10 +92,20 @@ def suppress(table: pd.DataFrame, min_base: int = 50, min_cell: int = 10,
     return out
 
 
+def _column_has_suppression(table: pd.DataFrame, suppressed: np.ndarray) -> np.ndarray:
+    """Rows whose item x category already has a suppressed cell in another group of the breakdown."""
+    groups = (table["group_variable"] != "all").to_numpy()
+    hits = pd.Series(suppressed & groups).groupby([table[k] for k in ITEM_CAT_BREAKDOWN]).transform("sum")
+    return ((hits.to_numpy() - (suppressed & groups)) > 0) & groups
+
+
 def _complement(table: pd.DataFrame, suppressed: np.ndarray, protected: np.ndarray,
-                keys: list[str], size_column: str, skip_all: bool = False) -> np.ndarray:
+                keys: list[str], size_column: str, skip_all: bool = False,
+                prefer: np.ndarray | None = None) -> np.ndarray:
     """Within each group of rows (`keys`), if exactly one suppressed value is protected and it
-    is the only suppressed one, flag the unsuppressed row with the smallest `size_column`."""
+    is the only suppressed one, flag one unsuppressed row: a `prefer`-red row first (one that
+    completes a rectangle with suppressions already made elsewhere), then the smallest
+    `size_column`."""
     add = np.zeros(len(table), dtype=bool)
     eligible = np.ones(len(table), dtype=bool)
     if skip_all:
@@ -94,10 +113,11 @@ def _complement(table: pd.DataFrame, suppressed: np.ndarray, protected: np.ndarr
     frame = pd.DataFrame({
         "s": suppressed & eligible, "p": protected & eligible, "size": table[size_column],
         "pos": np.arange(len(table)), "ok": eligible,
+        "rank": np.zeros(len(table)) if prefer is None else (~prefer).astype(float),
     })
     for _, grp in frame[eligible].groupby([table.loc[eligible, k] for k in keys], sort=False):
         if grp["s"].sum() == 1 and grp["p"].sum() == 1:
             free = grp[~grp["s"]]
             if len(free):
-                add[int(free.sort_values(["size", "pos"]).iloc[0]["pos"])] = True
+                add[int(free.sort_values(["rank", "size", "pos"]).iloc[0]["pos"])] = True
     return add

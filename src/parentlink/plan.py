@@ -70,6 +70,7 @@ PLAN_SCHEMA: dict[str, Any] = {
                     "map": _CODE_MAP,
                     "labels": {"type": "object", "additionalProperties": {"type": "string"}},
                     "label": {"type": "string"},
+                    "exclude_from_base": {"type": "array", "items": {"enum": list(MISSING_KINDS)}},
                 },
                 "additionalProperties": False,
             },

@@ -32,7 +32,8 @@ def main() -> None:
     items, breakdowns = analysis["items"], analysis.get("breakdowns", [])
     table = estimate_table(data, meta, design, items, breakdowns, survey)
     disc = snakemake.config.get("disclosure", {})
-    table = suppress(table, int(disc.get("min_base", 50)), int(disc.get("min_cell", 10)))
+    table = suppress(table, int(disc.get("min_base", 50)), int(disc.get("min_cell", 10)),
+                     suppress_zeros=bool(disc.get("suppress_zeros", False)))
     write_csv(table[ESTIMATE_COLUMNS], snakemake.output.estimates)
     write_csv(tests_table(data, meta, design, items, breakdowns, survey), snakemake.output.tests)
     logging.info("%s: %d estimates (%d suppressed), design %s", survey, len(table),
