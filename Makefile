@@ -8,7 +8,7 @@ CORES ?= all
 # Dates inside outputs (PDF metadata, font subsets) come from the commit, so builds are byte-identical.
 export SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 1700000000)
 
-.PHONY: all test lint bench clean lock raw
+.PHONY: all test lint bench clean lock raw archive verify-archive
 
 all: $(VENV)/.installed
 	$(BIN)/snakemake --cores $(CORES)
@@ -30,6 +30,17 @@ lint: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/build_times.py
+
+# Deposit bundle: results/archive/<name>-<version>.zip from the committed code with every output
+# (docs/archive.md). The first run fills .cache/wheels/ from the package registry.
+ARCHIVE = results/archive/$(shell sed -n 's/^name = "\(.*\)"/\1/p' pyproject.toml | head -1)-$(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml | head -1).zip
+archive: $(VENV)/.installed
+	$(BIN)/snakemake --cores $(CORES) archive
+
+# Unpack the bundle in a temporary folder, install with no network from its wheels, rebuild,
+# compare every checksum with the manifest; prints every difference, fails on any.
+verify-archive: $(VENV)/.installed
+	$(BIN)/python -m parentlink.archive verify $(ARCHIVE) --cores $(CORES) --python $(PYTHON)
 
 # Regenerate the SYNTHETIC study in raw/ (byte-identical to the committed files).
 raw: $(VENV)/.installed

@@ -22,6 +22,7 @@ include: "workflow/rules/estimate.smk"
 include: "workflow/rules/documents.smk"
 include: "workflow/rules/render.smk"
 include: "workflow/rules/synth.smk"
+include: "workflow/rules/archive.smk"
 
 
 rule all:

@@ -25,7 +25,6 @@ CASES = [
     ("unknown_code.sav", "variable P4_1 (trust_private) has unknown code(s) 7 in 3 row(s)"),
     ("duplicate_id.sav", "id variable 'resp_id' repeats in 2 row(s)"),
     ("missing_variable.sav", "'rename' names P4_1, which"),
-    ("does_not_exist.sav", "does not exist"),
 ]
 
 
@@ -59,6 +58,14 @@ def test_bad_delivery(project: Path, name: str, message: str) -> None:
     assert "Traceback" not in out
     written = [p for p in (project / "results").rglob("*") if p.is_file()] if (project / "results").exists() else []
     assert written == []
+
+
+def test_missing_delivery_is_named_by_snakemake(project: Path) -> None:
+    res = run(project, "surveys:\n  pilot:\n    raw: raw/does_not_exist.sav\n    plan: config/plans/pilot.yaml\n    weighted: false\n")
+    out = res.stdout + res.stderr
+    assert res.returncode != 0
+    assert "Missing input files" in out and "raw/does_not_exist.sav" in out
+    assert not (project / "results").exists()
 
 
 def test_bad_config_names_the_key(project: Path) -> None:

@@ -197,7 +197,6 @@ def _check_unique_ids(ctx: _Context) -> None:
 
 
 def _exclude(ctx: _Context) -> pd.DataFrame:
-    _check_unique_ids(ctx)
     n0 = len(ctx.df)
     rows = [{"step": "delivered", "n_before": n0, "n_excluded": 0, "n_after": n0}]
     for rule in ctx.plan["exclusions"]:
@@ -367,13 +366,24 @@ def _meta(ctx: _Context, survey: str, n: int, weighted: bool) -> dict[str, Any]:
     return {"survey": survey, "n": n, "weighted": weighted, "source_file": ctx.source, "variables": variables}
 
 
-def clean(df: pd.DataFrame, raw_meta: dict[str, Any], plan: dict[str, Any], weighted: bool) -> Cleaned:
-    """Apply a cleaning plan (see config/plans/) to ingested data."""
+def _checked(df: pd.DataFrame, raw_meta: dict[str, Any], plan: dict[str, Any]) -> _Context:
     ctx = _Context(df.copy(), raw_meta, plan)
     _rename(ctx)
     for grid in ctx.plan.get("grids", {}):
         _grid(ctx, grid)
     _validate_codes(ctx)
+    _check_unique_ids(ctx)
+    return ctx
+
+
+def validate(df: pd.DataFrame, raw_meta: dict[str, Any], plan: dict[str, Any]) -> None:
+    """Check a delivery against its plan (names, types, codes, grids) before anything is written."""
+    _checked(df, raw_meta, plan)
+
+
+def clean(df: pd.DataFrame, raw_meta: dict[str, Any], plan: dict[str, Any], weighted: bool) -> Cleaned:
+    """Apply a cleaning plan (see config/plans/) to ingested data."""
+    ctx = _checked(df, raw_meta, plan)
     flow = _exclude(ctx)
     _recode(ctx)
     scales = _derive(ctx)

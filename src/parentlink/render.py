@@ -23,7 +23,6 @@ import datetime as dt
 import hashlib
 import mimetypes
 import os
-import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,6 @@ from urllib.request import url2pathname
 import jinja2
 import pandas as pd
 
-from parentlink import __version__
 from parentlink.errors import fail
 from parentlink.facts import SUPPRESSION_MARK, one_in, pct_text, read_estimates
 
@@ -133,17 +131,6 @@ def source_date() -> dt.datetime:
     """The build date: SOURCE_DATE_EPOCH (set to a fixed fallback when absent)."""
     os.environ.setdefault("SOURCE_DATE_EPOCH", FALLBACK_SOURCE_DATE_EPOCH)
     return dt.datetime.fromtimestamp(int(os.environ["SOURCE_DATE_EPOCH"]), tz=dt.UTC)
-
-
-def code_version(project_root: Path) -> str:
-    """`git describe` of the checkout when there is one, else the package version."""
-    try:
-        out = subprocess.run(
-            ["git", "describe", "--always", "--tags", "--dirty"], cwd=project_root,
-            capture_output=True, text=True, check=True, timeout=10)
-        return f"{out.stdout.strip()} (parentlink {__version__})"
-    except (OSError, subprocess.SubprocessError):
-        return f"parentlink {__version__} (no git checkout)"
 
 
 def sha256_files(paths: Iterable[Path], root: Path) -> list[dict[str, str]]:

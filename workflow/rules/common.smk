@@ -1,4 +1,6 @@
 # Helpers shared by all rules. Kept cheap to load: every cluster job re-parses the Snakefile.
+import os
+import subprocess
 
 SURVEYS = sorted(config["surveys"])
 AUDIENCES = ["local_authorities", "national_policy", "parents"]
@@ -7,6 +9,30 @@ AUDIENCES = ["local_authorities", "national_policy", "parents"]
 wildcard_constraints:
     survey="|".join(SURVEYS),
     audience="|".join(AUDIENCES),
+
+
+def code_version():
+    """The code version printed in the reports: pinned by the archive, else `git describe`."""
+    pinned = os.environ.get("PARENTLINK_CODE_VERSION")
+    if pinned:
+        return pinned
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--tags", "--dirty"],
+            cwd=workflow.basedir,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "no git checkout"
+
+
+# Both go into the reports, so they are rule params: a new commit re-renders the documents.
+CODE_VERSION = code_version()
+BUILD_EPOCH = os.environ.get("SOURCE_DATE_EPOCH", "1700000000")
 
 
 def all_outputs():

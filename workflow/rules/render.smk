@@ -69,6 +69,7 @@ rule render_briefing:
         "logs/render/{audience}.log",
     params:
         study=config["study"],
+        build_epoch=BUILD_EPOCH,
     script:
         "../scripts/render.py"
 
@@ -94,5 +95,7 @@ rule technical_report:
         "logs/render/technical_report.log",
     params:
         study=config["study"],
+        build_epoch=BUILD_EPOCH,
+        code_version=CODE_VERSION,
     script:
         "../scripts/render.py"

@@ -1,5 +1,6 @@
 """Rule ingest: raw delivery -> results/ingest/{survey}.parquet + metadata (privacy applied)."""
 
+from parentlink.clean import validate
 from parentlink.errors import run_stage
 from parentlink.ingest import apply_privacy, read_raw, write_ingested
 from parentlink.plan import load_plan
@@ -13,6 +14,7 @@ def main() -> None:
     df, meta = read_raw(sm.input.raw)
     privacy = sm.params.privacy
     df = apply_privacy(df, meta, plan, pseudonym_key(privacy), privacy["max_text_chars"])
+    validate(df, meta, plan)  # names, types and codes: fail before any output exists
     write_ingested(df, meta, sm.output.data, sm.output.meta)
 
 

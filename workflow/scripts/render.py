@@ -41,7 +41,7 @@ def main() -> None:
                                              sm.input.pilot_flow, sm.input.diagnostics,
                                              sm.input.code_frequencies]],
             project_root=project,
-            version=render.code_version(project),
+            version=f"{sm.params.code_version} (parentlink {render.__version__})",
         )
     else:
         render.render_briefing(audience=sm.wildcards.audience, out_html=Path(sm.output.html),
