@@ -125,6 +125,7 @@ def test_real_data_stay_out_unless_marked_and_take_row_level_outputs_with_them()
     cfg = _config(main=False)
     cfg["study"]["synthetic"] = False
     cfg["surveys"]["pilot"]["redistributable"] = True
+    cfg["documents"].pop("redistributable", None)  # no flag: follows study.synthetic
     plan = ar.plan_inputs(cfg)
     assert {i.path for i in plan.restricted} == {"raw/main_survey.sav", "raw/document_codes.qdpx"}
     assert "results/clean/main.parquet" in plan.excluded_outputs

@@ -3,9 +3,13 @@
 # manifest, CITATION.cff, .zenodo.json, RO-Crate). Not part of `rule all`. See docs/archive.md.
 import subprocess as _subprocess
 import tomllib as _tomllib
+from importlib import metadata as _metadata
 
-with open("pyproject.toml", "rb") as _f:
-    _PROJECT = _tomllib.load(_f)["project"]
+try:
+    with open("pyproject.toml", "rb") as _f:
+        _PROJECT = _tomllib.load(_f)["project"]
+except FileNotFoundError:  # a copy of the workflow without the package source
+    _PROJECT = {"name": "parentlink", "version": _metadata.version("parentlink")}
 ARCHIVE_ZIP = f"results/archive/{_PROJECT['name']}-{_PROJECT['version']}.zip"
 
 
