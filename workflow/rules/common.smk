@@ -55,3 +55,13 @@ def all_outputs():
     ]
     outs += [f"reports/briefings/{a}.pdf" for a in AUDIENCES]
     return outs
+
+
+def estimate_inputs(wildcards):
+    """Clean data and meta; weighted surveys also need the weights and the raking margins."""
+    s = wildcards.survey
+    inputs = {"data": f"results/clean/{s}.parquet", "meta": f"results/clean/{s}_meta.json"}
+    if config["surveys"][s].get("weighted", False):
+        inputs["weights"] = "results/weights/main_weights.csv"
+        inputs["targets"] = config["weighting"]["targets"]
+    return inputs

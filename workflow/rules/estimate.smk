@@ -1,35 +1,22 @@
 # Estimate stage: domain proportions with calibrated SEs, Rao-Scott tests, survey logistic model.
 
-MODEL_PREDICTORS = [
-    "ethnicity",
-    "family_type",
-    "age_band",
-    "qualification",
-    "income",
-    "hh_size_group",
-]
-
-
-def estimate_inputs(wildcards):
-    """Clean data and meta; weighted surveys also need the weights and the raking margins."""
-    s = wildcards.survey
-    inputs = {"data": f"results/clean/{s}.parquet", "meta": f"results/clean/{s}_meta.json"}
-    if config["surveys"][s].get("weighted", False):
-        inputs["weights"] = "results/weights/main_weights.csv"
-        inputs["targets"] = config["weighting"]["targets"]
-    return inputs
-
-
 rule estimate:
     input:
         unpack(estimate_inputs),
     output:
-        estimates="results/tables/{survey}_estimates.csv",
+        estimates=report(
+            "results/tables/{survey}_estimates.csv",
+            caption="../report/estimates.rst",
+            category="Estimates",
+        ),
         tests="results/tables/{survey}_tests.csv",
     params:
         weighted=lambda wc: config["surveys"][wc.survey].get("weighted", False),
     log:
         "logs/estimate_{survey}.log",
+    resources:
+        mem_mb=8000,
+        runtime=30,
     script:
         "../scripts/estimate.py"
 
@@ -43,9 +30,12 @@ rule model:
     output:
         "results/models/main_social_licence_glm.csv",
     params:
-        outcome="social_licence_high",
-        predictors=MODEL_PREDICTORS,
+        outcome=config["model"]["outcome"],
+        predictors=config["model"]["predictors"],
     log:
         "logs/model_main.log",
+    resources:
+        mem_mb=4000,
+        runtime=20,
     script:
         "../scripts/model.py"

@@ -8,8 +8,15 @@ rule weight:
         targets=config["weighting"]["targets"],
     output:
         weights="results/weights/main_weights.csv",
-        diagnostics="results/weights/main_diagnostics.json",
+        diagnostics=report(
+            "results/weights/main_diagnostics.json",
+            caption="../report/weights.rst",
+            category="Weighting",
+        ),
     log:
         "logs/weight.log",
+    resources:
+        mem_mb=4000,
+        runtime=20,
     script:
         "../scripts/weight.py"
