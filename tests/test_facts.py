@@ -168,6 +168,65 @@ def write_diagnostics(path: Path) -> None:
     path.write_text(json.dumps(data, indent=1), encoding="utf-8")
 
 
+# p-values of the design-based tests; every other item x breakdown gets P_DEFAULT.
+P_DEFAULT = 0.001
+P_VALUES = {("trust_council_net", "age_band"): 0.30, ("social_licence_high", "region"): 0.5}
+
+
+def write_tests(path: Path, p_values: dict[tuple[str, str], float] | None = None) -> None:
+    p_values = {**P_VALUES, **(p_values or {})}
+    rows: list[list[Any]] = []
+    for var in MAIN_ITEMS:
+        for gv in GROUPS:
+            p = p_values.get((var, gv), P_DEFAULT)
+            rows.append(["main", var, gv, 12.3, 3.1, 2.9, 2700.0, p, 930])
+    _write_csv(path, ["survey", "variable", "group_variable", "chisq", "f", "ndf", "ddf",
+                      "p_value", "n"], rows)
+
+
+# term: (odds ratio, lower, upper); labels as the model stage writes them.
+MODEL_TERMS: dict[str, tuple[float, float, float]] = {
+    "ethnicity=2": (0.8, 0.4, 1.6), "ethnicity=3": (0.75, 0.45, 1.25),
+    "ethnicity=4": (0.42, 0.21, 0.83), "ethnicity=5": (0.38, 0.16, 0.9),
+    "family_type=2": (0.45, 0.3, 0.68), "age_band=2": (1.4, 0.9, 2.2),
+    "age_band=3": (1.5, 0.95, 2.4), "age_band=4": (1.3, 0.7, 2.4),
+    "qualification=2": (0.8, 0.55, 1.15), "qualification=3": (0.6, 0.4, 0.9),
+    "income=2": (1.6, 1.05, 2.45), "income=3": (2.2, 1.5, 3.3),
+    "hh_size_group=2": (0.95, 0.7, 1.3), "hh_size_group=3": (0.62, 0.42, 0.92),
+}
+
+
+def write_model(path: Path, terms: dict[str, tuple[float, float, float]] | None = None) -> None:
+    import math
+
+    labels = {(gv, gc): g for gv, lst in GROUPS.items() for gc, g, _, _ in lst}
+    rows: list[list[Any]] = [["(Intercept)", -1.0, 0.3, -3.3, 0.001, 0.37, 0.2, 0.66,
+                              "Intercept"]]
+    for term, (odds, lo, hi) in (terms or MODEL_TERMS).items():
+        gv, gc = term.split("=")
+        beta = math.log(odds)
+        se = (math.log(hi) - math.log(lo)) / (2 * 1.96)
+        rows.append([term, beta, se, beta / se, 0.01, odds, lo, hi,
+                     f"{gv.replace('_', ' ').capitalize()}: {labels[(gv, gc)]}"])
+    _write_csv(path, F.MODEL_COLUMNS, rows)
+
+
+def write_meta(path: Path) -> None:
+    """Clean metadata: net items leave 'don't know' (8) out of the base; heard/consent keep it."""
+    variables: dict[str, Any] = {}
+    for var, (label, cats, _) in MAIN_ITEMS.items():
+        keep_dk = var in ("heard", "consent")
+        variables[var] = {
+            "label": label, "type": "categorical", "value_labels": cats,
+            "missing": {"8": "dont_know"} if "8" in cats else {},
+            "exclude_from_base": [] if keep_dk or "8" not in cats else [8],
+            "source": None, "derived_from": None, "note": None,
+        }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"survey": "main", "n": 930, "weighted": True,
+                                "variables": variables}, indent=1), encoding="utf-8")
+
+
 CODES = [
     # code, parent, level, {doc_type: n_documents}; the documents stage's format
     ("Hidden risk", "Problem constructions", "code",
@@ -213,6 +272,9 @@ def make_results(root: Path, overrides: dict[tuple[str, str, str], float] | None
         "pilot_flow": r / "clean" / "pilot_flow.csv",
         "diagnostics": r / "weights" / "main_diagnostics.json",
         "code_frequencies": r / "documents" / "code_frequencies.csv",
+        "main_tests": r / "tables" / "main_tests.csv",
+        "model": r / "models" / "main_social_licence_glm.csv",
+        "main_meta": r / "clean" / "main_meta.json",
     }
     write_main_estimates(paths["main_estimates"], overrides, drop)
     write_pilot_estimates(paths["pilot_estimates"])
@@ -222,11 +284,19 @@ def make_results(root: Path, overrides: dict[tuple[str, str, str], float] | None
     write_flow(paths["pilot_flow"], 365, [])
     write_diagnostics(paths["diagnostics"])
     write_code_frequencies(paths["code_frequencies"], rename_codes)
+    write_tests(paths["main_tests"])
+    write_model(paths["model"])
+    write_meta(paths["main_meta"])
     return paths
 
 
 def build(paths: dict[str, Path]) -> dict[str, Any]:
-    return F.build_facts(**paths, study=STUDY, min_base=50)
+    p = paths
+    return F.build_facts(
+        main_estimates=p["main_estimates"], pilot_estimates=p["pilot_estimates"],
+        main_flow=p["main_flow"], pilot_flow=p["pilot_flow"], diagnostics=p["diagnostics"],
+        code_frequencies=p["code_frequencies"], main_tests=p["main_tests"], model=p["model"],
+        main_meta=p["main_meta"], study=STUDY, min_base=50)
 
 
 # ----------------------------------------------------------------------------- tests
@@ -286,3 +356,68 @@ def test_facts_file_is_stable(tmp_path: Path) -> None:
     F.write_facts(build(paths), a)
     F.write_facts(build(paths), b)
     assert a.read_bytes() == b.read_bytes()
+
+
+# ----------------------------------------------------------------------------- computed claims
+
+
+def test_comparisons_are_computed(tmp_path: Path) -> None:
+    main = build(make_results(tmp_path))["main"]
+    pur = main["purposes"]
+    # Fixture: planning 46% against targeting uses of 17-34%, every CI apart.
+    assert pur["planning_higher_than_all"] is True
+    assert all(c["direction"] == "higher" and c["ci_overlap"] is False
+               for c in pur["comparisons"])
+    assert pur["targeting_all_minority"] is True
+    assert main["trust_ranked"]["lowest"]["variable"] == "trust_private_net"
+    assert main["trust_ranked"]["lowest_clear"] is True
+    assert main["sources_contrast"]["apart"] is True
+    assert main["bases"]["families"]["acceptability"] == "excluded"
+    assert main["bases"]["families"]["consent"] == "included"
+
+
+def test_comparisons_follow_the_data(tmp_path: Path) -> None:
+    # Targeting accepted as much as planning: no claim that planning is preferred.
+    main = build(make_results(tmp_path, overrides={
+        ("acc_notasked_net", "1", "All parents"): 0.47,
+        ("acc_need_net", "1", "All parents"): 0.6}))["main"]
+    pur = main["purposes"]
+    assert pur["planning_higher_than_all"] is False
+    assert pur["targeting_all_minority"] is False
+    assert [t["variable"] for t in pur["targeting_other"]] == ["acc_need_net",
+                                                               "acc_notasked_net"]
+
+
+def test_group_differences_use_the_design_based_test(tmp_path: Path) -> None:
+    gaps = build(make_results(tmp_path))["main"]["gaps"]
+    assert gaps["trust_council_net"]["family_type"]["differs"] is True
+    # p = 0.30 in the fixture's tests: the range is reported, the difference is not clear.
+    age = gaps["trust_council_net"]["age_band"]
+    assert age["differs"] is False and age["test"]["p_value"] == pytest.approx(0.30)
+    eth = gaps["trust_council_net"]["ethnicity"]
+    assert eth["n_suppressed"] == 1 and eth["suppressed_groups"] == ["Other ethnic group"]
+
+
+def test_model_speaks_for_suppressed_groups(tmp_path: Path) -> None:
+    main = build(make_results(tmp_path))["main"]
+    model = main["model"]
+    black = [t for t in model["terms"]
+             if (t["group_variable"], t["group_code"]) == ("ethnicity", "4")]
+    assert black[0]["direction"] == "lower" and black[0]["reference"] == "White"
+    assert black[0]["phrase"] == "Black parents"
+    unclear = [t for t in model["terms"] if t["group_code"] == "2" and
+               t["group_variable"] == "ethnicity"][0]
+    assert unclear["direction"] == "unclear"  # CI 0.4-1.6 includes 1
+    # 'Other ethnic group' (n=30) is suppressed; the model's clear odds ratio is attached.
+    sup = main["gaps"]["social_licence_high"]["ethnicity"]["model_for_suppressed"]
+    assert [t["group"] for t in sup] == ["Other ethnic group"]
+    assert sup[0]["phrase"] == "parents in the other ethnic group"
+    assert {t["group_variable"] for t in model["lower"]} >= {"ethnicity", "family_type"}
+
+
+def test_missing_model_column_names_it(tmp_path: Path) -> None:
+    paths = make_results(tmp_path)
+    text = paths["model"].read_text().replace("or_upper", "upper")
+    paths["model"].write_text(text)
+    with pytest.raises(UserError, match="or_upper"):
+        build(paths)

@@ -257,3 +257,38 @@ def test_technical_report(tmp_path: Path) -> None:
     assert "B" * 300 not in text
     with pikepdf.open(out) as pdf:
         assert 'pdfuaid:part="1"' in pdf.Root.Metadata.read_bytes().decode()
+
+
+# ----------------------------------------------------------------------------- computed wording
+
+
+def _flat(pdf: Path) -> str:
+    return " ".join(_text(pdf).split())
+
+
+def test_claims_come_from_computed_comparisons(base: dict[str, Any]) -> None:
+    la, nat = _flat(base["local_authorities"]), _flat(base["national_policy"])
+    assert "Parents draw a clear line" in la  # planning's CI is above every targeting use
+    assert "There is no general social licence" in nat
+    assert "parents trust private companies least of all (4%)" in la
+    # Group comparisons among the groups shown, hidden groups counted once, tests decide.
+    assert "cannot be compared across groups here" not in la
+    assert "differed by family type, from" in la
+    assert "ranged by age from" in la and "not statistically clear" in la
+    assert "(1 group not shown, [c])" in la
+    # The model speaks for the suppressed 'Other ethnic group' (CI excludes 1).
+    assert ("parents in the other ethnic group were less likely than White parents to grant "
+            "high social licence (odds ratio 0.38, 95% CI 0.16–0.90)") in nat
+    assert "of parents who gave a view" in la
+
+
+def test_wording_follows_the_data(tmp_path: Path) -> None:
+    # Targeting as acceptable as planning, and the NHS trusted least: no claim survives.
+    p = _project(tmp_path, overrides={("acc_notasked_net", "1", "All parents"): 0.47,
+                                      ("acc_need_net", "1", "All parents"): 0.6,
+                                      ("trust_private_net", "1", "All parents"): 0.5})
+    la = _flat(_briefing(p, "local_authorities", tmp_path / "out"))
+    assert "Parents draw a clear line" not in la
+    assert "planning uses clearly more" not in la
+    assert "private companies least of all" not in la
+    assert "Only 47%" not in la and "47% of parents who gave a view" in la

@@ -7,6 +7,7 @@ numbers. Suppressed estimates are drawn as the suppression mark with no bar.
 from __future__ import annotations
 
 import json
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,21 @@ def _bars(ax: Axes, items: Sequence[Mapping[str, Any]], labels: Sequence[str],
     ax.tick_params(axis="y", length=0)
 
 
+def _xlabel(ax: Axes, lines: Sequence[str], width: int = 62) -> None:
+    """Axis title wrapped to fit under the bars and right-aligned with them, so a long title
+    can never run past the figure's right edge (the y labels take the left of the figure)."""
+    text = "\n".join(textwrap.fill(line, width) for line in lines)
+    ax.set_xlabel(text, loc="right", multialignment="center")
+
+
+def _view_base(facts: Mapping[str, Any], family: str) -> str:
+    """'% of parents who gave a view' where the base leaves out "don't know"."""
+    bases = facts["main"].get("bases", {})
+    if bases.get("families", {}).get(family) == "excluded":
+        return "weighted % of parents who gave a view; 95% confidence interval"
+    return "weighted %; 95% confidence interval"
+
+
 def _with_base(label: str, item: Mapping[str, Any]) -> str:
     return f"{_clip(label)} (n={item['base']:,})"
 
@@ -101,8 +117,8 @@ def acceptability_chart(facts: Mapping[str, Any], path: Path) -> str:
     items = _sorted(facts["main"]["acceptability"])
     fig, ax = plt.subplots(layout="constrained", figsize=(WIDTH_IN, 2.9))
     _bars(ax, items, [_with_base(_cap(i["short"]), i) for i in items], OKABE_ITO[0])
-    ax.set_xlabel("Parents saying this use of linked records is acceptable\n"
-                  "(weighted %, 95% confidence interval)")
+    _xlabel(ax, ["Parents saying this use of linked records is acceptable",
+                 f"({_view_base(facts, 'acceptability')})"])
     _save(fig, path)
     hi, lo = facts["main"]["acceptability_ranked"]["highest"], \
         facts["main"]["acceptability_ranked"]["lowest"]
@@ -116,8 +132,8 @@ def trust_chart(facts: Mapping[str, Any], path: Path) -> str:
     items = _sorted(facts["main"]["trust"])
     fig, ax = plt.subplots(layout="constrained", figsize=(WIDTH_IN, 3.3))
     _bars(ax, items, [_with_base(_cap(i["short"]), i) for i in items], OKABE_ITO[2])
-    ax.set_xlabel("Parents who trust the organisation to use linked data responsibly\n"
-                  "(weighted %, 95% confidence interval)")
+    _xlabel(ax, ["Parents who trust the organisation to use linked data responsibly",
+                 f"({_view_base(facts, 'trust')})"])
     _save(fig, path)
     hi, lo = facts["main"]["trust_ranked"]["highest"], facts["main"]["trust_ranked"]["lowest"]
     return (f"Bar chart of trust in organisations to use linked family data responsibly. "
@@ -147,8 +163,8 @@ def breakdown_chart(facts: Mapping[str, Any], path: Path) -> str:
         _bars(ax, [{**r, "variable": r["group_code"]} for r in rows],
               [_with_base(r["group"], r) for r in rows], colour)
         ax.set_title(title, loc="left", fontsize=9, fontweight="bold")
-    axes[-1].set_xlabel("Parents who trust their local council to use linked data "
-                        "responsibly\n(weighted %, 95% confidence interval)")
+    _xlabel(axes[-1], ["Parents who trust their local council to use linked data responsibly",
+                       f"({_view_base(facts, 'trust')})"], width=70)
     _save(fig, path)
     parts = []
     for g, title in panels:
@@ -192,7 +208,7 @@ def pilot_chart(facts: Mapping[str, Any], path: Path) -> str:
     ax.set_xlim(0, 100)
     ax.set_xticks(range(0, 101, 20), [f"{t}%" for t in range(0, 101, 20)])
     ax.tick_params(axis="y", length=0)
-    ax.set_xlabel("Pilot respondents (unweighted %, convenience sample)")
+    _xlabel(ax, ["Pilot respondents (unweighted %, convenience sample)"])
     _save(fig, path)
     no = pilot["trust_private_no"]
     return ("Bar chart of pilot survey answers (unweighted convenience sample). "
@@ -224,8 +240,8 @@ def documents_chart(facts: Mapping[str, Any], path: Path) -> str:
     ax.set_xlim(0, 100)
     ax.set_xticks(range(0, 101, 20), [f"{t}%" for t in range(0, 101, 20)])
     ax.tick_params(axis="y", length=0)
-    ax.set_xlabel("Documents of each type in which the code appears (%);\n"
-                  "the most frequent codes overall")
+    _xlabel(ax, ["Documents of each type in which the code appears (%);",
+                 "the most frequent codes overall"])
     ax.set_ylim(-0.6, len(matrix) - 0.4)
     # Figure-level legend above the plot: the code labels leave the axes too narrow for it.
     fig.legend(frameon=False, fontsize=8, loc="outside upper center", ncol=len(types))

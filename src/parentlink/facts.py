@@ -30,6 +30,9 @@ CODE_COLUMNS = [
     "code", "parent_code", "level", "doc_type", "n_documents", "n_segments",
     "n_documents_of_type", "pct_documents",
 ]
+TEST_COLUMNS = ["variable", "group_variable", "p_value"]
+MODEL_COLUMNS = ["term", "estimate", "se", "t", "p_value", "odds_ratio", "or_lower", "or_upper",
+                 "label"]
 DIAGNOSTIC_KEYS = [
     "n", "effective_n", "efficiency", "design_effect", "weight_min", "weight_max",
     "weight_ratio", "iterations", "converged", "trimmed", "margins",
@@ -75,6 +78,41 @@ GAP_ITEMS: dict[str, int] = {
 }
 GAP_GROUPS = ["ethnicity", "family_type", "age_band", "income", "qualification", "nssec",
               "hh_size_group"]
+# How prose names a breakdown ("differed by {title}") and a group in it ("{phrase} were ...").
+GROUP_TITLES = {
+    "ethnicity": "ethnic group", "family_type": "family type", "age_band": "age",
+    "income": "household income", "qualification": "qualification", "nssec": "occupation",
+    "hh_size_group": "household size", "region": "region",
+    "social_care_contact": "contact with children's social care",
+}
+GROUP_PHRASES = {
+    "ethnicity": "{label} parents",
+    "family_type": "parents in a {lower}",
+    "age_band": "parents aged {lower}",
+    "income": "parents with household income {lower}",
+    "qualification": "parents with {lower}",
+    "hh_size_group": "parents in households of {lower}",
+    "region": "parents in {label}",
+}
+# Purposes that single out families, against planning for everyone (the study's contrast).
+PLANNING = "acc_plan_net"
+TARGETING = ["acc_need_net", "acc_notasked_net", "acc_predict_net", "acc_save_net"]
+# Records public services already hold, against commercial or personal data.
+PUBLIC_SOURCES = ["src_health_net", "src_school_net", "src_police_net", "src_socialcare_net",
+                  "src_benefits_net"]
+PRIVATE_SOURCES = ["src_bank_net", "src_supermarket_net", "src_socialmedia_net"]
+# The outcome of the survey-weighted logistic model (results/models/main_social_licence_glm.csv).
+MODEL_OUTCOME = "social_licence_high"
+ALPHA = 0.05  # design-based tests: a difference is called clear when p < ALPHA
+# Item families whose bases the method notes describe (don't know in or out of the base).
+BASE_FAMILIES: dict[str, list[str]] = {
+    "acceptability": list(PURPOSES),
+    "sources": list(SOURCES),
+    "trust": list(ORGANISATIONS),
+    "more_we_know": ["more_we_know_net"],
+    "heard": ["heard"],
+    "consent": ["consent"],
+}
 DOC_TYPE_ALL = "all"
 DOC_TYPE_LABELS = {"company": "data analytics companies", "local_authority": "local authorities",
                    "national_government": "national government"}
@@ -143,6 +181,33 @@ def read_code_frequencies(path: Path) -> pd.DataFrame:
     df = pd.read_csv(path, dtype={"parent_code": str})
     _require_columns(df, CODE_COLUMNS, path)
     return df
+
+
+def read_tests(path: Path) -> pd.DataFrame:
+    """Design-based (Rao-Scott) tests of item x breakdown: results/tables/main_tests.csv."""
+    if not path.is_file():
+        fail(f"{path}: tests file not found; run the estimate stage first.")
+    df = pd.read_csv(path)
+    _require_columns(df, TEST_COLUMNS, path)
+    return df
+
+
+def read_model(path: Path) -> pd.DataFrame:
+    """Survey-weighted logistic model: results/models/main_social_licence_glm.csv."""
+    if not path.is_file():
+        fail(f"{path}: model file not found; run the 'model' rule first.")
+    df = pd.read_csv(path)
+    _require_columns(df, MODEL_COLUMNS, path)
+    return df
+
+
+def read_meta(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        fail(f"{path}: survey metadata not found; run the clean stage first.")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or not isinstance(data.get("variables"), dict):
+        fail(f"{path}: no 'variables' object; see docs/data-contract.md.")
+    return dict(data)
 
 
 # ----------------------------------------------------------------------------- estimates
@@ -216,33 +281,249 @@ def _code_order(codes: pd.Series) -> pd.Series:
     return pd.to_numeric(codes, errors="coerce").fillna(1e9)
 
 
+def _view(cell: Mapping[str, Any]) -> str:
+    """Where a share stands against half of parents, allowing for its 95% CI."""
+    if cell["suppressed"]:
+        return "unknown"
+    if cell["ci_lower"] > 50:
+        return "majority"
+    if cell["ci_upper"] < 50:
+        return "minority"
+    return "divided"
+
+
 def _items(est: Estimates, names: Mapping[str, str], code: int) -> list[dict[str, Any]]:
-    return [{"variable": v, "short": short, "label": est.label(v), **est.cell(v, code)}
-            for v, short in names.items()]
+    items = [{"variable": v, "short": short, "label": est.label(v), **est.cell(v, code)}
+             for v, short in names.items()]
+    for item in items:
+        item["view"] = _view(item)
+    return items
+
+
+def _separated(hi: Mapping[str, Any], lo: Mapping[str, Any]) -> bool:
+    """True when hi's 95% CI lies wholly above lo's (a conservative test of a difference)."""
+    if hi["suppressed"] or lo["suppressed"]:
+        return False
+    return bool(hi["ci_lower"] > lo["ci_upper"])
+
+
+def compare(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
+    """a against b: difference in points and whether their 95% CIs are apart.
+
+    Non-overlapping intervals are a conservative check (two estimates from the same parents
+    are positively correlated, which only narrows the interval of their difference).
+    """
+    out: dict[str, Any] = {"a": a.get("variable"), "b": b.get("variable")}
+    if a["suppressed"] or b["suppressed"]:
+        return {**out, "diff_points": None, "ci_overlap": None, "direction": "unknown"}
+    direction = ("higher" if _separated(a, b) else "lower" if _separated(b, a) else "unclear")
+    return {**out, "diff_points": a["pct"] - b["pct"], "ci_overlap": direction == "unclear",
+            "direction": direction}
 
 
 def _ranked(items: list[dict[str, Any]]) -> dict[str, Any]:
-    """Highest and lowest shown item; suppressed items cannot be ranked."""
+    """Items high to low; suppressed items cannot be ranked.
+
+    `highest_clear`/`lowest_clear`: the top (bottom) item's CI is apart from the next one's,
+    so "most"/"least" is a finding rather than an ordering of overlapping estimates.
+    """
     shown = [i for i in items if not i["suppressed"]]
     if not shown:
-        return {"highest": None, "lowest": None}
+        return {"order": [], "highest": None, "lowest": None, "highest_clear": False,
+                "lowest_clear": False, "apart": False}
     ordered = sorted(shown, key=lambda i: (-i["pct"], i["variable"]))
-    return {"highest": ordered[0], "lowest": ordered[-1]}
+    two = len(ordered) >= 2
+    return {
+        "order": [i["variable"] for i in ordered],
+        "highest": ordered[0],
+        "lowest": ordered[-1],
+        "second_highest": ordered[1] if two else None,
+        "second_lowest": ordered[-2] if two else None,
+        "highest_clear": two and _separated(ordered[0], ordered[1]),
+        "lowest_clear": two and _separated(ordered[-2], ordered[-1]),
+        "apart": two and _separated(ordered[0], ordered[-1]),
+    }
 
 
-def _gap(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def _purposes(acceptability: list[dict[str, Any]]) -> dict[str, Any]:
+    """Planning for everyone against each use that singles out families."""
+    by_var = {i["variable"]: i for i in acceptability}
+    plan = by_var[PLANNING]
+    targeting = [by_var[v] for v in TARGETING]
+    comparisons = [{**compare(plan, t), "short": t["short"]} for t in targeting]
+    shown = [t for t in targeting if not t["suppressed"]]
+    return {
+        "planning": plan,
+        "comparisons": comparisons,
+        # Planning accepted more than every targeting use (95% CIs apart).
+        "planning_higher_than_all": bool(comparisons)
+        and all(c["direction"] == "higher" for c in comparisons),
+        "targeting": targeting,
+        "targeting_minority": [t for t in shown if t["view"] == "minority"],
+        "targeting_other": [t for t in shown if t["view"] != "minority"],
+        # Fewer than half accept every targeting use (each 95% CI wholly below 50%).
+        "targeting_all_minority": bool(shown) and len(shown) == len(targeting)
+        and all(t["view"] == "minority" for t in shown),
+    }
+
+
+def _source_contrast(sources: list[dict[str, Any]]) -> dict[str, Any]:
+    by_var = {i["variable"]: i for i in sources}
+    public = [by_var[v] for v in PUBLIC_SOURCES if not by_var[v]["suppressed"]]
+    private = [by_var[v] for v in PRIVATE_SOURCES if not by_var[v]["suppressed"]]
+    if not public or not private:
+        return {"apart": False, "public_lowest": None, "private_highest": None}
+    lo = min(public, key=lambda i: (i["pct"], i["variable"]))
+    hi = max(private, key=lambda i: (i["pct"], i["variable"]))
+    # Every public-service source above every commercial/personal one, CIs apart.
+    clear = min(i["ci_lower"] for i in public) > max(i["ci_upper"] for i in private)
+    return {"apart": bool(clear), "public_lowest": lo, "private_highest": hi}
+
+
+def _lower_first(text: str) -> str:
+    """'Lone parent family' -> 'lone parent family'; keeps 'A level', 'GCSE', 'Black'."""
+    word = text.split(" ", 1)[0]
+    if len(word) > 1 and word[1:].islower() and word[:1].isupper():
+        return text[:1].lower() + text[1:]
+    return text
+
+
+def group_phrase(group_variable: str, label: str) -> str:
+    """How prose names the parents in a group: 'parents in a lone parent family'."""
+    if group_variable == "ethnicity" and "group" in label.lower():
+        # 'Other ethnic group parents' reads badly: 'parents in the other ethnic group'.
+        return f"parents in the {_lower_first(label)}"
+    pattern = GROUP_PHRASES.get(group_variable)
+    if pattern is None:
+        title = GROUP_TITLES.get(group_variable, group_variable.replace("_", " "))
+        return f"parents in the group ‘{label}’ ({title})"
+    return pattern.format(label=label, lower=_lower_first(label))
+
+
+def _title(group_variable: str) -> str:
+    return GROUP_TITLES.get(group_variable, group_variable.replace("_", " "))
+
+
+def _test(tests: pd.DataFrame | None, variable: str, group_variable: str) -> dict[str, Any] | None:
+    if tests is None:
+        return None
+    sub = tests[(tests["variable"] == variable) & (tests["group_variable"] == group_variable)]
+    if "survey" in sub.columns:
+        sub = sub[sub["survey"].astype(str) == "main"]
+    if len(sub) != 1 or pd.isna(sub.iloc[0]["p_value"]):
+        return None
+    p = float(sub.iloc[0]["p_value"])
+    return {"p_value": p, "significant": p < ALPHA}
+
+
+def _gap(rows: list[dict[str, Any]], group_variable: str,
+         test: dict[str, Any] | None) -> dict[str, Any]:
+    """Comparison among the groups that are shown; suppressed groups are only counted.
+
+    `differs` is the design-based test of the item by this breakdown (p < 0.05) when the
+    estimate stage wrote one, otherwise whether the extremes' 95% CIs are apart.
+    """
     shown = [r for r in rows if not r["suppressed"]]
-    out: dict[str, Any] = {"rows": rows, "any_suppressed": any(r["suppressed"] for r in rows)}
+    hidden = [r["group"] for r in rows if r["suppressed"]]
+    out: dict[str, Any] = {
+        "rows": rows, "title": _title(group_variable), "any_suppressed": bool(hidden),
+        "suppressed_groups": hidden, "n_suppressed": len(hidden), "n_shown": len(shown),
+        "test": test, "model_for_suppressed": [],
+    }
     if len(shown) >= 2:
         hi = max(shown, key=lambda r: (r["pct"], r["group_code"]))
         lo = min(shown, key=lambda r: (r["pct"], r["group_code"]))
-        out.update(highest=hi, lowest=lo, gap_points=hi["pct"] - lo["pct"])
+        clear = test["significant"] if test is not None else _separated(hi, lo)
+        out.update(highest=hi, lowest=lo, gap_points=hi["pct"] - lo["pct"], differs=bool(clear))
     else:
-        out.update(highest=None, lowest=None, gap_points=None)
+        out.update(highest=None, lowest=None, gap_points=None, differs=None)
     return out
 
 
-def main_facts(est: Estimates, groups: list[str]) -> dict[str, Any]:
+def model_facts(model: pd.DataFrame, est: Estimates) -> dict[str, Any]:
+    """Odds ratios of the survey-weighted logistic model, named as the estimates name groups.
+
+    A term is 'lower' or 'higher' only when its 95% CI excludes 1; otherwise 'unclear'.
+    The reference group of a factor is its first group in the estimates not in the model.
+    """
+    terms: list[dict[str, Any]] = []
+    for _, r in model.iterrows():
+        term = str(r["term"])
+        if "=" not in term:
+            continue  # intercept
+        gv, code = term.split("=", 1)
+        label = str(r["label"]).split(": ", 1)[-1]
+        groups = _group_labels(est, gv)
+        group = groups.get(code, label)
+        used = {str(t).split("=", 1)[1] for t in model["term"] if str(t).startswith(gv + "=")}
+        ref_codes = [c for c in groups if c not in used]
+        reference = groups[ref_codes[0]] if ref_codes else None
+        lo, hi = float(r["or_lower"]), float(r["or_upper"])
+        direction = "lower" if hi < 1 else "higher" if lo > 1 else "unclear"
+        terms.append({
+            "group_variable": gv, "group_code": code, "group": group, "title": _title(gv),
+            "phrase": group_phrase(gv, group),
+            "reference": reference,
+            "reference_phrase": group_phrase(gv, reference) if reference else None,
+            "odds_ratio": float(r["odds_ratio"]), "or_lower": lo, "or_upper": hi,
+            "p_value": float(r["p_value"]), "direction": direction,
+        })
+    return {
+        "outcome": MODEL_OUTCOME,
+        "terms": terms,
+        "lower": [t for t in terms if t["direction"] == "lower"],
+        "higher": [t for t in terms if t["direction"] == "higher"],
+        "clear_terms": [t for t in terms if t["direction"] != "unclear"],
+        "predictors": list(dict.fromkeys(t["group_variable"] for t in terms)),
+        "predictor_titles": [_title(g) for g in dict.fromkeys(t["group_variable"]
+                                                              for t in terms)],
+    }
+
+
+def _group_labels(est: Estimates, group_variable: str) -> dict[str, str]:
+    sub = est.df[(est.df["variable"] == MODEL_OUTCOME)
+                 & (est.df["group_variable"] == group_variable)]
+    sub = sub.drop_duplicates("group_code").sort_values("group_code", key=_code_order)
+    return {str(r["group_code"]): str(r["group"]) for _, r in sub.iterrows()}
+
+
+def _view_bases(meta: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Whether 'don't know' is left out of each item's base (percentages of those with a view)."""
+    if meta is None:
+        return {"known": False, "families": {}, "excluded": [], "included": []}
+    variables = meta["variables"]
+    families: dict[str, str] = {}
+    for family, names in BASE_FAMILIES.items():
+        flags = []
+        for name in names:
+            if name not in variables:
+                fail(f"survey metadata: no variable '{name}'; see docs/data-contract.md.")
+            info = variables[name]
+            dk = {str(c) for c, kind in (info.get("missing") or {}).items()
+                  if kind == "dont_know"}
+            excluded = {str(c) for c in (info.get("exclude_from_base") or [])}
+            flags.append(bool(dk) and dk <= excluded)
+        families[family] = ("excluded" if all(flags) else "included" if not any(flags)
+                            else "mixed")
+    return {"known": True, "families": families,
+            "excluded": [f for f, v in families.items() if v == "excluded"],
+            "included": [f for f, v in families.items() if v != "excluded"]}
+
+
+def _consent_groups(gaps: Mapping[str, Any]) -> dict[str, Any]:
+    """'Always ask first' across every shown group of every breakdown."""
+    rows = [r for g in gaps.values() for r in g["rows"] if not r["suppressed"]]
+    if not rows:
+        return {"lowest": None, "highest": None, "majority_everywhere": False}
+    lo = min(rows, key=lambda r: (r["pct"], r["group"]))
+    hi = max(rows, key=lambda r: (r["pct"], r["group"]))
+    return {"lowest": lo, "highest": hi,
+            "majority_everywhere": all(_view(r) == "majority" for r in rows)}
+
+
+def main_facts(est: Estimates, groups: list[str], tests: pd.DataFrame | None = None,
+               model: pd.DataFrame | None = None,
+               meta: Mapping[str, Any] | None = None) -> dict[str, Any]:
     acceptability = _items(est, PURPOSES, 1)
     unacceptable = {v: est.cell(v, 3) for v in PURPOSES}
     for item in acceptability:
@@ -250,23 +531,36 @@ def main_facts(est: Estimates, groups: list[str]) -> dict[str, Any]:
     trust = _items(est, ORGANISATIONS, 1)
     sources = _items(est, SOURCES, 1)
     gaps = {
-        item: {g: _gap(est.by_group(item, code, g)) for g in groups}
+        item: {g: _gap(est.by_group(item, code, g), g, _test(tests, item, g)) for g in groups}
         for item, code in GAP_ITEMS.items()
     }
+    models = model_facts(model, est) if model is not None else None
+    if models is not None and MODEL_OUTCOME in gaps:
+        # What the model can say about groups too small to show as a percentage.
+        for g, gap in gaps[MODEL_OUTCOME].items():
+            codes = {r["group_code"] for r in gap["rows"] if r["suppressed"]}
+            gap["model_for_suppressed"] = [t for t in models["terms"]
+                                           if t["group_variable"] == g and t["group_code"] in codes]
+    consent_always = _items(est, {"consent": "always ask parents first"}, 1)[0]
     return {
         "heard": {"know": est.cell("heard", 1), "heard_only": est.cell("heard", 2),
                   "not_heard": est.cell("heard", 3)},
         "acceptability": acceptability,
         "acceptability_ranked": _ranked(acceptability),
+        "purposes": _purposes(acceptability),
         "sources": sources,
         "sources_ranked": _ranked(sources),
+        "sources_contrast": _source_contrast(sources),
         "trust": trust,
         "trust_ranked": _ranked(trust),
-        "consent_always": est.cell("consent", 1),
+        "consent_always": consent_always,
         "consent_never": est.cell("consent", 3),
+        "consent_groups": _consent_groups(gaps.get("consent", {})),
         "more_we_know_agree": est.cell("more_we_know_net", 1),
         "social_licence_high": est.cell("social_licence_high", 1),
         "gaps": gaps,
+        "model": models,
+        "bases": _view_bases(meta),
     }
 
 
@@ -306,7 +600,8 @@ def weighting_facts(diag: Mapping[str, Any]) -> dict[str, Any]:
         variables = list(dict.fromkeys(str(m["variable"]) for m in diag["margins"]))
     except (TypeError, KeyError):
         fail("weighting diagnostics: 'margins' must be a list of objects with a 'variable'.")
-    return {**{k: diag[k] for k in keys}, "margin_variables": variables}
+    return {**{k: diag[k] for k in keys}, "margin_variables": variables,
+            "margin_titles": [_title(v) for v in variables]}
 
 
 def _levels(df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
@@ -385,11 +680,20 @@ def build_facts(
     pilot_flow: Path,
     diagnostics: Path,
     code_frequencies: Path,
+    main_tests: Path,
+    model: Path,
+    main_meta: Path,
     study: Mapping[str, Any],
     min_base: int,
     groups: list[str] | None = None,
 ) -> dict[str, Any]:
-    """All numbers the documents quote, from the results files named in docs/data-contract.md."""
+    """All numbers the documents quote, from the results files named in docs/data-contract.md.
+
+    Besides the estimates: the design-based tests (main_tests.csv) decide whether a difference
+    between groups is called clear, the survey-weighted logistic model (main_social_licence_glm
+    .csv) speaks for groups too small to show, and the clean metadata says which bases leave
+    out "don't know".
+    """
     main_est = Estimates(read_estimates(main_estimates), main_estimates, min_base)
     pilot_est = Estimates(read_estimates(pilot_estimates), pilot_estimates, min_base)
     return {
@@ -397,7 +701,9 @@ def build_facts(
                   if k in study},
         "suppression_mark": SUPPRESSION_MARK,
         "min_base": min_base,
-        "main": main_facts(main_est, groups if groups is not None else GAP_GROUPS),
+        "main": main_facts(main_est, groups if groups is not None else GAP_GROUPS,
+                           tests=read_tests(main_tests), model=read_model(model),
+                           meta=read_meta(main_meta)),
         "pilot": {**pilot_facts(pilot_est), "flow": flow_facts(read_flow(pilot_flow))},
         "main_flow": flow_facts(read_flow(main_flow)),
         "weighting": weighting_facts(read_diagnostics(diagnostics)),

@@ -32,8 +32,11 @@ from urllib.request import url2pathname
 import jinja2
 import pandas as pd
 
+from parentlink import __version__
 from parentlink.errors import fail
 from parentlink.facts import SUPPRESSION_MARK, one_in, pct_text, read_estimates
+
+__all__ = ["__version__", "render_briefing", "render_technical_report", "make_fetcher"]
 
 PDF_VARIANT = "pdf/ua-1"
 FALLBACK_SOURCE_DATE_EPOCH = "1700000000"  # same fallback as the Makefile
@@ -106,6 +109,12 @@ def pct_ci(cell: Mapping[str, Any]) -> str:
     return f"{cell['pct']:.0f}% ({cell['ci_lower']:.0f}–{cell['ci_upper']:.0f})"
 
 
+def cap(value: Any) -> str:
+    """First letter upper case, the rest untouched (Jinja's capitalize lowers the rest)."""
+    text = str(value)
+    return text[:1].upper() + text[1:]
+
+
 def num(value: Any, digits: int = 0) -> str:
     return f"{float(value):,.{digits}f}"
 
@@ -122,7 +131,7 @@ def make_env(templates_dir: Path) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(pct=pct_text, pct_ci=pct_ci, one_in=one_in, num=num, clip=clip,
+    env.filters.update(pct=pct_text, pct_ci=pct_ci, one_in=one_in, num=num, clip=clip, cap=cap,
                        items_by_variable=items_by_variable)
     return env
 

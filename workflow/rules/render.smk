@@ -30,6 +30,9 @@ rule facts:
         pilot_flow="results/clean/pilot_flow.csv",
         diagnostics="results/weights/main_diagnostics.json",
         code_frequencies="results/documents/code_frequencies.csv",
+        main_tests="results/tables/main_tests.csv",
+        model="results/models/main_social_licence_glm.csv",
+        main_meta="results/clean/main_meta.json",
     output:
         "results/report/facts.json",
     log:
@@ -46,7 +49,15 @@ rule charts:
         facts="results/report/facts.json",
         fonts=FONTS,
     output:
-        svg=expand("results/figures/{name}.svg", name=FIGURES),
+        # Each chart in the Snakemake report (`snakemake --report`), with its own caption.
+        svg=[
+            report(
+                f"results/figures/{name}.svg",
+                caption=f"../report/figure_{name}.rst",
+                category="Figures",
+            )
+            for name in FIGURES
+        ],
         alt="results/figures/alt_text.json",
     log:
         "logs/render/charts.log",
@@ -63,7 +74,12 @@ rule render_briefing:
         shared=SHARED_TEMPLATES,
         fonts=FONTS,
     output:
-        pdf="reports/briefings/{audience}.pdf",
+        pdf=report(
+            "reports/briefings/{audience}.pdf",
+            caption="../report/briefing.rst",
+            category="Reports",
+            subcategory="Briefings",
+        ),
         html="reports/briefings/{audience}.html",
     log:
         "logs/render/{audience}.log",
@@ -90,7 +106,12 @@ rule technical_report:
         fonts=FONTS,
         hashed=report_inputs(),
     output:
-        pdf="reports/technical_report.pdf",
+        pdf=report(
+            "reports/technical_report.pdf",
+            caption="../report/technical_report.rst",
+            category="Reports",
+            subcategory="Technical report",
+        ),
     log:
         "logs/render/technical_report.log",
     params:
