@@ -289,6 +289,36 @@ def _table_cell(row: Mapping[str, Any], min_base: int) -> str:
     return f"{est:.0f} ({lo:.0f}–{hi:.0f})"
 
 
+def codebook_summary(book: pd.DataFrame, min_cell: int) -> list[dict[str, str]]:
+    """One row per variable of a codebook CSV (parentlink.codebook): values joined with counts.
+
+    The PDF leaves the secure setting, so counts of 1 to min_cell - 1 print as [c]; where only one
+    count of a variable would be hidden, the next smallest is hidden too (else the variable's
+    total gives it away).
+    """
+    rows = []
+    for name, g in book.groupby("variable", sort=False):
+        first = g.iloc[0]
+        origin = first["source"] or (f"derived from {first['derived_from']}" if first["derived_from"] else "")
+        if first["type"] == "categorical":
+            counts = pd.to_numeric(g["n"]).to_numpy()
+            hide = (counts > 0) & (counts < min_cell)
+            if hide.sum() == 1 and (~hide & (counts > 0)).any():
+                others = counts.astype(float)
+                others[hide | (counts == 0)] = float("inf")
+                hide[int(others.argmin())] = True
+            parts = []
+            for r, hidden in zip(g.itertuples(), hide, strict=True):
+                mark = f" [{r.missing}]" if r.missing else ""
+                shown = "[c]" if hidden else r.n
+                parts.append(f"{r.code} {r.value_label}{mark} ({shown})".replace("  ", " "))
+            values = "; ".join(parts)
+        else:
+            values = f"{first['type']}, n = {first['n']}" + (f"; {first['note']}" if first["note"] else "")
+        rows.append({"variable": str(name), "label": first["label"], "origin": origin, "value_list": values})
+    return rows
+
+
 def render_technical_report(
     *,
     facts: Mapping[str, Any],
@@ -301,6 +331,8 @@ def render_technical_report(
     hashed_inputs: Iterable[Path],
     project_root: Path,
     version: str,
+    codebooks: Mapping[str, Path] | None = None,
+    min_cell: int = 10,
     templates_dir: Path,
     fonts_dir: Path,
     results_dir: Path,
@@ -323,6 +355,9 @@ def render_technical_report(
         .to_dict("records"),
         hashes=sha256_files(hashed_inputs, project_root),
         code_version=version,
+        min_cell=min_cell,
+        codebooks={s: codebook_summary(pd.read_csv(p, dtype=str, keep_default_na=False), min_cell)
+                   for s, p in (codebooks or {}).items()},
     )
     html = render_html(env, "technical_report.html", ctx)
     fetcher = make_fetcher([templates_dir, fonts_dir, results_dir])

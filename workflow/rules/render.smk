@@ -101,6 +101,7 @@ rule technical_report:
         pilot_flow="results/clean/pilot_flow.csv",
         diagnostics="results/weights/main_diagnostics.json",
         code_frequencies="results/documents/code_frequencies.csv",
+        codebooks=expand("results/codebook/{survey}.csv", survey=SURVEYS),
         template=f"{TEMPLATES}/technical_report.html",
         shared=SHARED_TEMPLATES,
         fonts=FONTS,
@@ -118,5 +119,6 @@ rule technical_report:
         study=config["study"],
         build_epoch=BUILD_EPOCH,
         code_version=CODE_VERSION,
+        min_cell=config["disclosure"]["min_cell"],
     script:
         "../scripts/render.py"

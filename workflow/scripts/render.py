@@ -41,6 +41,8 @@ def main() -> None:
                                              sm.input.pilot_flow, sm.input.diagnostics,
                                              sm.input.code_frequencies]],
             project_root=project,
+            codebooks={Path(p).stem: Path(p) for p in sm.input.codebooks},
+            min_cell=int(sm.params.min_cell),
             version=f"{sm.params.code_version} (parentlink {render.__version__})",
         )
     else:
