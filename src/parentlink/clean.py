@@ -155,11 +155,14 @@ def _grid(ctx: _Context, grid: str) -> list[str]:
 
 def _rule_straight_liner(ctx: _Context, rule: dict[str, Any]) -> pd.Series:
     """Same substantive answer to every item of every listed grid (at least 3 answers per grid)."""
-    flag = pd.Series(True, index=ctx.df.index)
+    flag = np.ones(len(ctx.df), dtype=bool)
     for grid in rule["grids"]:
-        block = pd.DataFrame({i: ctx.substantive(i) for i in _grid(ctx, grid)})
-        flag &= (block.nunique(axis=1) == 1) & (block.notna().sum(axis=1) >= 3)
-    return flag
+        block = np.column_stack([ctx.substantive(i).to_numpy(dtype=float, na_value=np.nan) for i in _grid(ctx, grid)])
+        answered = (~np.isnan(block)).sum(axis=1)
+        with np.errstate(invalid="ignore"):  # rows with no answer give NaN and are not flagged
+            same = np.fmin.reduce(block, axis=1) == np.fmax.reduce(block, axis=1)
+        flag &= same & (answered >= 3)
+    return pd.Series(flag, index=ctx.df.index)
 
 
 def _rule_incomplete(ctx: _Context, rule: dict[str, Any]) -> pd.Series:
@@ -225,7 +228,7 @@ def _recode(ctx: _Context) -> None:
             if unmapped.any():
                 codes = ", ".join(sorted({_key(x) for x in s[unmapped]}))
                 raise UserError(f"Cleaning plan 'recode' of {src} does not map code(s) {codes}: add them to 'map'.")
-            ctx.df[into] = s.map(lambda x, m=mapping: m.get(x, x) if pd.notna(x) else np.nan)
+            ctx.df[into] = s.astype(float).replace(mapping)
             src_meta = ctx.vars[src]
             labels = {str(k): v for k, v in spec["labels"].items()}
             labels.update({k: src_meta["value_labels"][k] for k in src_meta["missing"] if k in src_meta["value_labels"]})

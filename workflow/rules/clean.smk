@@ -12,9 +12,6 @@ rule clean:
             caption="../report/flow.rst",
             category="Cleaning",
         ),
-        sav="results/clean/{survey}.sav",
-        codebook_csv="results/codebook/{survey}.csv",
-        codebook_html=report("results/codebook/{survey}.html", category="Codebook"),
     params:
         weighted=lambda wc: config["surveys"][wc.survey]["weighted"],
     log:
@@ -24,3 +21,21 @@ rule clean:
         runtime=20,
     script:
         "../scripts/clean.py"
+
+
+rule export_clean:
+    """For people: the cleaned data as a labelled SPSS file, and the codebook (CSV and HTML)."""
+    input:
+        data="results/clean/{survey}.parquet",
+        meta="results/clean/{survey}_meta.json",
+    output:
+        sav="results/clean/{survey}.sav",
+        codebook_csv="results/codebook/{survey}.csv",
+        codebook_html=report("results/codebook/{survey}.html", category="Codebook"),
+    log:
+        "logs/export_clean/{survey}.log",
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    script:
+        "../scripts/export_clean.py"

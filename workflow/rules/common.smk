@@ -45,6 +45,7 @@ def all_outputs():
             f"results/tables/{s}_estimates.csv",
             f"results/tables/{s}_tests.csv",
             f"results/codebook/{s}.html",
+            f"results/clean/{s}.sav",
         ]
     outs += [
         "results/weights/main_weights.csv",

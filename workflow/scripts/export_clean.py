@@ -1,0 +1,22 @@
+"""Rule export_clean: cleaned parquet + metadata -> labelled .sav and the codebook (CSV, HTML)."""
+
+import json
+
+import pandas as pd
+
+from parentlink import codebook
+from parentlink.errors import run_stage
+from parentlink.spss import write_labelled
+
+sm = snakemake  # type: ignore[name-defined] # noqa: F821
+
+
+def main() -> None:
+    data = pd.read_parquet(sm.input.data)
+    meta = json.loads(open(sm.input.meta, encoding="utf-8").read())
+    write_labelled(data, meta, sm.output.sav)
+    book = codebook.build(data, meta)
+    codebook.write(book, meta["survey"], len(data), sm.output.codebook_csv, sm.output.codebook_html)
+
+
+run_stage(main, outputs=sm.output)
