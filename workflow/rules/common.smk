@@ -30,7 +30,7 @@ def code_version():
         return "no git checkout"
 
 
-# Both go into the reports, so they are rule params: a new commit re-renders the documents.
+# Both go into the reports and are passed as params, so a new commit re-renders the documents.
 CODE_VERSION = code_version()
 BUILD_EPOCH = os.environ.get("SOURCE_DATE_EPOCH", "1700000000")
 
@@ -66,3 +66,13 @@ def estimate_inputs(wildcards):
         inputs["weights"] = "results/weights/main_weights.csv"
         inputs["targets"] = config["weighting"]["targets"]
     return inputs
+
+
+def report_inputs():
+    """Files whose SHA-256 the technical report lists: raw data, config and margins."""
+    raws = [config["surveys"][s]["raw"] for s in SURVEYS]
+    return (
+        raws
+        + [config["documents"]["source"], "config/config.yaml"]
+        + list(config["weighting"]["targets"])
+    )

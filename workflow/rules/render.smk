@@ -12,16 +12,6 @@ SHARED_TEMPLATES = [
 FONTS = ["workflow/fonts/DejaVuSans.ttf", "workflow/fonts/DejaVuSans-Bold.ttf"]
 
 
-def report_inputs():
-    """Files whose SHA-256 the technical report lists: raw data, config and margins."""
-    raws = [config["surveys"][s]["raw"] for s in SURVEYS]
-    return (
-        raws
-        + [config["documents"]["source"], "config/config.yaml"]
-        + list(config["weighting"]["targets"])
-    )
-
-
 rule facts:
     input:
         main_estimates="results/tables/main_estimates.csv",
