@@ -8,7 +8,7 @@ CORES ?= all
 # Dates inside outputs (PDF metadata, font subsets) come from the commit, so builds are byte-identical.
 export SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 1700000000)
 
-.PHONY: all test lint bench clean lock raw archive verify-archive
+.PHONY: all test lint bench clean lock raw archive verify-archive cluster
 
 all: $(VENV)/.installed
 	$(BIN)/snakemake --cores $(CORES)
@@ -30,6 +30,10 @@ lint: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/build_times.py
+
+# The whole workflow on a Slurm cluster (edit partition/account in workflow/profiles/slurm/config.yaml).
+cluster: $(VENV)/.installed
+	$(BIN)/snakemake --profile workflow/profiles/slurm
 
 # Deposit bundle: results/archive/<name>-<version>.zip from the committed code with every output
 # (docs/archive.md). The first run fills .cache/wheels/ from the package registry.

@@ -23,6 +23,7 @@ include: "workflow/rules/documents.smk"
 include: "workflow/rules/render.smk"
 include: "workflow/rules/synth.smk"
 include: "workflow/rules/archive.smk"
+include: "workflow/rules/cluster.smk"
 
 
 rule all:

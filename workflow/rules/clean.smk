@@ -17,7 +17,7 @@ rule clean:
     log:
         "logs/clean/{survey}.log",
     resources:
-        mem_mb=2000,
+        mem_mb=4000,
         runtime=20,
     script:
         "../scripts/clean.py"

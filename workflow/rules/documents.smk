@@ -18,6 +18,9 @@ rule documents:
         segments="results/documents/segments.csv",
     log:
         "logs/documents.log",
+    resources:
+        mem_mb=1000,
+        runtime=10,
     params:
         synthetic=config["study"]["synthetic"],
         problem_root=config["documents"].get("problem_root", "Problem constructions"),

@@ -15,7 +15,7 @@ rule estimate:
     log:
         "logs/estimate_{survey}.log",
     resources:
-        mem_mb=8000,
+        mem_mb=4000,
         runtime=30,
     script:
         "../scripts/estimate.py"
@@ -35,7 +35,7 @@ rule model:
     log:
         "logs/model_main.log",
     resources:
-        mem_mb=4000,
+        mem_mb=2000,
         runtime=20,
     script:
         "../scripts/model.py"

@@ -27,6 +27,9 @@ rule facts:
         "results/report/facts.json",
     log:
         "logs/render/facts.log",
+    resources:
+        mem_mb=1000,
+        runtime=5,
     params:
         study=config["study"],
         min_base=config["disclosure"]["min_base"],
@@ -51,6 +54,9 @@ rule charts:
         alt="results/figures/alt_text.json",
     log:
         "logs/render/charts.log",
+    resources:
+        mem_mb=1000,
+        runtime=5,
     script:
         "../scripts/charts.py"
 
@@ -73,6 +79,9 @@ rule render_briefing:
         html="reports/briefings/{audience}.html",
     log:
         "logs/render/{audience}.log",
+    resources:
+        mem_mb=2000,
+        runtime=15,
     params:
         study=config["study"],
         build_epoch=BUILD_EPOCH,
@@ -105,6 +114,9 @@ rule technical_report:
         ),
     log:
         "logs/render/technical_report.log",
+    resources:
+        mem_mb=2000,
+        runtime=20,
     params:
         study=config["study"],
         build_epoch=BUILD_EPOCH,

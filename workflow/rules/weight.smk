@@ -16,7 +16,7 @@ rule weight:
     log:
         "logs/weight.log",
     resources:
-        mem_mb=4000,
+        mem_mb=2000,
         runtime=20,
     script:
         "../scripts/weight.py"
