@@ -81,3 +81,37 @@ def test_plan_naming_absent_identifier(root: Path) -> None:
     plan["drop"] = ["email_address"]
     with pytest.raises(UserError, match="'drop' names email_address"):
         apply_privacy(df, meta, plan, "k", 600)
+
+
+def test_stata_delivery_keeps_value_labels(tmp_path: Path, root: Path) -> None:
+    import pyreadstat
+
+    df, meta = pyreadstat.read_sav(str(root / "raw/pilot_survey.sav"), user_missing=True)
+    small = df[["resp_id", "channel", "P4_1"]].copy()
+    dta = tmp_path / "pilot.dta"
+    pyreadstat.write_dta(small, str(dta), column_labels=["id", "Recruitment channel", "Trust private"],
+                         variable_value_labels={"channel": {1: "Mumsnet", 2: "Twitter"}})
+    out, m = read_raw(dta)
+    assert out["P4_1"].tolist() == small["P4_1"].tolist()
+    assert m["variables"]["channel"]["value_labels"] == {"1": "Mumsnet", "2": "Twitter"}
+    assert m["variables"]["channel"]["label"] == "Recruitment channel"
+
+
+def test_csv_delivery_with_metadata_sidecar(tmp_path: Path, root: Path) -> None:
+    import json
+
+    df, meta = read_raw(root / "raw/pilot_survey.sav")
+    csv = tmp_path / "pilot.csv"
+    df.to_csv(csv, index=False)
+    (tmp_path / "pilot.csv.meta.json").write_text(json.dumps({"file_label": "pilot", "variables": meta["variables"]}))
+    out, m = read_raw(csv)
+    assert out.shape == df.shape
+    assert m["variables"]["P4_1"]["missing_codes"] == [8.0]
+    assert (out["P4_1"] == 1).sum() == 4
+
+
+def test_csv_delivery_without_sidecar_is_named(tmp_path: Path) -> None:
+    csv = tmp_path / "pilot.csv"
+    csv.write_text("a,b\n1,2\n")
+    with pytest.raises(UserError, match=r"needs its metadata sidecar .*pilot\.csv\.meta\.json"):
+        read_raw(csv)
