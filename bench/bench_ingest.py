@@ -40,8 +40,14 @@ def main() -> None:
         path = Path(tmp) / "main_survey.sav"
         t0 = time.perf_counter()
         write_main(path, n=args.n)
-        print(f"generated {args.n:,} records in {time.perf_counter() - t0:.1f} s ({path.stat().st_size / 1e6:.0f} MB)")
-        bare = best_of(lambda: pyreadstat.read_sav(str(path), user_missing=True, dates_as_pandas_datetime=True), args.repeat)
+        print(
+            f"generated {args.n:,} records in {time.perf_counter() - t0:.1f} s "
+            f"({path.stat().st_size / 1e6:.0f} MB)"
+        )
+        bare = best_of(
+            lambda: pyreadstat.read_sav(str(path), user_missing=True, dates_as_pandas_datetime=True),
+            args.repeat,
+        )
         read = best_of(lambda: read_raw(path), args.repeat)
 
         def full() -> None:

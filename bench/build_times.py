@@ -21,7 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def timed(cmd: list[str], cwd: Path) -> float:
     t0 = time.perf_counter()
-    res = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=dict(os.environ, SOURCE_DATE_EPOCH="1700000000"))
+    res = subprocess.run(
+        cmd, cwd=cwd, capture_output=True, text=True, env=dict(os.environ, SOURCE_DATE_EPOCH="1700000000")
+    )
     if res.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed:\n{res.stderr[-3000:]}")
     return time.perf_counter() - t0

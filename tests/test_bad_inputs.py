@@ -37,7 +37,9 @@ def project(tmp_path_factory: pytest.TempPathFactory, root: Path) -> Path:
     return work
 
 
-def run(project: Path, override: str, target: str = "results/clean/pilot.parquet") -> subprocess.CompletedProcess[str]:
+def run(
+    project: Path, override: str, target: str = "results/clean/pilot.parquet"
+) -> subprocess.CompletedProcess[str]:
     cfg = project / "override.yaml"
     cfg.write_text(override)
     shutil.rmtree(project / "results", ignore_errors=True)
@@ -49,19 +51,28 @@ def run(project: Path, override: str, target: str = "results/clean/pilot.parquet
 def test_bad_delivery(project: Path, name: str, message: str) -> None:
     if (CORPUS / name).exists():
         shutil.copy2(CORPUS / name, project / "raw" / name)
-    res = run(project, f"surveys:\n  pilot:\n    raw: raw/{name}\n    plan: config/plans/pilot.yaml\n    weighted: false\n")
+    res = run(
+        project,
+        f"surveys:\n  pilot:\n    raw: raw/{name}\n    plan: config/plans/pilot.yaml\n    weighted: false\n",
+    )
     out = res.stdout + res.stderr
     assert res.returncode != 0
     errors = [line for line in out.splitlines() if line.startswith("ERROR: ")]
     assert len(errors) == 1, out[-3000:]
     assert message in errors[0] and name in errors[0]
     assert "Traceback" not in out
-    written = [p for p in (project / "results").rglob("*") if p.is_file()] if (project / "results").exists() else []
+    written = (
+        [p for p in (project / "results").rglob("*") if p.is_file()] if (project / "results").exists() else []
+    )
     assert written == []
 
 
 def test_missing_delivery_is_named_by_snakemake(project: Path) -> None:
-    res = run(project, "surveys:\n  pilot:\n    raw: raw/does_not_exist.sav\n    plan: config/plans/pilot.yaml\n    weighted: false\n")
+    res = run(
+        project,
+        "surveys:\n  pilot:\n    raw: raw/does_not_exist.sav\n    plan: config/plans/pilot.yaml\n    "
+        "weighted: false\n",
+    )
     out = res.stdout + res.stderr
     assert res.returncode != 0
     assert "Missing input files" in out and "raw/does_not_exist.sav" in out
@@ -80,8 +91,12 @@ def test_plan_naming_a_missing_grid_item(project: Path) -> None:
     plan = (project / "config/plans/pilot.yaml").read_text()
     bad = project / "config/plans/pilot_bad.yaml"
     bad.write_text(plan.replace("acceptability_purpose: [acc_plan,", "acceptability_purpose: [acc_planning,"))
-    res = run(project, "surveys:\n  pilot:\n    raw: raw/pilot_survey.sav\n    plan: config/plans/pilot_bad.yaml\n    weighted: false\n",
-              target="results/clean/pilot.parquet")
+    res = run(
+        project,
+        "surveys:\n  pilot:\n    raw: raw/pilot_survey.sav\n    plan: config/plans/pilot_bad.yaml\n    "
+        "weighted: false\n",
+        target="results/clean/pilot.parquet",
+    )
     out = res.stdout + res.stderr
     assert res.returncode != 0
     assert "ERROR: Cleaning plan grid 'acceptability_purpose' names acc_planning" in out, out[-2000:]

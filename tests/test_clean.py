@@ -16,8 +16,14 @@ from tests.conftest import run_clean
 def test_flow_counts_every_planted_problem(cleaned_main) -> None:  # type: ignore[no-untyped-def]
     flow = cleaned_main.flow.set_index("step")
     assert list(flow.index) == [
-        "delivered", "no_consent", "screened_out", "duplicate", "speeder", "straight_liner",
-        "failed_attention_check", "too_incomplete",
+        "delivered",
+        "no_consent",
+        "screened_out",
+        "duplicate",
+        "speeder",
+        "straight_liner",
+        "failed_attention_check",
+        "too_incomplete",
     ]
     # the generator plants 15 non-consents, 19 screen-outs, 8 duplicates, 12 straight-liners
     assert flow.loc["no_consent", "n_excluded"] == 15
@@ -50,7 +56,9 @@ def test_recode_and_derived(cleaned_main) -> None:  # type: ignore[no-untyped-de
     assert ((d["household_size"] >= 5) == (d["hh_size_group"] == 3)).all()
     sl = d["social_licence"].dropna()
     assert sl.between(0, 1).all()
-    assert ((d["social_licence"] >= 0.5) == (d["social_licence_high"] == 1))[d["social_licence"].notna()].all()
+    assert ((d["social_licence"] >= 0.5) == (d["social_licence_high"] == 1))[
+        d["social_licence"].notna()
+    ].all()
     assert 0.7 < cleaned_main.scales["social_licence"]["cronbach_alpha"] < 1
 
 
@@ -81,8 +89,13 @@ def _with_unknown_code(tmp_path: Path, root: Path) -> Path:
     df, meta = pyreadstat.read_sav(str(root / "raw/pilot_survey.sav"), user_missing=True)
     df.loc[df.index[:3], "P4_1"] = 7
     out = tmp_path / "pilot.sav"
-    pyreadstat.write_sav(df, str(out), column_labels=meta.column_names_to_labels,
-                         variable_value_labels=meta.variable_value_labels, missing_ranges=meta.missing_ranges)
+    pyreadstat.write_sav(
+        df,
+        str(out),
+        column_labels=meta.column_names_to_labels,
+        variable_value_labels=meta.variable_value_labels,
+        missing_ranges=meta.missing_ranges,
+    )
     return out
 
 

@@ -68,8 +68,14 @@ def test_zsav_reads_the_same(tmp_path: Path, root: Path) -> None:
 
     df, meta = pyreadstat.read_sav(str(root / "raw/pilot_survey.sav"), user_missing=True)
     z = tmp_path / "pilot.zsav"
-    pyreadstat.write_sav(df, str(z), compress=True, column_labels=meta.column_names_to_labels,
-                         variable_value_labels=meta.variable_value_labels, missing_ranges=meta.missing_ranges)
+    pyreadstat.write_sav(
+        df,
+        str(z),
+        compress=True,
+        column_labels=meta.column_names_to_labels,
+        variable_value_labels=meta.variable_value_labels,
+        missing_ranges=meta.missing_ranges,
+    )
     df2, meta2 = read_raw(z)
     assert df2.equals(df)
     assert meta2["variables"]["P4_1"]["missing_codes"] == [8.0]
@@ -89,8 +95,12 @@ def test_stata_delivery_keeps_value_labels(tmp_path: Path, root: Path) -> None:
     df, meta = pyreadstat.read_sav(str(root / "raw/pilot_survey.sav"), user_missing=True)
     small = df[["resp_id", "channel", "P4_1"]].copy()
     dta = tmp_path / "pilot.dta"
-    pyreadstat.write_dta(small, str(dta), column_labels=["id", "Recruitment channel", "Trust private"],
-                         variable_value_labels={"channel": {1: "Mumsnet", 2: "Twitter"}})
+    pyreadstat.write_dta(
+        small,
+        str(dta),
+        column_labels=["id", "Recruitment channel", "Trust private"],
+        variable_value_labels={"channel": {1: "Mumsnet", 2: "Twitter"}},
+    )
     out, m = read_raw(dta)
     assert out["P4_1"].tolist() == small["P4_1"].tolist()
     assert m["variables"]["channel"]["value_labels"] == {"1": "Mumsnet", "2": "Twitter"}
@@ -103,7 +113,9 @@ def test_csv_delivery_with_metadata_sidecar(tmp_path: Path, root: Path) -> None:
     df, meta = read_raw(root / "raw/pilot_survey.sav")
     csv = tmp_path / "pilot.csv"
     df.to_csv(csv, index=False)
-    (tmp_path / "pilot.csv.meta.json").write_text(json.dumps({"file_label": "pilot", "variables": meta["variables"]}))
+    (tmp_path / "pilot.csv.meta.json").write_text(
+        json.dumps({"file_label": "pilot", "variables": meta["variables"]})
+    )
     out, m = read_raw(csv)
     assert out.shape == df.shape
     assert m["variables"]["P4_1"]["missing_codes"] == [8.0]

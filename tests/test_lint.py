@@ -15,8 +15,9 @@ ACCEPTED = {"Specify a conda environment or container for each rule."}
 
 
 def test_snakemake_lint_has_no_other_findings(root: Path) -> None:
-    res = subprocess.run([sys.executable, "-m", "snakemake", "--lint"], cwd=root,
-                         capture_output=True, text=True, timeout=300)
+    res = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--lint"], cwd=root, capture_output=True, text=True, timeout=300
+    )
     out = res.stdout + res.stderr
     titles = {line.strip()[2:].rstrip(":") for line in out.splitlines() if line.startswith("    * ")}
     assert titles <= ACCEPTED, out[-3000:]

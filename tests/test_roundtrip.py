@@ -27,7 +27,11 @@ def surveys(draw: st.DrawFn) -> tuple[pd.DataFrame, dict[str, dict[int, str]], d
     labels: dict[str, dict[int, str]] = {}
     missing: dict[str, list[int]] = {}
     # SPSS pads labels with blanks, so leading/trailing spaces are not significant: draw stripped labels.
-    words = st.text(alphabet="abcdefghijklmnopqrstuvwxyz '£é", min_size=1, max_size=20).map(str.strip).filter(bool)
+    words = (
+        st.text(alphabet="abcdefghijklmnopqrstuvwxyz '£é", min_size=1, max_size=20)
+        .map(str.strip)
+        .filter(bool)
+    )
     for j in range(k):
         name = f"V{j + 1}"
         m = draw(st.integers(2, 6))
@@ -43,15 +47,28 @@ def surveys(draw: st.DrawFn) -> tuple[pd.DataFrame, dict[str, dict[int, str]], d
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(surveys())
-def test_labels_and_missing_codes_round_trip(case: tuple[pd.DataFrame, dict[str, dict[int, str]], dict[str, list[int]]]) -> None:
+def test_labels_and_missing_codes_round_trip(
+    case: tuple[pd.DataFrame, dict[str, dict[int, str]], dict[str, list[int]]],
+) -> None:
     df, labels, missing = case
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "in.sav"
-        pyreadstat.write_sav(df, str(src), column_labels={c: f"label of {c}" for c in df.columns},
-                             variable_value_labels=labels, missing_ranges={c: list(v) for c, v in missing.items() if v})
+        pyreadstat.write_sav(
+            df,
+            str(src),
+            column_labels={c: f"label of {c}" for c in df.columns},
+            variable_value_labels=labels,
+            missing_ranges={c: list(v) for c, v in missing.items() if v},
+        )
         raw, meta = read_raw(src)
-        plan = {"survey": "t", "id": "rid", "rename": {c: c.lower() for c in labels}, "missing": KINDS,
-                "exclude_from_base": ["refused", "not_asked"], "exclusions": []}
+        plan = {
+            "survey": "t",
+            "id": "rid",
+            "rename": {c: c.lower() for c in labels},
+            "missing": KINDS,
+            "exclude_from_base": ["refused", "not_asked"],
+            "exclusions": [],
+        }
         cleaned = clean(apply_privacy(raw, meta, plan, "k", 100), meta, plan, weighted=False)
         out = Path(tmp) / "out.sav"
         write_labelled(cleaned.data, cleaned.meta, out)

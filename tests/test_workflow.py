@@ -59,7 +59,9 @@ def test_estimates_columns_and_ranges(built: Path) -> None:
         assert list(est.columns)[: len(ESTIMATE_COLUMNS)] == ESTIMATE_COLUMNS  # later columns may be added
         shown = est[~est["suppressed"]]
         assert shown["estimate"].between(0, 1).all()
-        assert (shown["ci_lower"] <= shown["estimate"]).all() and (shown["estimate"] <= shown["ci_upper"]).all()
+        assert (shown["ci_lower"] <= shown["estimate"]).all() and (
+            shown["estimate"] <= shown["ci_upper"]
+        ).all()
         assert (est["group_variable"] == "all").any()
         assert est[est["suppressed"]]["estimate"].isna().all()
 

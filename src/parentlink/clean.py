@@ -61,27 +61,43 @@ def _rename(ctx: _Context) -> None:
     plan = ctx.plan
     absent = [a for a in plan["rename"] if a not in ctx.df.columns]
     if absent:
-        raise UserError(f"Cleaning plan key 'rename' names {', '.join(absent)}, which {ctx.source} does not contain: fix the plan or check the delivery.")
+        raise UserError(
+            f"Cleaning plan key 'rename' names {', '.join(absent)}, which {ctx.source} does not "
+            "contain: fix the plan or check the delivery."
+        )
     numeric = set(plan.get("numeric", []))
     unknown_numeric = numeric - set(plan["rename"].values())
     if unknown_numeric:
-        raise UserError(f"Cleaning plan key 'numeric' names {', '.join(sorted(unknown_numeric))}, which are not renamed variables: use analysis names from 'rename'.")
+        raise UserError(
+            f"Cleaning plan key 'numeric' names {', '.join(sorted(unknown_numeric))}, which are not "
+            "renamed variables: use analysis names from 'rename'."
+        )
     for agency, name in plan["rename"].items():
         raw = ctx.raw_vars[agency]
         missing = {}
         for code in raw["missing_codes"]:
             c = int(code)
             if c not in ctx.kinds:
-                raise UserError(f"{ctx.source}: variable {agency} has SPSS user-missing code {c}, which the plan's 'missing' does not define: add '{c}: dont_know|refused|not_asked'.")
+                raise UserError(
+                    f"{ctx.source}: variable {agency} has SPSS user-missing code {c}, which the plan's "
+                    f"'missing' does not define: add '{c}: dont_know|refused|not_asked'."
+                )
             missing[_key(c)] = ctx.kinds[c]
         kind = "numeric" if name in numeric else "categorical"
         if raw["type"] != "numeric":
-            raise UserError(f"{ctx.source}: variable {agency} is {raw['type']}, but the plan renames it as a coded or numeric variable: drop it from 'rename' or fix the delivery.")
+            raise UserError(
+                f"{ctx.source}: variable {agency} is {raw['type']}, but the plan renames it as a coded "
+                "or numeric variable: drop it from 'rename' or fix the delivery."
+            )
         ctx.vars[name] = {
-            "label": raw["label"], "type": kind, "source": agency, "derived_from": None,
+            "label": raw["label"],
+            "type": kind,
+            "source": agency,
+            "derived_from": None,
             "value_labels": {k: v for k, v in raw["value_labels"].items()} if kind == "categorical" else {},
-            "missing": missing, "measure": raw.get("measure", "unknown"),
-        }  # fmt: skip
+            "missing": missing,
+            "measure": raw.get("measure", "unknown"),
+        }
     ctx.df = ctx.df.rename(columns=plan["rename"])
 
 
@@ -91,7 +107,10 @@ def _validate_codes(ctx: _Context) -> None:
         if v["type"] != "categorical":
             continue
         if not v["value_labels"]:
-            raise UserError(f"{ctx.source}: variable {v['source']} has no value labels, so its codes cannot be checked: add it to the plan's 'numeric' list if it is a count, or ask for the labels.")
+            raise UserError(
+                f"{ctx.source}: variable {v['source']} has no value labels, so its codes cannot be "
+                "checked: add it to the plan's 'numeric' list if it is a count, or ask for the labels."
+            )
         allowed = {float(k) for k in v["value_labels"]} | ctx.missing_codes(name)
         s = ctx.df[name]
         bad = s.notna() & ~s.isin(list(allowed))
@@ -99,7 +118,8 @@ def _validate_codes(ctx: _Context) -> None:
             values = sorted(set(s[bad].tolist()))
             shown = ", ".join(_key(x) for x in values[:8])
             raise UserError(
-                f"{ctx.source}: variable {v['source']} ({name}) has unknown code(s) {shown} in {int(bad.sum())} row(s): "
+                f"{ctx.source}: variable {v['source']} ({name}) has unknown code(s) {shown} in "
+                f"{int(bad.sum())} row(s): "
                 f"add the code to the value labels or the plan's 'missing', or ask the agency what it means."
             )
 
@@ -110,7 +130,10 @@ def _validate_codes(ctx: _Context) -> None:
 def _rule_not_equal(ctx: _Context, rule: dict[str, Any]) -> pd.Series:
     name = rule["variable"]
     if name not in ctx.df.columns:
-        raise UserError(f"Cleaning plan exclusion '{rule['step']}' names variable '{name}', which is not in the renamed data: use a name from 'rename'.")
+        raise UserError(
+            f"Cleaning plan exclusion '{rule['step']}' names variable '{name}', which is not in the "
+            "renamed data: use a name from 'rename'."
+        )
     s = ctx.df[name]
     flag = s.notna() & (s != rule["value"])
     if rule.get("missing", "exclude") == "exclude":
@@ -121,7 +144,10 @@ def _rule_not_equal(ctx: _Context, rule: dict[str, Any]) -> pd.Series:
 def _durations(ctx: _Context) -> pd.Series:
     ts = ctx.plan.get("timestamps")
     if not ts:
-        raise UserError("Cleaning plan uses a 'speeder' exclusion but has no 'timestamps': add timestamps: {start: ..., end: ...}.")
+        raise UserError(
+            "Cleaning plan uses a 'speeder' exclusion but has no 'timestamps': add timestamps: "
+            "{start: ..., end: ...}."
+        )
     return (ctx.df[ts["end"]] - ctx.df[ts["start"]]).dt.total_seconds()
 
 
@@ -145,11 +171,17 @@ def _rule_speeder(ctx: _Context, rule: dict[str, Any]) -> pd.Series:
 def _grid(ctx: _Context, grid: str) -> list[str]:
     grids = ctx.plan.get("grids", {})
     if grid not in grids:
-        raise UserError(f"Cleaning plan refers to grid '{grid}', which is not defined under 'grids': define it or fix the name.")
+        raise UserError(
+            f"Cleaning plan refers to grid '{grid}', which is not defined under 'grids': define it or "
+            "fix the name."
+        )
     items = grids[grid]
     absent = [i for i in items if i not in ctx.df.columns]
     if absent:
-        raise UserError(f"Cleaning plan grid '{grid}' names {', '.join(absent)}, which are not renamed variables: fix the grid.")
+        raise UserError(
+            f"Cleaning plan grid '{grid}' names {', '.join(absent)}, which are not renamed variables: "
+            "fix the grid."
+        )
     return list(items)
 
 
@@ -157,7 +189,9 @@ def _rule_straight_liner(ctx: _Context, rule: dict[str, Any]) -> pd.Series:
     """Same substantive answer to every item of every listed grid (at least 3 answers per grid)."""
     flag = np.ones(len(ctx.df), dtype=bool)
     for grid in rule["grids"]:
-        block = np.column_stack([ctx.substantive(i).to_numpy(dtype=float, na_value=np.nan) for i in _grid(ctx, grid)])
+        block = np.column_stack(
+            [ctx.substantive(i).to_numpy(dtype=float, na_value=np.nan) for i in _grid(ctx, grid)]
+        )
         answered = (~np.isnan(block)).sum(axis=1)
         with np.errstate(invalid="ignore"):  # rows with no answer give NaN and are not flagged
             same = np.fmin.reduce(block, axis=1) == np.fmax.reduce(block, axis=1)
@@ -168,9 +202,7 @@ def _rule_straight_liner(ctx: _Context, rule: dict[str, Any]) -> pd.Series:
 def _rule_incomplete(ctx: _Context, rule: dict[str, Any]) -> pd.Series:
     """Share of asked grid items that were answered (any answer incl. don't know) below the minimum."""
     items = [i for g in rule["grids"] for i in _grid(ctx, g)]
-    not_asked = {
-        i: [float(k) for k, kind in ctx.missing_of(i).items() if kind == "not_asked"] for i in items
-    }
+    not_asked = {i: [float(k) for k, kind in ctx.missing_of(i).items() if kind == "not_asked"] for i in items}
     asked = pd.DataFrame({i: ~ctx.df[i].isin(not_asked[i]) for i in items})
     answered = pd.DataFrame({i: ctx.df[i].notna() for i in items}) & asked
     share = answered.sum(axis=1) / asked.sum(axis=1).clip(lower=1)
@@ -194,7 +226,8 @@ def _check_unique_ids(ctx: _Context) -> None:
     if dup.any():
         raise UserError(
             f"{ctx.source}: id variable '{ctx.plan['id']}' repeats in {int(dup.sum())} row(s) "
-            f"({int(ctx.df.loc[dup, 'respondent_id'].nunique())} id(s)): ask the agency for a de-duplicated file, "
+            f"({int(ctx.df.loc[dup, 'respondent_id'].nunique())} id(s)): ask the agency for a "
+            "de-duplicated file, "
             "or add a 'duplicate' exclusion to the plan if repeated interviews are expected."
         )
 
@@ -206,9 +239,13 @@ def _exclude(ctx: _Context) -> pd.DataFrame:
         before = len(ctx.df)
         flag = RULES[rule["rule"]](ctx, rule).fillna(False).astype(bool)
         ctx.df = ctx.df.loc[~flag].reset_index(drop=True)
-        rows.append({"step": rule["step"], "n_before": before, "n_excluded": int(flag.sum()), "n_after": len(ctx.df)})
+        rows.append(
+            {"step": rule["step"], "n_before": before, "n_excluded": int(flag.sum()), "n_after": len(ctx.df)}
+        )
     if len(ctx.df) == 0:
-        raise UserError(f"{ctx.source}: the plan's exclusions removed every record: check the exclusion rules and codes.")
+        raise UserError(
+            f"{ctx.source}: the plan's exclusions removed every record: check the exclusion rules and codes."
+        )
     return pd.DataFrame(rows, columns=FLOW_COLUMNS)
 
 
@@ -220,24 +257,34 @@ def _recode(ctx: _Context) -> None:
         mapping = {float(k): float(v) for k, v in spec["map"].items()}
         for src in spec["from"]:
             if src not in ctx.vars:
-                raise UserError(f"Cleaning plan 'recode' names '{src}', which is not a renamed variable: fix the name.")
+                raise UserError(
+                    f"Cleaning plan 'recode' names '{src}', which is not a renamed variable: fix the name."
+                )
             into = spec["into"].format(name=src)
             s = ctx.df[src]
             miss = ctx.missing_codes(src)
             unmapped = s.notna() & ~s.isin(list(mapping)) & ~s.isin(list(miss))
             if unmapped.any():
                 codes = ", ".join(sorted({_key(x) for x in s[unmapped]}))
-                raise UserError(f"Cleaning plan 'recode' of {src} does not map code(s) {codes}: add them to 'map'.")
+                raise UserError(
+                    f"Cleaning plan 'recode' of {src} does not map code(s) {codes}: add them to 'map'."
+                )
             ctx.df[into] = s.astype(float).replace(mapping)
             src_meta = ctx.vars[src]
             labels = {str(k): v for k, v in spec["labels"].items()}
-            labels.update({k: src_meta["value_labels"][k] for k in src_meta["missing"] if k in src_meta["value_labels"]})
+            labels.update(
+                {k: src_meta["value_labels"][k] for k in src_meta["missing"] if k in src_meta["value_labels"]}
+            )
             ctx.vars[into] = {
-                "label": spec.get("label", src_meta["label"] + " (collapsed)"), "type": "categorical",
-                "source": None, "derived_from": [src], "value_labels": labels,
-                "missing": dict(src_meta["missing"]), "measure": "ordinal",
+                "label": spec.get("label", src_meta["label"] + " (collapsed)"),
+                "type": "categorical",
+                "source": None,
+                "derived_from": [src],
+                "value_labels": labels,
+                "missing": dict(src_meta["missing"]),
+                "measure": "ordinal",
                 "note": "recode " + ", ".join(f"{_key(k)}->{_key(v)}" for k, v in mapping.items()),
-            }  # fmt: skip
+            }
             if "exclude_from_base" in spec:
                 ctx.vars[into]["base_excludes"] = list(spec["exclude_from_base"])
 
@@ -247,18 +294,30 @@ def _derive_bands(ctx: _Context, spec: dict[str, Any]) -> None:
     breaks = spec["breaks"]
     labels = spec["labels"]
     if len(labels) != len(breaks):
-        raise UserError(f"Cleaning plan 'derive' of {spec['into']}: 'labels' needs one label per break ({len(breaks)}).")
+        raise UserError(
+            f"Cleaning plan 'derive' of {spec['into']}: 'labels' needs one label per break ({len(breaks)})."
+        )
     x = ctx.substantive(src)
     below = x.notna() & (x < breaks[0])
     if below.any():
-        raise UserError(f"{ctx.source}: {src} has {int(below.sum())} value(s) below the first band ({breaks[0]}): fix the data or the plan's 'breaks'.")
-    codes = np.searchsorted(np.asarray(breaks, dtype=float), x.to_numpy(dtype=float), side="right").astype(float)
+        raise UserError(
+            f"{ctx.source}: {src} has {int(below.sum())} value(s) below the first band ({breaks[0]}): "
+            "fix the data or the plan's 'breaks'."
+        )
+    codes = np.searchsorted(np.asarray(breaks, dtype=float), x.to_numpy(dtype=float), side="right").astype(
+        float
+    )
     ctx.df[spec["into"]] = np.where(x.notna(), codes, np.nan)
     ctx.vars[spec["into"]] = {
-        "label": spec.get("label", src), "type": "categorical", "source": None, "derived_from": [src],
-        "value_labels": {str(i + 1): lab for i, lab in enumerate(labels)}, "missing": {},
-        "measure": "ordinal", "note": f"bands of {src} starting at {breaks}",
-    }  # fmt: skip
+        "label": spec.get("label", src),
+        "type": "categorical",
+        "source": None,
+        "derived_from": [src],
+        "value_labels": {str(i + 1): lab for i, lab in enumerate(labels)},
+        "missing": {},
+        "measure": "ordinal",
+        "note": f"bands of {src} starting at {breaks}",
+    }
 
 
 def cronbach_alpha(items: pd.DataFrame) -> float:
@@ -284,21 +343,39 @@ def _derive_index(ctx: _Context, spec: dict[str, Any]) -> dict[str, Any]:
     ctx.df[spec["into"]] = block.mean(axis=1).where(enough)
     alpha = cronbach_alpha(block)
     ctx.vars[spec["into"]] = {
-        "label": spec.get("label", spec["into"]), "type": "numeric", "source": None,
-        "derived_from": list(scored), "value_labels": {}, "missing": {}, "measure": "scale",
-        "note": f"mean of {len(scored)} items scored 0-1 (best answer 1); Cronbach's alpha {alpha:.3f} on {int(block.dropna().shape[0])} complete cases",
-    }  # fmt: skip
-    return {"variable": spec["into"], "items": list(scored), "cronbach_alpha": round(alpha, 6), "n_complete": int(block.dropna().shape[0])}
+        "label": spec.get("label", spec["into"]),
+        "type": "numeric",
+        "source": None,
+        "derived_from": list(scored),
+        "value_labels": {},
+        "missing": {},
+        "measure": "scale",
+        "note": (
+            f"mean of {len(scored)} items scored 0-1 (best answer 1); "
+            f"Cronbach's alpha {alpha:.3f} on {int(block.dropna().shape[0])} complete cases"
+        ),
+    }
+    return {
+        "variable": spec["into"],
+        "items": list(scored),
+        "cronbach_alpha": round(alpha, 6),
+        "n_complete": int(block.dropna().shape[0]),
+    }
 
 
 def _derive_threshold(ctx: _Context, spec: dict[str, Any]) -> None:
     x = ctx.df[spec["from"]]
     ctx.df[spec["into"]] = np.where(x.notna(), (x >= spec["threshold"]).astype(float), np.nan)
     ctx.vars[spec["into"]] = {
-        "label": spec.get("label", spec["into"]), "type": "categorical", "source": None,
-        "derived_from": [spec["from"]], "value_labels": {str(k): v for k, v in spec["labels"].items()},
-        "missing": {}, "measure": "nominal", "note": f"1 if {spec['from']} >= {spec['threshold']}",
-    }  # fmt: skip
+        "label": spec.get("label", spec["into"]),
+        "type": "categorical",
+        "source": None,
+        "derived_from": [spec["from"]],
+        "value_labels": {str(k): v for k, v in spec["labels"].items()},
+        "missing": {},
+        "measure": "nominal",
+        "note": f"1 if {spec['from']} >= {spec['threshold']}",
+    }
 
 
 def _derive(ctx: _Context) -> dict[str, Any]:
@@ -306,7 +383,10 @@ def _derive(ctx: _Context) -> dict[str, Any]:
     for spec in ctx.plan.get("derive", []):
         src = spec.get("from")
         if src is not None and src not in ctx.df.columns:
-            raise UserError(f"Cleaning plan 'derive' of {spec['into']} names '{src}', which does not exist at that point: fix 'from'.")
+            raise UserError(
+                f"Cleaning plan 'derive' of {spec['into']} names '{src}', which does not exist at that "
+                "point: fix 'from'."
+            )
         if "breaks" in spec:
             _derive_bands(ctx, spec)
         elif "index" in spec:
@@ -314,7 +394,9 @@ def _derive(ctx: _Context) -> dict[str, Any]:
         elif "threshold" in spec:
             _derive_threshold(ctx, spec)
         else:
-            raise UserError(f"Cleaning plan 'derive' of {spec['into']} needs one of 'breaks', 'index' or 'threshold'.")
+            raise UserError(
+                f"Cleaning plan 'derive' of {spec['into']} needs one of 'breaks', 'index' or 'threshold'."
+            )
     return scales
 
 
@@ -327,7 +409,10 @@ def _finish(ctx: _Context) -> pd.DataFrame:
     if "design_weight" in plan:
         w = ctx.df[plan["design_weight"]].astype(float)
         if w.isna().any() or (w <= 0).any():
-            raise UserError(f"{ctx.source}: design weight {plan['design_weight']} is missing or not positive in {int((w.isna() | (w <= 0)).sum())} row(s): ask the agency for complete weights.")
+            raise UserError(
+                f"{ctx.source}: design weight {plan['design_weight']} is missing or not positive in "
+                f"{int((w.isna() | (w <= 0)).sum())} row(s): ask the agency for complete weights."
+            )
         out["design_weight"] = w.to_numpy()
     if "timestamps" in plan:
         out["duration_sec"] = _durations(ctx).round().astype("Int64").to_numpy()
@@ -352,20 +437,43 @@ def _meta(ctx: _Context, survey: str, n: int, weighted: bool) -> dict[str, Any]:
         variables[name] = entry
     for agency, name in ctx.plan.get("text", {}).items():
         variables[name] = {
-            "label": ctx.raw_vars[agency]["label"] + " [redacted]", "type": "text", "source": agency,
-            "derived_from": None, "value_labels": {}, "missing": {}, "exclude_from_base": [],
-            "note": "e-mail addresses, links, phone numbers, postcodes and personal names replaced; length capped",
-        }  # fmt: skip
+            "label": ctx.raw_vars[agency]["label"] + " [redacted]",
+            "type": "text",
+            "source": agency,
+            "derived_from": None,
+            "value_labels": {},
+            "missing": {},
+            "exclude_from_base": [],
+            "note": (
+                "e-mail addresses, links, phone numbers, postcodes and personal names replaced; length capped"
+            ),
+        }
     paradata = {
-        "design_weight": ("Panel design weight (selection x non-response)", "numeric", ctx.plan.get("design_weight")),
+        "design_weight": (
+            "Panel design weight (selection x non-response)",
+            "numeric",
+            ctx.plan.get("design_weight"),
+        ),
         "duration_sec": ("Interview duration (seconds)", "numeric", None),
         "fieldwork_date": ("Interview date", "datetime", (ctx.plan.get("timestamps") or {}).get("start")),
     }
     for name, (label, kind, source) in paradata.items():
-        if name == "design_weight" and "design_weight" not in ctx.plan or name != "design_weight" and "timestamps" not in ctx.plan:
+        if (
+            name == "design_weight"
+            and "design_weight" not in ctx.plan
+            or name != "design_weight"
+            and "timestamps" not in ctx.plan
+        ):
             continue
-        variables[name] = {"label": label, "type": kind, "source": source, "derived_from": None,
-                           "value_labels": {}, "missing": {}, "exclude_from_base": []}  # fmt: skip
+        variables[name] = {
+            "label": label,
+            "type": kind,
+            "source": source,
+            "derived_from": None,
+            "value_labels": {},
+            "missing": {},
+            "exclude_from_base": [],
+        }
     return {"survey": survey, "n": n, "weighted": weighted, "source_file": ctx.source, "variables": variables}
 
 

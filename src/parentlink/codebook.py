@@ -8,8 +8,19 @@ from typing import Any
 import pandas as pd
 from jinja2 import Environment, select_autoescape
 
-COLUMNS = ["variable", "label", "type", "source", "derived_from", "code", "value_label", "missing",
-           "in_base", "n", "note"]  # fmt: skip
+COLUMNS = [
+    "variable",
+    "label",
+    "type",
+    "source",
+    "derived_from",
+    "code",
+    "value_label",
+    "missing",
+    "in_base",
+    "n",
+    "note",
+]
 
 _HTML = """<!DOCTYPE html>
 <html lang="en-GB"><head><meta charset="utf-8"><title>Codebook: {{ survey }} survey</title>
@@ -18,7 +29,8 @@ th,td{border:1px solid #999;padding:2px 6px;text-align:left} td.n{text-align:rig
 <body><h1>Codebook: {{ survey }} survey ({{ n }} respondents)</h1>
 {% for v in variables %}<h2 id="{{ v.name }}">{{ v.name }}</h2>
 <p>{{ v.label }} — {{ v.type }}{% if v.source %}; agency name {{ v.source }}{% endif %}
-{% if v.derived_from %}; derived from {{ v.derived_from }}{% endif %}{% if v.note %}; {{ v.note }}{% endif %}</p>
+{% if v.derived_from %}; derived from {{ v.derived_from }}{% endif %}
+{%- if v.note %}; {{ v.note }}{% endif %}</p>
 {% if v.rows %}<table><thead><tr><th scope="col">Code</th><th scope="col">Label</th>
 <th scope="col">Missing</th><th scope="col">In base</th><th scope="col">Unweighted n</th></tr></thead><tbody>
 {% for r in v.rows %}<tr><td>{{ r.code }}</td><td>{{ r.value_label }}</td><td>{{ r.missing }}</td>
@@ -28,23 +40,47 @@ th,td{border:1px solid #999;padding:2px 6px;text-align:left} td.n{text-align:rig
 
 
 def _rows(name: str, v: dict[str, Any], s: pd.Series) -> list[dict[str, Any]]:
-    base = {"variable": name, "label": v.get("label", ""), "type": v["type"], "source": v.get("source") or "",
-            "derived_from": " ".join(v.get("derived_from") or []), "note": v.get("note", "")}  # fmt: skip
+    base = {
+        "variable": name,
+        "label": v.get("label", ""),
+        "type": v["type"],
+        "source": v.get("source") or "",
+        "derived_from": " ".join(v.get("derived_from") or []),
+        "note": v.get("note", ""),
+    }
     if v["type"] != "categorical":
         note = base["note"]
         if v["type"] == "numeric" and s.notna().any() and pd.api.types.is_numeric_dtype(s):
             note = (note + "; " if note else "") + f"min {s.min():g}, median {s.median():g}, max {s.max():g}"
-        return [dict(base, code="", value_label="", missing="", in_base="", n=int(s.notna().sum()), note=note)]
+        return [
+            dict(base, code="", value_label="", missing="", in_base="", n=int(s.notna().sum()), note=note)
+        ]
     counts = s.value_counts(dropna=False)
     codes = sorted({int(k) for k in v["value_labels"]} | {int(x) for x in s.dropna().unique()})
     rows = []
     for code in codes:
         key = str(code)
-        rows.append(dict(base, code=key, value_label=v["value_labels"].get(key, ""),
-                         missing=v["missing"].get(key, ""), in_base="no" if code in v.get("exclude_from_base", []) else "yes",
-                         n=int(counts.get(code, 0))))  # fmt: skip
+        rows.append(
+            dict(
+                base,
+                code=key,
+                value_label=v["value_labels"].get(key, ""),
+                missing=v["missing"].get(key, ""),
+                in_base="no" if code in v.get("exclude_from_base", []) else "yes",
+                n=int(counts.get(code, 0)),
+            )
+        )
     if s.isna().any():
-        rows.append(dict(base, code="(system missing)", value_label="", missing="system", in_base="no", n=int(s.isna().sum())))
+        rows.append(
+            dict(
+                base,
+                code="(system missing)",
+                value_label="",
+                missing="system",
+                in_base="no",
+                n=int(s.isna().sum()),
+            )
+        )
     return rows
 
 
@@ -54,13 +90,31 @@ def build(data: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
         v = meta["variables"].get(name)
         if v is None:  # respondent_id, design_weight, paradata
             col = data[name]
-            kind = "numeric" if pd.api.types.is_numeric_dtype(col) else "datetime" if pd.api.types.is_datetime64_any_dtype(col) else "text"
+            kind = (
+                "numeric"
+                if pd.api.types.is_numeric_dtype(col)
+                else "datetime"
+                if pd.api.types.is_datetime64_any_dtype(col)
+                else "text"
+            )
             v = {"label": name.replace("_", " "), "type": kind}
         if v["type"] == "text":
             v = dict(v, type="text")
-            rows.append({"variable": name, "label": v.get("label", ""), "type": "text", "source": v.get("source") or "",
-                         "derived_from": "", "code": "", "value_label": "", "missing": "", "in_base": "",
-                         "n": int((data[name].astype(str) != "").sum()), "note": v.get("note", "")})  # fmt: skip
+            rows.append(
+                {
+                    "variable": name,
+                    "label": v.get("label", ""),
+                    "type": "text",
+                    "source": v.get("source") or "",
+                    "derived_from": "",
+                    "code": "",
+                    "value_label": "",
+                    "missing": "",
+                    "in_base": "",
+                    "n": int((data[name].astype(str) != "").sum()),
+                    "note": v.get("note", ""),
+                }
+            )
             continue
         rows.extend(_rows(name, v, data[name]))
     return pd.DataFrame(rows, columns=COLUMNS)
@@ -71,8 +125,16 @@ def write(book: pd.DataFrame, survey: str, n: int, csv: str | Path, html: str | 
     variables = []
     for name, g in book.groupby("variable", sort=False):
         first = g.iloc[0]
-        variables.append({"name": name, "label": first["label"], "type": first["type"], "source": first["source"],
-                          "derived_from": first["derived_from"], "note": first["note"],
-                          "rows": g.to_dict("records") if first["type"] == "categorical" else []})  # fmt: skip
+        variables.append(
+            {
+                "name": name,
+                "label": first["label"],
+                "type": first["type"],
+                "source": first["source"],
+                "derived_from": first["derived_from"],
+                "note": first["note"],
+                "rows": g.to_dict("records") if first["type"] == "categorical" else [],
+            }
+        )
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
     Path(html).write_text(env.from_string(_HTML).render(survey=survey, n=n, variables=variables), "utf-8")

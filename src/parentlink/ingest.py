@@ -37,16 +37,25 @@ def sha256(path: str | Path) -> str:
 
 def _check_file(p: Path) -> None:
     if not p.is_file():
-        raise UserError(f"Raw file {p} does not exist: put the agency's delivery there or fix surveys.*.raw in config/config.yaml.")
+        raise UserError(
+            f"Raw file {p} does not exist: put the agency's delivery there or fix surveys.*.raw in "
+            "config/config.yaml."
+        )
     if p.suffix.lower() not in SUPPORTED:
-        raise UserError(f"Raw file {p} has type '{p.suffix}', which the pipeline cannot read: deliver one of {', '.join(SUPPORTED)}.")
+        raise UserError(
+            f"Raw file {p} has type '{p.suffix}', which the pipeline cannot read: deliver one of "
+            f"{', '.join(SUPPORTED)}."
+        )
     if p.stat().st_size == 0:
         raise UserError(f"Raw file {p} is empty (0 bytes): ask the agency to re-send it.")
     if p.suffix.lower() in (".sav", ".zsav"):
         with open(p, "rb") as fh:
             magic = fh.read(4)
         if magic not in SAV_MAGIC:
-            raise UserError(f"Raw file {p} is not an SPSS data file (it does not start with '$FL2'): check that the right file was delivered and not renamed.")
+            raise UserError(
+                f"Raw file {p} is not an SPSS data file (it does not start with '$FL2'): check that "
+                "the right file was delivered and not renamed."
+            )
 
 
 def _variables_from_meta(meta: Any, df: pd.DataFrame) -> dict[str, dict[str, Any]]:
@@ -93,7 +102,8 @@ def _read_spss_or_stata(p: Path) -> tuple[pd.DataFrame, dict[str, Any], str]:
         df, meta = reader(str(p), user_missing=True, dates_as_pandas_datetime=True)
     except Exception as err:  # pyreadstat raises its own error types for corrupt files
         raise UserError(
-            f"Raw file {p} could not be read ({str(err).strip() or err.__class__.__name__}): it looks truncated or corrupt; ask the agency to re-send it."
+            f"Raw file {p} could not be read ({str(err).strip() or err.__class__.__name__}): it looks "
+            "truncated or corrupt; ask the agency to re-send it."
         ) from None
     if len(df) == 0:
         raise UserError(f"Raw file {p} has no records: ask the agency to re-send it.")
@@ -103,16 +113,24 @@ def _read_spss_or_stata(p: Path) -> tuple[pd.DataFrame, dict[str, Any], str]:
 def _read_csv(p: Path) -> tuple[pd.DataFrame, dict[str, Any], str]:
     sidecar = p.with_name(p.name + ".meta.json")
     if not sidecar.is_file():
-        raise UserError(f"CSV delivery {p} needs its metadata sidecar {sidecar} (labels and missing codes): write it in the shape of results/ingest/<survey>_meta.json.")
+        raise UserError(
+            f"CSV delivery {p} needs its metadata sidecar {sidecar} (labels and missing codes): write "
+            "it in the shape of results/ingest/<survey>_meta.json."
+        )
     try:
         meta = json.loads(sidecar.read_text("utf-8"))
         df = pd.read_csv(p, keep_default_na=False, na_values=[""])
     except (ValueError, pd.errors.ParserError) as err:
-        raise UserError(f"CSV delivery {p} or its sidecar could not be parsed ({err}): fix the file.") from None
+        raise UserError(
+            f"CSV delivery {p} or its sidecar could not be parsed ({err}): fix the file."
+        ) from None
     variables = meta.get("variables", {})
     missing = sorted(set(df.columns) - set(variables))
     if missing:
-        raise UserError(f"CSV sidecar {sidecar} does not describe column(s) {', '.join(missing)}: add them under 'variables'.")
+        raise UserError(
+            f"CSV sidecar {sidecar} does not describe column(s) {', '.join(missing)}: add them under "
+            "'variables'."
+        )
     for col, v in variables.items():
         if v.get("type") == "datetime" and col in df:
             df[col] = pd.to_datetime(df[col])
@@ -127,17 +145,28 @@ def read_raw(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
         df, variables, file_label = _read_csv(p)
     else:
         df, variables, file_label = _read_spss_or_stata(p)
-    meta = {"file": p.name, "sha256": sha256(p), "file_label": file_label, "n_rows": len(df), "variables": variables}
+    meta = {
+        "file": p.name,
+        "sha256": sha256(p),
+        "file_label": file_label,
+        "n_rows": len(df),
+        "variables": variables,
+    }
     return df, meta
 
 
 def _require(df: pd.DataFrame, names: list[str], key: str, path: str) -> None:
     absent = [n for n in names if n not in df.columns]
     if absent:
-        raise UserError(f"Cleaning plan key '{key}' names {', '.join(absent)}, which {path} does not contain: fix the plan or check the delivery.")
+        raise UserError(
+            f"Cleaning plan key '{key}' names {', '.join(absent)}, which {path} does not contain: fix "
+            "the plan or check the delivery."
+        )
 
 
-def apply_privacy(df: pd.DataFrame, meta: dict[str, Any], plan: dict[str, Any], key: str, max_chars: int) -> pd.DataFrame:
+def apply_privacy(
+    df: pd.DataFrame, meta: dict[str, Any], plan: dict[str, Any], key: str, max_chars: int
+) -> pd.DataFrame:
     """Pseudonymise the id, drop direct identifiers, redact open text (in place of the originals)."""
     src = meta["file"]
     _require(df, [plan["id"]], "id", src)
@@ -146,23 +175,34 @@ def apply_privacy(df: pd.DataFrame, meta: dict[str, Any], plan: dict[str, Any], 
     ids = df[plan["id"]]
     if ids.isna().any() or (ids.astype(str).str.strip() == "").any():
         n = int((ids.isna() | (ids.astype(str).str.strip() == "")).sum())
-        raise UserError(f"{src}: id variable '{plan['id']}' is empty in {n} row(s): every record needs the agency's id.")
+        raise UserError(
+            f"{src}: id variable '{plan['id']}' is empty in {n} row(s): every record needs the agency's id."
+        )
     out = df.drop(columns=[plan["id"], *plan.get("drop", [])])
     pseudo = pseudonymise_series(ids, key)
     if pseudo.duplicated().sum() != ids.astype(str).str.strip().duplicated().sum():
-        raise UserError(f"{src}: two different ids received the same pseudonym: change the pseudonym key ({plan['id']}).")
+        raise UserError(
+            f"{src}: two different ids received the same pseudonym: change the pseudonym key ({plan['id']})."
+        )
     out.insert(0, "respondent_id", pseudo)
     for agency, _ in plan.get("text", {}).items():
         out[agency] = redact_series(out[agency], max_chars)
     for gone in [plan["id"], *plan.get("drop", [])]:
         meta["variables"].pop(gone, None)
     meta["variables"]["respondent_id"] = {
-        "label": f"Respondent pseudonym (keyed SipHash of {plan['id']})", "value_labels": {}, "missing_codes": [],
-        "missing_ranges": [], "measure": "nominal", "format": "A17", "type": "text",
-    }  # fmt: skip
+        "label": f"Respondent pseudonym (keyed SipHash of {plan['id']})",
+        "value_labels": {},
+        "missing_codes": [],
+        "missing_ranges": [],
+        "measure": "nominal",
+        "format": "A17",
+        "type": "text",
+    }
     return out
 
 
-def write_ingested(df: pd.DataFrame, meta: dict[str, Any], parquet: str | Path, meta_path: str | Path) -> None:
+def write_ingested(
+    df: pd.DataFrame, meta: dict[str, Any], parquet: str | Path, meta_path: str | Path
+) -> None:
     df.to_parquet(parquet, index=False)
     Path(meta_path).write_text(json.dumps(meta, indent=1, sort_keys=True, ensure_ascii=False) + "\n", "utf-8")

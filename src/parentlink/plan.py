@@ -89,7 +89,9 @@ def load_plan(path: str | Path) -> dict[str, Any]:
     try:
         plan = yaml.safe_load(p.read_text("utf-8"))
     except yaml.YAMLError as err:
-        raise UserError(f"Cleaning plan {p} is not valid YAML ({err.__class__.__name__}): fix the syntax.") from None
+        raise UserError(
+            f"Cleaning plan {p} is not valid YAML ({err.__class__.__name__}): fix the syntax."
+        ) from None
     try:
         jsonschema.validate(plan, PLAN_SCHEMA)
     except jsonschema.ValidationError as err:

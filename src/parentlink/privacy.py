@@ -21,7 +21,10 @@ URL = re.compile(r"\b(?:https?|ftp|file)://\S+|\bwww\.\S+", re.IGNORECASE)
 PHONE = re.compile(r"(?:\+44\s?\(?0?\)?\s?|\b0)\d{2,4}[\s-]?\d{3,4}[\s-]?\d{3,4}\b")
 POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b", re.IGNORECASE)
 TITLED = re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr)\.?\s+[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?")
-NAME_IS = re.compile(r"\b((?:my|his|her|their) name is|I am called|I'm called)\s+[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?", re.IGNORECASE)
+NAME_IS = re.compile(
+    r"\b((?:my|his|her|their) name is|I am called|I'm called)\s+[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?",
+    re.IGNORECASE,
+)
 
 
 CAPITALISED = re.compile(r"\b[A-Z][a-z'-]+\b")

@@ -55,7 +55,9 @@ def write_labelled(data: pd.DataFrame, meta: dict[str, Any], path: str | Path) -
         if c in variables and variables[c].get("missing")
     }
     measure = {
-        c: {"categorical": "nominal", "numeric": "scale", "text": "nominal"}.get(variables[c]["type"], "unknown")
+        c: {"categorical": "nominal", "numeric": "scale", "text": "nominal"}.get(
+            variables[c]["type"], "unknown"
+        )
         for c in df.columns
         if c in variables
     }
@@ -63,7 +65,11 @@ def write_labelled(data: pd.DataFrame, meta: dict[str, Any], path: str | Path) -
         if c in measure and v.get("measure") in ("ordinal", "nominal", "scale"):
             measure[c] = v["measure"]
     write_sav(
-        df, path, file_label=f"{meta['survey']} survey, cleaned by parentlink"[:64],
-        column_labels=labels, variable_value_labels=value_labels, missing_ranges=missing,
+        df,
+        path,
+        file_label=f"{meta['survey']} survey, cleaned by parentlink"[:64],
+        column_labels=labels,
+        variable_value_labels=value_labels,
+        missing_ranges=missing,
         variable_measure=measure,
-    )  # fmt: skip
+    )

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
 from parentlink.spss import write_sav
 
 SEED = 20210301
@@ -41,10 +42,19 @@ AGREE5 = {
     5: "Strongly disagree",
 }
 REGIONS = [
-    "North East", "North West", "Yorkshire and The Humber", "East Midlands", "West Midlands",
-    "East of England", "London", "South East", "South West", "Wales", "Scotland",
+    "North East",
+    "North West",
+    "Yorkshire and The Humber",
+    "East Midlands",
+    "West Midlands",
+    "East of England",
+    "London",
+    "South East",
+    "South West",
+    "Wales",
+    "Scotland",
     "Northern Ireland",
-]  # fmt: skip
+]
 ETHNICITY = {
     1: "White",
     2: "Mixed or multiple ethnic groups",
@@ -98,8 +108,23 @@ ORGS = [
 ]
 WEB_ONLY_SOURCES = ("Q3_7", "Q3_8")  # routed out of the phone interview: coded -1 (not asked)
 
-FIRST_NAMES = ["Sarah", "Emma", "Claire", "Mohammed", "James", "Aisha", "David", "Priya",
-               "Joanne", "Kwame", "Rebecca", "Daniel", "Fatima", "Gareth", "Siobhan"]  # fmt: skip
+FIRST_NAMES = [
+    "Sarah",
+    "Emma",
+    "Claire",
+    "Mohammed",
+    "James",
+    "Aisha",
+    "David",
+    "Priya",
+    "Joanne",
+    "Kwame",
+    "Rebecca",
+    "Daniel",
+    "Fatima",
+    "Gareth",
+    "Siobhan",
+]
 SURNAMES = ["Jones", "Smith", "Patel", "Okafor", "Williams", "Begum", "Campbell", "Evans"]
 COMMENT_OPENERS = [
     "I worry that linking records will be used against families who are already struggling.",
@@ -165,26 +190,41 @@ def _demographics(rng: np.random.Generator, n: int) -> pd.DataFrame:
     care = np.where(rng.random(n) < 0.05 + 0.08 * (income == 1) + 0.05 * lone, 1, 2)
     return pd.DataFrame(
         {
-            "D1": sex, "D2": age, "D3": region, "D4": ethnicity, "D5": qualification,
-            "D6": nssec, "D7": income, "D8": np.where(lone, 2, 1), "D9": n_children,
-            "D10": household, "D11": youngest.astype(np.int64), "D12": uc, "D13": care,
+            "D1": sex,
+            "D2": age,
+            "D3": region,
+            "D4": ethnicity,
+            "D5": qualification,
+            "D6": nssec,
+            "D7": income,
+            "D8": np.where(lone, 2, 1),
+            "D9": n_children,
+            "D10": household,
+            "D11": youngest.astype(np.int64),
+            "D12": uc,
+            "D13": care,
         }
-    )  # fmt: skip
+    )
 
 
 def _licence_latent(rng: np.random.Generator, d: pd.DataFrame) -> np.ndarray:
     """Social licence: lower for Black, lone, younger parents, larger households, lower SES."""
     return (
-        -0.55 * (d["D4"] == 4) - 0.15 * (d["D4"] == 3)
+        -0.55 * (d["D4"] == 4)
+        - 0.15 * (d["D4"] == 3)
         - 0.45 * (d["D8"] == 2)
-        - 0.45 * (d["D2"] < 25) - 0.20 * ((d["D2"] >= 25) & (d["D2"] < 35))
+        - 0.45 * (d["D2"] < 25)
+        - 0.20 * ((d["D2"] >= 25) & (d["D2"] < 35))
         - 0.35 * (d["D10"] >= 5)
-        + 0.30 * (d["D5"] == 1) - 0.30 * (d["D5"] == 4)
-        + 0.20 * (d["D7"] == 4) - 0.30 * (d["D7"] == 1)
-        + 0.15 * (d["D6"] == 1) - 0.25 * (d["D6"] == 4)
+        + 0.30 * (d["D5"] == 1)
+        - 0.30 * (d["D5"] == 4)
+        + 0.20 * (d["D7"] == 4)
+        - 0.30 * (d["D7"] == 1)
+        + 0.15 * (d["D6"] == 1)
+        - 0.25 * (d["D6"] == 4)
         - 0.35 * (d["D13"] == 1)
         + rng.normal(0, 0.7, len(d))
-    ).to_numpy()  # fmt: skip
+    ).to_numpy()
 
 
 def _with_missing(rng: np.random.Generator, codes: np.ndarray, p_dk: float, p_ref: float) -> np.ndarray:
@@ -211,7 +251,9 @@ def _substantive(rng: np.random.Generator, latent: np.ndarray, d: pd.DataFrame) 
         out[name] = _with_missing(rng, _ordinal(lat, (-1.0, 0.0, 1.0)), 0.03, 0.0)
     consent = _ordinal(-latent + rng.normal(0, 0.6, n), (0.5, 1.8))  # most say "always ask first"
     out["Q5"] = _with_missing(rng, 4 - consent, 0.02, 0.0)
-    out["Q6"] = _with_missing(rng, _ordinal(latent - 0.7 + rng.normal(0, 0.8, n), (-1.3, -0.5, 0.0, 0.8)), 0.03, 0.0)
+    out["Q6"] = _with_missing(
+        rng, _ordinal(latent - 0.7 + rng.normal(0, 0.8, n), (-1.3, -0.5, 0.0, 0.8)), 0.03, 0.0
+    )
     out["Q7"] = np.full(n, 4)  # attention check: "please select 'Tend to disagree'"
     return out
 
@@ -230,7 +272,11 @@ def _comments(rng: np.random.Generator, n: int) -> np.ndarray:
         if extra[i] < len(COMMENT_EXTRAS):
             f, s = FIRST_NAMES[first[i]], SURNAMES[last[i]]
             text += " " + COMMENT_EXTRAS[extra[i]].format(
-                first=f, last=s, first_l=f.lower(), last_l=s.lower(), num3=num3[i],
+                first=f,
+                last=s,
+                first_l=f.lower(),
+                last_l=s.lower(),
+                num3=num3[i],
                 postcode=POSTCODES[post[i]],
             )
         out[i] = text
@@ -244,11 +290,15 @@ def _panel_ids(rng: np.random.Generator, n: int) -> np.ndarray:
 
 def _design_weight(rng: np.random.Generator, d: pd.DataFrame) -> np.ndarray:
     """Selection x non-response weight as a panel would supply it: mean 1, range about 0.4-2.8."""
-    w = np.exp(0.25 * (d["D2"] < 30) + 0.2 * (d["D5"] >= 3) + 0.15 * (d["D4"] >= 3) + rng.normal(0, 0.25, len(d)))
+    w = np.exp(
+        0.25 * (d["D2"] < 30) + 0.2 * (d["D5"] >= 3) + 0.15 * (d["D4"] >= 3) + rng.normal(0, 0.25, len(d))
+    )
     return np.round(w / w.mean(), 4)
 
 
-def _apply_quality_problems(rng: np.random.Generator, df: pd.DataFrame, q: QualityCounts, scale: float) -> pd.DataFrame:
+def _apply_quality_problems(
+    rng: np.random.Generator, df: pd.DataFrame, q: QualityCounts, scale: float
+) -> pd.DataFrame:
     """Plant the problems cleaning must catch; returns the delivered file (with duplicate rows)."""
     n = len(df)
     counts = {k: int(round(v * scale)) for k, v in q.__dict__.items()}
@@ -384,7 +434,12 @@ def main_value_labels() -> dict[str, dict[int, str]]:
         "Q7": AGREE5,
     }
     for c, *_ in PURPOSES + SOURCES:
-        vl[c] = {**ACCEPT5, DK: MISSING_LABELS[DK], REFUSED: MISSING_LABELS[REFUSED], NOT_ASKED: MISSING_LABELS[NOT_ASKED]}
+        vl[c] = {
+            **ACCEPT5,
+            DK: MISSING_LABELS[DK],
+            REFUSED: MISSING_LABELS[REFUSED],
+            NOT_ASKED: MISSING_LABELS[NOT_ASKED],
+        }
     for c, *_ in ORGS:
         vl[c] = {**TRUST4, DK: MISSING_LABELS[DK]}
     return vl
@@ -417,12 +472,20 @@ def _measures(df: pd.DataFrame, scale: set[str]) -> dict[str, str]:
 def write_main(path: Path, n: int = 1040, seed: int = SEED) -> None:
     df = make_main(n, seed)
     scale = {"design_wt", "D2", "D9", "D10", "D11", "start_time", "end_time"}
-    fmt = {"start_time": "DATETIME20", "end_time": "DATETIME20", "design_wt": "F8.4", "panel_id": "A10", "email": "A40", "Q8": "A1000"}
+    fmt = {
+        "start_time": "DATETIME20",
+        "end_time": "DATETIME20",
+        "design_wt": "F8.4",
+        "panel_id": "A10",
+        "email": "A40",
+        "Q8": "A1000",
+    }
     for c in df.columns:
         if c not in fmt and c not in ("start_time", "end_time"):
             fmt[c] = "F4.0"
     write_sav(
-        df, path,
+        df,
+        path,
         file_label="SYNTHETIC parents' data linkage survey - not real data",
         column_labels=MAIN_LABELS,
         variable_value_labels=main_value_labels(),
@@ -430,7 +493,7 @@ def write_main(path: Path, n: int = 1040, seed: int = SEED) -> None:
         variable_measure=_measures(df, scale),
         variable_format=fmt,
         note=["SYNTHETIC DATA generated by parentlink.synth.", "No real respondents."],
-    )  # fmt: skip
+    )
 
 
 # Pilot: counts per answer that reproduce the published figures (seed blog post).
@@ -461,8 +524,13 @@ PILOT_LABELS: dict[str, str] = {
     "P_inc": "Household income band",
     "P1": "Have you heard of data linkage and how it works?",
     "P2_1": "Acceptable to link records to: improve planning and delivery of family support services",
-    "P2_2": "Acceptable to link records to: identify families who might need intervention but have not asked for support",
-    "P2_3": "Acceptable to link records to: save public money by preventing or catching family problems early",
+    "P2_2": (
+        "Acceptable to link records to: identify families who might need intervention "
+        "but have not asked for support"
+    ),
+    "P2_3": (
+        "Acceptable to link records to: save public money by preventing or catching family problems early"
+    ),
     "P3": "'The more we know about families, the more the nation's wellbeing can be improved'",
     "P4_1": "Would you trust private companies to link records about families?",
     "P4_2": "Would you trust your local council to link records about families?",
@@ -505,9 +573,19 @@ def pilot_value_labels() -> dict[str, dict[int, str]]:
         "P_sex": {1: "Male", 2: "Female"},
         "P_eth": ETHNICITY,
         "P_inc": {**INCOME, REFUSED: MISSING_LABELS[REFUSED]},
-        "P1": {1: "Yes, and I know how it works", 2: "Yes, but not how it works", 3: "No", DK: MISSING_LABELS[DK]},
+        "P1": {
+            1: "Yes, and I know how it works",
+            2: "Yes, but not how it works",
+            3: "No",
+            DK: MISSING_LABELS[DK],
+        },
         "P3": {**AGREE5, DK: MISSING_LABELS[DK]},
-        "P5": {1: "Always ask parents first", 2: "Sometimes ask parents first", 3: "No need to ask parents", DK: MISSING_LABELS[DK]},
+        "P5": {
+            1: "Always ask parents first",
+            2: "Sometimes ask parents first",
+            3: "No need to ask parents",
+            DK: MISSING_LABELS[DK],
+        },
     }
     for c in ("P2_1", "P2_2", "P2_3"):
         vl[c] = {**ACCEPT5, DK: MISSING_LABELS[DK]}
@@ -523,14 +601,18 @@ def write_pilot(path: Path, seed: int = SEED) -> None:
     fmt = {c: "F4.0" for c in df.columns}
     fmt.update(resp_id="A10", P6="A1000")
     write_sav(
-        df, path,
+        df,
+        path,
         file_label="SYNTHETIC pilot survey of parents - not real data",
         column_labels=PILOT_LABELS,
         variable_value_labels=pilot_value_labels(),
         missing_ranges=missing,
         variable_format=fmt,
-        note=["SYNTHETIC DATA generated by parentlink.synth.", "Counts reproduce the published pilot figures."],
-    )  # fmt: skip
+        note=[
+            "SYNTHETIC DATA generated by parentlink.synth.",
+            "Counts reproduce the published pilot figures.",
+        ],
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
