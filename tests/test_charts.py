@@ -54,3 +54,26 @@ def test_hostile_labels_do_not_break_charts(tmp_path: Path) -> None:
     out = tmp_path / "h" / "figures"
     alt = C.make_charts(facts, out, FONTS, out / "alt_text.json")
     assert "x" * 100 not in alt["breakdown"]
+
+
+def test_cooccurrence_heatmap(tmp_path: Path) -> None:
+    alt, out = _make(tmp_path, "a")
+    text = alt["cooccurrence"]
+    # The strongest pairing comes from the data, with its count.
+    assert "'Hidden risk' with 'Profiling hidden risk', each in 21 of 60 documents" in text
+    assert "The strongest pairing:" in text and "Next: 'Early warning' with 'Hidden risk' (14)" \
+        in text
+    svg = (out / "cooccurrence.svg").read_text()
+    # Sequential viridis (reversed): the darkest colour marks the largest count.
+    assert "#440154" in svg.lower()
+
+
+def test_cooccurrence_alt_names_every_tie(tmp_path: Path) -> None:
+    from tests.test_facts import PAIRS, write_cooccurrence
+
+    paths = make_results(tmp_path / "t")
+    write_cooccurrence(paths["cooccurrence"], {**PAIRS, ("Hidden risk", "Early warning"): 21})
+    out = tmp_path / "t" / "figures"
+    alt = C.make_charts(build(paths), out, FONTS, out / "alt_text.json")["cooccurrence"]
+    strongest = alt.split("The strongest pairings: ")[1].split(" Next:")[0]
+    assert strongest.count(" with ") == 2 and "each in 21 of 60 documents" in strongest

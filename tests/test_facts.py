@@ -245,6 +245,7 @@ CODES = [
      {"company": 16, "local_authority": 20, "national_government": 17}),
     ("Superior knowledge", "Solution rationales", "parent",
      {"company": 18, "local_authority": 9, "national_government": 5}),
+    ("Concerns", "", "parent", {"company": 0, "local_authority": 6, "national_government": 5}),
 ]
 DOC_TOTALS = {"company": 18, "local_authority": 24, "national_government": 18}
 
@@ -260,6 +261,93 @@ def write_code_frequencies(path: Path, rename: dict[str, str] | None = None) -> 
     _write_csv(path, [*F.CODE_COLUMNS, "code_path"], rows)
 
 
+COOCCURRENCE_HEADER = ["scope", "doc_type", "code_a", "code_b", "parent_code_a", "parent_code_b",
+                       "n_documents", "n_segment_pairs", "jaccard_documents", "code_path_a",
+                       "code_path_b"]
+# (code_a, code_b): documents with both, over every document (document scope, doc_type all).
+PAIRS = {
+    ("Errors and bias in records", "Families as a costly burden"): 4,
+    ("Families as a costly burden", "Hidden risk"): 9,
+    ("Hidden risk", "Profiling hidden risk"): 21,
+    ("Hidden risk", "Early warning"): 14,
+    ("Early warning", "Knowing what families cost"): 3,
+}
+
+
+def write_cooccurrence(path: Path, pairs: dict[tuple[str, str], int] | None = None) -> None:
+    parents = {code: parent for code, parent, level, _ in CODES if level == "code"}
+    rows: list[list[Any]] = []
+    for (a, b), n in (pairs or PAIRS).items():
+        pa, pb = f"{parents[a]}/{a}", f"{parents[b]}/{b}"
+        if pb < pa:  # the contract orders each pair by code path
+            a, b, pa, pb = b, a, pb, pa
+        rows.append(["document", "all", a, b, parents[a], parents[b], n, "", 0.3, pa, pb])
+        # Rows the heatmap must ignore: another stratum and the segment scope.
+        rows.append(["document", "company", a, b, parents[a], parents[b], 1, "", 0.1, pa, pb])
+        rows.append(["segment", "all", a, b, parents[a], parents[b], 99, 120, "", pa, pb])
+    _write_csv(path, COOCCURRENCE_HEADER, rows)
+
+
+# doc_type: {problem: n_documents_problem}; solution rationales: n_documents_solution.
+CHAIN_PROBLEMS = {"company": {"Hidden risk": 15, "Families as a costly burden": 6},
+                  "local_authority": {"Hidden risk": 14, "Families as a costly burden": 12},
+                  "national_government": {"Hidden risk": 6, "Families as a costly burden": 15}}
+CHAIN_SOLUTIONS = {"company": {"Superior knowledge": 18, "Harnessing time": 14},
+                   "local_authority": {"Superior knowledge": 9, "Harnessing time": 6},
+                   "national_government": {"Superior knowledge": 5, "Harnessing time": 2}}
+# (doc_type, problem, solution): documents with both
+CHAIN_BOTH = {("company", "Hidden risk", "Superior knowledge"): 14,
+              ("company", "Hidden risk", "Harnessing time"): 12,
+              ("company", "Families as a costly burden", "Superior knowledge"): 5,
+              ("local_authority", "Families as a costly burden", "Superior knowledge"): 7,
+              ("local_authority", "Hidden risk", "Superior knowledge"): 7,
+              ("national_government", "Families as a costly burden", "Superior knowledge"): 4,
+              ("national_government", "Families as a costly burden", "Harnessing time"): 1}
+
+
+def write_chains(path: Path) -> None:
+    header = ["doc_type", "problem", "solution", "solution_level", "n_documents_both",
+              "n_documents_problem", "n_documents_solution", "n_documents_of_type",
+              "pct_of_problem_documents", "solution_path"]
+    types = list(CHAIN_PROBLEMS)
+    rows: list[list[Any]] = []
+    for doc_type in ["all", *types]:
+        members = types if doc_type == "all" else [doc_type]
+        total = sum(DOC_TOTALS[t] for t in members)
+        for problem in CHAIN_PROBLEMS["company"]:
+            n_p = sum(CHAIN_PROBLEMS[t][problem] for t in members)
+            for solution, level in [("Harnessing time", "rationale"),
+                                    ("Superior knowledge", "rationale"),
+                                    ("Profiling hidden risk", "sub-code")]:
+                n_s = sum(CHAIN_SOLUTIONS[t].get(solution, 3) for t in members)
+                both = sum(CHAIN_BOTH.get((t, problem, solution), 0) for t in members)
+                if level == "sub-code":
+                    both = 30  # sub-codes never enter the rationale table
+                pct = round(100 * both / n_p, 6) if n_p else ""
+                rows.append([doc_type, problem, solution, level, both, n_p, n_s, total, pct,
+                             f"Solution rationales/{solution}"])
+    _write_csv(path, header, rows)
+
+
+def write_reliability(path: Path) -> None:
+    header = ["level", "code", "parent_code", "unit", "n_units", "n_present_coder_1",
+              "n_present_coder_2", "n_both_present", "percent_agreement", "cohens_kappa",
+              "krippendorff_alpha", "coders", "note", "code_path"]
+    unit = "document x code presence (double-coded documents)"
+    pair = "Coder A vs Coder B"
+    rows: list[list[Any]] = [
+        ["code", "Errors and bias in records", "Concerns", unit, 12, 0, 0, 0, 100.0, "", "",
+         pair, "no variation across units: kappa and alpha undefined",
+         "Concerns/Errors and bias in records"],
+        ["code", "Hidden risk", "Problem constructions", unit, 12, 5, 4, 3, 75.0, 0.470588,
+         0.488889, pair, "", "Problem constructions/Hidden risk"],
+        ["parent", "Problem constructions", "", unit, 12, 12, 12, 12, 100.0, "", "", pair,
+         "no variation across units: kappa and alpha undefined", "Problem constructions"],
+        ["pooled", "(all codes)", "", unit, 24, 5, 4, 3, 87.5, 0.612345, 0.620001, pair, "", ""],
+    ]
+    _write_csv(path, header, rows)
+
+
 def make_results(root: Path, overrides: dict[tuple[str, str, str], float] | None = None,
                  drop: str | None = None,
                  rename_codes: dict[str, str] | None = None) -> dict[str, Path]:
@@ -272,6 +360,9 @@ def make_results(root: Path, overrides: dict[tuple[str, str, str], float] | None
         "pilot_flow": r / "clean" / "pilot_flow.csv",
         "diagnostics": r / "weights" / "main_diagnostics.json",
         "code_frequencies": r / "documents" / "code_frequencies.csv",
+        "cooccurrence": r / "documents" / "cooccurrence.csv",
+        "chains": r / "documents" / "chains.csv",
+        "reliability": r / "documents" / "reliability.csv",
         "main_tests": r / "tables" / "main_tests.csv",
         "model": r / "models" / "main_social_licence_glm.csv",
         "main_meta": r / "clean" / "main_meta.json",
@@ -284,6 +375,9 @@ def make_results(root: Path, overrides: dict[tuple[str, str, str], float] | None
     write_flow(paths["pilot_flow"], 365, [])
     write_diagnostics(paths["diagnostics"])
     write_code_frequencies(paths["code_frequencies"], rename_codes)
+    write_cooccurrence(paths["cooccurrence"])
+    write_chains(paths["chains"])
+    write_reliability(paths["reliability"])
     write_tests(paths["main_tests"])
     write_model(paths["model"])
     write_meta(paths["main_meta"])
@@ -295,7 +389,8 @@ def build(paths: dict[str, Path]) -> dict[str, Any]:
     return F.build_facts(
         main_estimates=p["main_estimates"], pilot_estimates=p["pilot_estimates"],
         main_flow=p["main_flow"], pilot_flow=p["pilot_flow"], diagnostics=p["diagnostics"],
-        code_frequencies=p["code_frequencies"], main_tests=p["main_tests"], model=p["model"],
+        code_frequencies=p["code_frequencies"], cooccurrence=p["cooccurrence"],
+        chains=p["chains"], reliability=p["reliability"], main_tests=p["main_tests"], model=p["model"],
         main_meta=p["main_meta"], study=STUDY, min_base=50)
 
 
@@ -420,4 +515,93 @@ def test_missing_model_column_names_it(tmp_path: Path) -> None:
     text = paths["model"].read_text().replace("or_upper", "upper")
     paths["model"].write_text(text)
     with pytest.raises(UserError, match="or_upper"):
+        build(paths)
+
+
+# ----------------------------------------------------------------------------- document analysis
+
+
+def test_cooccurrence_matrix_in_code_path_order(tmp_path: Path) -> None:
+    co = build(make_results(tmp_path))["documents"]["cooccurrence"]
+    paths = [c["code_path"] for c in co["codes"]]
+    assert paths == sorted(paths) and paths[0] == "Concerns/Errors and bias in records"
+    idx = {c["code"]: i for i, c in enumerate(co["codes"])}
+    hr, prof = idx["Hidden risk"], idx["Profiling hidden risk"]
+    # Only document scope over all documents: the company and segment rows are ignored.
+    assert co["matrix"][hr][prof] == co["matrix"][prof][hr] == 21
+    assert co["matrix"][idx["Hidden risk"]][idx["Knowing what families cost"]] == 0
+    assert co["matrix"][hr][hr] == 35  # diagonal: documents with the code
+    assert [(p["code_a"], p["code_b"]) for p in co["strongest"]] == [
+        ("Hidden risk", "Profiling hidden risk")]
+    assert co["max"] == 21 and co["n_pairs"] == 5
+
+
+def test_cooccurrence_ties_are_all_named(tmp_path: Path) -> None:
+    paths = make_results(tmp_path)
+    write_cooccurrence(paths["cooccurrence"], {**PAIRS, ("Early warning",
+                                                         "Knowing what families cost"): 21})
+    co = build(paths)["documents"]["cooccurrence"]
+    # Each pair is ordered by code path, so 'Knowing what families cost' comes first.
+    assert {(p["code_a"], p["code_b"]) for p in co["strongest"]} == {
+        ("Hidden risk", "Profiling hidden risk"), ("Knowing what families cost", "Early warning")}
+
+
+def test_chains_rank_rationales_per_type(tmp_path: Path) -> None:
+    chains = build(make_results(tmp_path))["documents"]["chains"]
+    assert chains["doc_types"] == ["all", "company", "local_authority", "national_government"]
+    company = chains["by_type"]["company"]
+    assert [(r["problem"], r["solution"], r["n_both"]) for r in company] == [
+        ("Hidden risk", "Superior knowledge", 14), ("Hidden risk", "Harnessing time", 12),
+        ("Families as a costly burden", "Superior knowledge", 5)]
+    assert company[0]["pct"] == pytest.approx(100 * 14 / 15)
+    # Tie on documents (7 and 7): the higher share of the problem's documents comes first.
+    la = chains["by_type"]["local_authority"]
+    assert [r["problem"] for r in la[:2]] == ["Families as a costly burden", "Hidden risk"]
+    assert all(r["solution"] != "Profiling hidden risk" for t in chains["by_type"].values()
+               for r in t)  # sub-codes are not rationales
+
+
+def test_framing_contrasts_company_and_government(tmp_path: Path) -> None:
+    fr = build(make_results(tmp_path))["documents"]["framing"]
+    assert fr["by_type"]["company"]["problem"] == {"codes": ["Hidden risk"], "n": 15,
+                                                   "pct": pytest.approx(100 * 15 / 18)}
+    ct = fr["contrast"]
+    # Government = local authority + national government documents (24 + 18).
+    assert ct["government"]["n_documents"] == 42
+    assert ct["government"]["problem"]["codes"] == ["Families as a costly burden"]
+    assert ct["government"]["problem"]["n"] == 27 and ct["same_problem"] is False
+    assert ct["same_solution"] is True  # Superior knowledge in both
+    assert ct["company"]["concerns"]["pct"] == 0
+    assert ct["government"]["concerns"]["pct"] == pytest.approx(100 * 11 / 42)
+    assert ct["concerns_more_in"] == "government"
+    assert fr["by_type"]["all"]["concerns"]["codes"] == ["Errors and bias in records"]
+
+
+def test_reliability_keeps_the_unit_and_undefined_values(tmp_path: Path) -> None:
+    paths = make_results(tmp_path)
+    rel = build(paths)["documents"]["reliability"]
+    assert rel["unit"] == "document x code presence (double-coded documents)"
+    assert rel["n_documents"] == 12 and rel["coders"] == "Coder A vs Coder B"
+    assert [r["code"] for r in rel["codes"]] == ["Errors and bias in records", "Hidden risk"]
+    assert rel["codes"][0]["kappa"] is None and rel["codes"][0]["alpha"] is None
+    assert rel["pooled"]["kappa"] == pytest.approx(0.612345) and rel["any_undefined"]
+    out = tmp_path / "facts.json"
+    F.write_facts(build(paths), out)
+    assert "NaN" not in out.read_text()
+
+
+@pytest.mark.parametrize("key,column", [("chains", "pct_of_problem_documents"),
+                                        ("reliability", "cohens_kappa"),
+                                        ("cooccurrence", "code_path_b")])
+def test_missing_document_column_names_it(tmp_path: Path, key: str, column: str) -> None:
+    paths = make_results(tmp_path)
+    paths[key].write_text(paths[key].read_text().replace(column, "renamed"))
+    with pytest.raises(UserError, match=column):
+        build(paths)
+
+
+def test_missing_document_file_names_it(tmp_path: Path) -> None:
+    paths = make_results(tmp_path)
+    paths["reliability"].unlink()
+    with pytest.raises(UserError, match="reliability.csv"):
         build(paths)

@@ -252,7 +252,12 @@ def test_technical_report(tmp_path: Path) -> None:
     text = " ".join(_text(out).split())
     assert hashlib.sha256(est.read_bytes()).hexdigest()[:40] in text.replace(" ", "")
     for needle in ("attention_check", "Kish effective sample size", "702.4", "[c]", "v-test",
-                   '<img src="file:///etc/passwd">', "SYNTHETIC"):
+                   '<img src="file:///etc/passwd">', "SYNTHETIC",
+                   # Document analysis: heatmap, chains and reliability with its unit.
+                   "Figure 6. Co-occurrence of codes",
+                   "Data analytics companies (n=18) Hidden risk Superior knowledge 14 93% of 15",
+                   "Unit of analysis: document x code presence (double-coded documents)",
+                   "Pooled: all codes", "87.5 0.61 0.62", "— = undefined"):
         assert needle in text, needle
     assert "B" * 300 not in text
     with pikepdf.open(out) as pdf:
@@ -292,3 +297,31 @@ def test_wording_follows_the_data(tmp_path: Path) -> None:
     assert "planning uses clearly more" not in la
     assert "private companies least of all" not in la
     assert "Only 47%" not in la and "47% of parents who gave a view" in la
+
+
+def test_document_findings_in_every_briefing(base: dict[str, Any]) -> None:
+    la, nat, par = (_flat(base[a]) for a in ("local_authorities", "national_policy", "parents"))
+    assert ("local authority documents most often constructed the problem as “Hidden risk” "
+            "(14 of 24, 58%)") in la
+    assert ("company documents also most often “Hidden risk” (15 of 18, 83%), with “Superior "
+            "knowledge” too") in la
+    assert "were raised in 25% of local authority documents and 0% of company documents" in la
+    assert ("government (local and national) documents most often “Families as a costly burden” "
+            "(27 of 42, 64%)") in nat
+    assert "Companies most often described the problem as “hidden risk”" in par
+    assert ("Only about 2 in 10 documents mentioned worries such as “errors and bias in records”"
+            in par)
+
+
+def test_document_findings_follow_the_data(tmp_path: Path) -> None:
+    from tests.test_facts import CHAIN_PROBLEMS
+
+    # Government documents now lead with hidden risk too: the parents' briefing says "also".
+    old = dict(CHAIN_PROBLEMS["national_government"])
+    CHAIN_PROBLEMS["national_government"].update({"Hidden risk": 18, "Families as a costly burden": 1})
+    try:
+        p = _project(tmp_path)
+    finally:
+        CHAIN_PROBLEMS["national_government"].update(old)
+    par = _flat(_briefing(p, "parents", tmp_path / "out"))
+    assert "government documents also most often as “hidden risk”" in par

@@ -28,7 +28,10 @@ OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "
 INK = "#222222"
 WIDTH_IN = 6.6  # A4 text block is about 6.85 in wide with the briefing margins
 
-CHART_NAMES = ["acceptability", "trust", "breakdown", "pilot", "documents"]
+CHART_NAMES = ["acceptability", "trust", "breakdown", "pilot", "documents", "cooccurrence"]
+# Sequential and colour-blind safe (perceptually uniform, readable in greyscale); reversed so
+# that few documents are light and many are dark on the white page.
+HEATMAP_CMAP = "viridis_r"
 
 
 def setup_style(font_dir: Path | None) -> None:
@@ -258,12 +261,94 @@ def documents_chart(facts: Mapping[str, Any], path: Path) -> str:
             + "; ".join(parts) + ".")
 
 
+def _luminance(rgba: Sequence[float]) -> float:
+    r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgba[:3])
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def _pair_text(pair: Mapping[str, Any]) -> str:
+    return f"'{_clip(pair['code_a'], 120)}' with '{_clip(pair['code_b'], 120)}'"
+
+
+def cooccurrence_chart(facts: Mapping[str, Any], path: Path) -> str:
+    """Lower-triangle heatmap: documents in which both codes appear, codes in code-path order.
+
+    Each pair appears once (row below column); the diagonal (documents with the code) is left
+    out so that it does not set the colour scale. Lines separate codes with different parents.
+    """
+    import numpy as np
+    from matplotlib.colors import Normalize
+
+    co = facts["documents"]["cooccurrence"]
+    codes = co["codes"]
+    n = len(codes)
+    n_docs = facts["documents"]["n_documents"]
+    rows, cols = codes[1:], codes[:-1]
+    values = np.ma.masked_all((max(n - 1, 1), max(n - 1, 1)))
+    for i in range(1, n):
+        for j in range(i):
+            values[i - 1, j] = co["matrix"][i][j]
+    # Rows, plus room for the slanted column labels (longest label sets it).
+    longest = max((len(_clip(c["code"])) for c in cols), default=0)
+    height = 0.4 + 0.16 * max(n - 1, 1) + 0.032 * longest
+    fig, ax = plt.subplots(layout="constrained", figsize=(WIDTH_IN, height))
+    norm = Normalize(vmin=0, vmax=max(co["max"], 1))
+    cmap = plt.get_cmap(HEATMAP_CMAP)
+    mesh = ax.pcolormesh(values, cmap=cmap, norm=norm, edgecolors="white", linewidth=0.6)
+    for i in range(1, n):
+        for j in range(i):
+            v = co["matrix"][i][j]
+            ax.text(j + 0.5, i - 0.5, f"{v}", ha="center", va="center", fontsize=6.5,
+                    color="white" if _luminance(cmap(norm(v))) < 0.3 else INK)
+    # Separators where the parent code changes: the codebook's groups stay visible.
+    for k in range(1, n):
+        if codes[k]["parent_code"] != codes[k - 1]["parent_code"]:
+            ax.plot([0, k], [k - 1, k - 1], color=INK, linewidth=0.8)  # under row group start
+            ax.plot([k, k], [k - 1, n - 1], color=INK, linewidth=0.8)  # right of column group
+    ax.set_xlim(0, max(n - 1, 1))
+    ax.set_ylim(max(n - 1, 1), 0)  # first code at the top
+    ax.set_yticks([k + 0.5 for k in range(len(rows))], [_clip(c["code"]) for c in rows],
+                  fontsize=7.5)
+    ax.set_xticks([k + 0.5 for k in range(len(cols))], [_clip(c["code"]) for c in cols],
+                  fontsize=7.5, rotation=50, ha="right", rotation_mode="anchor")
+    ax.tick_params(length=0)
+    for side in ("left", "bottom"):
+        ax.spines[side].set_visible(False)
+    from matplotlib.ticker import MaxNLocator
+
+    bar = fig.colorbar(mesh, ax=ax, shrink=0.5, aspect=25, pad=0.02,
+                       ticks=MaxNLocator(integer=True))  # counts: whole numbers only
+    bar.set_label(f"Documents with both codes (of {n_docs})", fontsize=8)
+    bar.ax.tick_params(labelsize=7)
+    bar.outline.set_visible(False)
+    _save(fig, path)
+    strongest = co["strongest"]
+    if not strongest:
+        finding = "No two codes appear in the same document."
+    else:
+        best = strongest[0]["n_documents"]
+        shown = strongest[:4]
+        more = len(strongest) - len(shown)
+        finding = (f"The strongest pairing{'s' if len(strongest) > 1 else ''}: "
+                   + "; ".join(_pair_text(p) for p in shown)
+                   + (f" and {more} more pairs" if more else "")
+                   + f", each in {best} of {n_docs} documents.")
+        nxt = [p for p in co["top_pairs"] if p["n_documents"] < best][:2]
+        if nxt:
+            finding += " Next: " + "; ".join(f"{_pair_text(p)} ({p['n_documents']})"
+                                            for p in nxt) + "."
+    return (f"Heatmap of how often two document-analysis codes appear in the same document, "
+            f"for {n} codes in codebook order across all {n_docs} documents; each cell gives "
+            f"the number of documents with both codes. " + finding)
+
+
 CHARTS = {
     "acceptability": acceptability_chart,
     "trust": trust_chart,
     "breakdown": breakdown_chart,
     "pilot": pilot_chart,
     "documents": documents_chart,
+    "cooccurrence": cooccurrence_chart,
 }
 
 

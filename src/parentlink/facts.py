@@ -30,6 +30,13 @@ CODE_COLUMNS = [
     "code", "parent_code", "level", "doc_type", "n_documents", "n_segments",
     "n_documents_of_type", "pct_documents",
 ]
+COOCCURRENCE_COLUMNS = ["scope", "doc_type", "code_a", "code_b", "parent_code_a", "parent_code_b",
+                        "n_documents", "jaccard_documents", "code_path_a", "code_path_b"]
+CHAIN_COLUMNS = ["doc_type", "problem", "solution", "solution_level", "n_documents_both",
+                 "n_documents_problem", "n_documents_solution", "n_documents_of_type",
+                 "pct_of_problem_documents"]
+RELIABILITY_COLUMNS = ["level", "code", "parent_code", "unit", "n_units", "percent_agreement",
+                       "cohens_kappa", "krippendorff_alpha", "coders", "note"]
 TEST_COLUMNS = ["variable", "group_variable", "p_value"]
 MODEL_COLUMNS = ["term", "estimate", "se", "t", "p_value", "odds_ratio", "or_lower", "or_upper",
                  "label"]
@@ -116,6 +123,15 @@ BASE_FAMILIES: dict[str, list[str]] = {
 DOC_TYPE_ALL = "all"
 DOC_TYPE_LABELS = {"company": "data analytics companies", "local_authority": "local authorities",
                    "national_government": "national government"}
+# Document types the briefings contrast: documents by companies selling analytics against
+# documents by government (local and national together; the types partition the documents,
+# so their counts add up).
+COMPANY_TYPES = ["company"]
+GOVERNMENT_TYPES = ["local_authority", "national_government"]
+DOC_GROUP_LABELS = {"company": "company", "government": "government"}
+# Top-level code group of the concerns documents raise (errors, bias, ...).
+CONCERNS_ROOT = "Concerns"
+TOP_CHAINS = 3  # problem -> solution rationale pairs shown per document type
 
 
 # ----------------------------------------------------------------------------- reading
@@ -181,6 +197,35 @@ def read_code_frequencies(path: Path) -> pd.DataFrame:
     df = pd.read_csv(path, dtype={"parent_code": str})
     _require_columns(df, CODE_COLUMNS, path)
     return df
+
+
+def _read_documents_csv(path: Path, columns: list[str], what: str) -> pd.DataFrame:
+    """A documents-stage CSV: text as text (a code may be called 'NA'), counts as numbers."""
+    if not path.is_file():
+        fail(f"{path}: {what} not found; run the documents stage first.")
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    _require_columns(df, columns, path)
+    for col in columns:
+        if not col.startswith(("n_", "pct_", "percent_", "cohens_", "krippendorff_", "jaccard_")):
+            continue
+        values = pd.to_numeric(df[col].replace("", None), errors="coerce")
+        bad = (df[col] != "") & values.isna()
+        if bad.any():
+            fail(f"{path}: column {col} holds {df.loc[bad, col].iloc[0][:40]!r}, not a number.")
+        df[col] = values
+    return df
+
+
+def read_cooccurrence(path: Path) -> pd.DataFrame:
+    return _read_documents_csv(path, COOCCURRENCE_COLUMNS, "code co-occurrence")
+
+
+def read_chains(path: Path) -> pd.DataFrame:
+    return _read_documents_csv(path, CHAIN_COLUMNS, "problem-solution chains")
+
+
+def read_reliability(path: Path) -> pd.DataFrame:
+    return _read_documents_csv(path, RELIABILITY_COLUMNS, "intercoder reliability")
 
 
 def read_tests(path: Path) -> pd.DataFrame:
@@ -651,6 +696,175 @@ def _code_matrix(leaf: pd.DataFrame, top: int = 10) -> list[dict[str, Any]]:
     return out
 
 
+def _num(value: Any) -> float | None:
+    """A float for facts.json, None for an empty cell (NaN is not valid JSON)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return float(value)
+
+
+def _paths(df: pd.DataFrame) -> list[str]:
+    """Full code paths of code-frequency rows (the column is optional in the contract)."""
+    if "code_path" in df.columns:
+        return [str(v) for v in df["code_path"]]
+    return [f"{p}/{c}" if p else str(c) for p, c in zip(df["parent_code"], df["code"], strict=True)]
+
+
+def cooccurrence_facts(freq: pd.DataFrame, cooc: pd.DataFrame) -> dict[str, Any]:
+    """Document-scope co-occurrence over every document: codes ordered by code_path.
+
+    `matrix[i][j]` is the number of documents in which codes i and j both appear (0 when the
+    pair never does); the diagonal holds the documents with the code. `strongest` lists every
+    pair that reaches the largest count (ties are all named).
+    """
+    freq = freq.assign(parent_code=freq["parent_code"].fillna(""))
+    leaf = freq[(freq["level"] == "code") & (freq["doc_type"] == DOC_TYPE_ALL)]
+    codes: dict[str, dict[str, Any]] = {
+        path: {"code": str(r["code"]), "parent_code": str(r["parent_code"]), "code_path": path,
+               "n_documents": int(r["n_documents"])}
+        for path, (_, r) in zip(_paths(leaf), leaf.iterrows(), strict=True)}
+    pairs = cooc[(cooc["scope"] == "document") & (cooc["doc_type"] == DOC_TYPE_ALL)]
+    for _, r in pairs.iterrows():
+        for side in ("a", "b"):
+            # A code seen in a pair but missing from the frequencies still gets its row.
+            codes.setdefault(str(r[f"code_path_{side}"]), {
+                "code": str(r[f"code_{side}"]), "parent_code": str(r[f"parent_code_{side}"]),
+                "code_path": str(r[f"code_path_{side}"]), "n_documents": None})
+    order = sorted(codes)
+    index = {path: i for i, path in enumerate(order)}
+    matrix: list[list[int | None]] = [[0] * len(order) for _ in order]
+    for i, path in enumerate(order):
+        matrix[i][i] = codes[path]["n_documents"]
+    rows: list[dict[str, Any]] = []
+    for _, r in pairs.iterrows():
+        i, j = index[str(r["code_path_a"])], index[str(r["code_path_b"])]
+        n = int(r["n_documents"])
+        matrix[i][j] = matrix[j][i] = n
+        rows.append({"code_a": str(r["code_a"]), "code_b": str(r["code_b"]),
+                     "code_path_a": str(r["code_path_a"]), "code_path_b": str(r["code_path_b"]),
+                     "n_documents": n, "jaccard": _num(r["jaccard_documents"])})
+    rows.sort(key=lambda p: (-p["n_documents"], p["code_path_a"], p["code_path_b"]))
+    best = rows[0]["n_documents"] if rows else 0
+    return {"codes": [codes[p] for p in order], "matrix": matrix,
+            "strongest": [p for p in rows if p["n_documents"] == best and best > 0],
+            "top_pairs": rows[:5], "max": best, "n_pairs": len(rows)}
+
+
+def chain_facts(chains: pd.DataFrame, top: int = TOP_CHAINS) -> dict[str, Any]:
+    """The most frequent problem -> solution rationale pairs of each document type.
+
+    Ranked by documents with both, then share of the problem's documents; pairs never seen
+    together are left out. Document types in the file's order (`all` first).
+    """
+    rat = chains[(chains["solution_level"] == "rationale") & (chains["n_documents_both"] > 0)]
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for doc_type in dict.fromkeys(chains["doc_type"]):
+        sub = rat[rat["doc_type"] == doc_type].sort_values(
+            ["n_documents_both", "pct_of_problem_documents", "problem", "solution"],
+            ascending=[False, False, True, True])
+        by_type[str(doc_type)] = [
+            {"problem": str(r["problem"]), "solution": str(r["solution"]),
+             "n_both": int(r["n_documents_both"]), "n_problem": int(r["n_documents_problem"]),
+             "n_of_type": int(r["n_documents_of_type"]),
+             "pct": _num(r["pct_of_problem_documents"])}
+            for _, r in sub.head(top).iterrows()]
+    return {"by_type": by_type, "doc_types": list(by_type), "top": top}
+
+
+def _top(counts: Mapping[str, int], total: int) -> dict[str, Any]:
+    """The most frequent code(s) of a count table: every tied code is named."""
+    best = max(counts.values(), default=0)
+    if best == 0:
+        return {"codes": [], "n": 0, "pct": None}
+    return {"codes": sorted(c for c, n in counts.items() if n == best), "n": int(best),
+            "pct": 100 * best / total if total else None}
+
+
+def framing_facts(freq: pd.DataFrame, chains: pd.DataFrame) -> dict[str, Any]:
+    """How each kind of document frames the problem and the solution, and how often it raises
+    concerns: per document type and for company against government documents together."""
+    problems = chains.drop_duplicates(["doc_type", "problem"])
+    solutions = chains[chains["solution_level"] == "rationale"].drop_duplicates(
+        ["doc_type", "solution"])
+    freq = freq.assign(parent_code=freq["parent_code"].fillna(""), code_path=_paths(freq))
+    root = freq[(freq["level"] == "parent") & (freq["code"] == CONCERNS_ROOT)
+                & (freq["parent_code"] == "")]
+    concern_codes = freq[(freq["level"] == "code")
+                         & freq["code_path"].str.startswith(CONCERNS_ROOT + "/")]
+    types = [str(t) for t in dict.fromkeys(freq["doc_type"])]
+    totals = {str(r["doc_type"]): int(r["n_documents_of_type"])
+              for _, r in freq.drop_duplicates("doc_type").iterrows()}
+
+    def summary(label: str, members: list[str]) -> dict[str, Any]:
+        total = sum(totals.get(t, 0) for t in members)
+
+        def counts(df: pd.DataFrame, key: str, col: str) -> dict[str, int]:
+            sub = df[df["doc_type"].isin(members)]
+            return {str(k): int(v) for k, v in sub.groupby(key)[col].sum().items()}
+
+        concerns = None
+        if not root.empty:
+            n = int(root[root["doc_type"].isin(members)]["n_documents"].sum())
+            by_code = counts(concern_codes, "code", "n_documents")
+            named = sorted((c for c, k in by_code.items() if k > 0), key=lambda c: (-by_code[c], c))
+            concerns = {"n": n, "pct": 100 * n / total if total else None, "codes": named}
+        return {"label": label, "n_documents": total,
+                "problem": _top(counts(problems, "problem", "n_documents_problem"), total),
+                "solution": _top(counts(solutions, "solution", "n_documents_solution"), total),
+                "concerns": concerns}
+
+    by_type = {t: summary(DOC_TYPE_LABELS.get(t, t.replace("_", " ")), [t]) for t in types}
+    company = [t for t in COMPANY_TYPES if t in totals]
+    government = [t for t in GOVERNMENT_TYPES if t in totals]
+    out: dict[str, Any] = {"by_type": by_type, "contrast": None}
+    if company and government:
+        c = summary(DOC_GROUP_LABELS["company"], company)
+        g = summary(DOC_GROUP_LABELS["government"], government)
+        cc, gc = c["concerns"], g["concerns"]
+        more = None
+        if cc is not None and gc is not None and cc["pct"] is not None and gc["pct"] is not None:
+            more = ("government" if gc["pct"] > cc["pct"] else "company"
+                    if cc["pct"] > gc["pct"] else "same")
+        out["contrast"] = {
+            "company": c, "government": g,
+            "same_problem": c["problem"]["codes"] == g["problem"]["codes"],
+            "same_solution": c["solution"]["codes"] == g["solution"]["codes"],
+            # Descriptive: every coded document is counted, there is no sampling error.
+            "concerns_more_in": more,
+        }
+    return out
+
+
+def reliability_facts(rel: pd.DataFrame) -> dict[str, Any]:
+    """Intercoder agreement per code and pooled, with the unit of analysis it is computed on."""
+    def row(r: Mapping[str, Any]) -> dict[str, Any]:
+        return {"code": str(r["code"]), "parent_code": str(r["parent_code"]),
+                "n_units": int(r["n_units"]), "percent_agreement": _num(r["percent_agreement"]),
+                "kappa": _num(r["cohens_kappa"]), "alpha": _num(r["krippendorff_alpha"]),
+                "note": str(r["note"])}
+
+    records = rel.to_dict("records")
+    pooled = [row(r) for r in records if r["level"] == "pooled"]
+    codes = [row(r) for r in records if r["level"] == "code"]
+    return {
+        "unit": str(records[0]["unit"]) if records else "",
+        "coders": "; ".join(dict.fromkeys(str(r["coders"]) for r in records if r["coders"])),
+        "codes": codes,
+        "parents": [row(r) for r in records if r["level"] == "parent"],
+        "pooled": pooled[0] if pooled else None,
+        # Each code-level unit is one double-coded document.
+        "n_documents": codes[0]["n_units"] if codes else 0,
+        "any_undefined": any(r["kappa"] is None or r["alpha"] is None for r in codes + pooled),
+    }
+
+
+def document_analysis_facts(freq: pd.DataFrame, cooc: pd.DataFrame, chains: pd.DataFrame,
+                            rel: pd.DataFrame) -> dict[str, Any]:
+    return {**document_facts(freq), "cooccurrence": cooccurrence_facts(freq, cooc),
+            "chains": chain_facts(chains), "framing": framing_facts(freq, chains),
+            "reliability": reliability_facts(rel)}
+
+
 def pct_text(cell: Mapping[str, Any], mark: str = SUPPRESSION_MARK) -> str:
     """A percentage as printed: whole number and '%', or the suppression mark alone."""
     if cell.get("suppressed", True):
@@ -680,6 +894,9 @@ def build_facts(
     pilot_flow: Path,
     diagnostics: Path,
     code_frequencies: Path,
+    cooccurrence: Path,
+    chains: Path,
+    reliability: Path,
     main_tests: Path,
     model: Path,
     main_meta: Path,
@@ -692,7 +909,8 @@ def build_facts(
     Besides the estimates: the design-based tests (main_tests.csv) decide whether a difference
     between groups is called clear, the survey-weighted logistic model (main_social_licence_glm
     .csv) speaks for groups too small to show, and the clean metadata says which bases leave
-    out "don't know".
+    out "don't know". The documents stage's co-occurrence, chains and reliability files give
+    the document-analysis heatmap, tables and the briefings' framing sentences.
     """
     main_est = Estimates(read_estimates(main_estimates), main_estimates, min_base)
     pilot_est = Estimates(read_estimates(pilot_estimates), pilot_estimates, min_base)
@@ -707,7 +925,9 @@ def build_facts(
         "pilot": {**pilot_facts(pilot_est), "flow": flow_facts(read_flow(pilot_flow))},
         "main_flow": flow_facts(read_flow(main_flow)),
         "weighting": weighting_facts(read_diagnostics(diagnostics)),
-        "documents": document_facts(read_code_frequencies(code_frequencies)),
+        "documents": document_analysis_facts(
+            read_code_frequencies(code_frequencies), read_cooccurrence(cooccurrence),
+            read_chains(chains), read_reliability(reliability)),
     }
 
 

@@ -2,7 +2,9 @@
 # Each briefing depends only on its own template plus the shared ones, so editing one
 # briefing re-renders only that briefing.
 
-FIGURES = ["acceptability", "trust", "breakdown", "pilot", "documents"]
+FIGURES = ["acceptability", "trust", "breakdown", "pilot", "documents", "cooccurrence"]
+# The briefings show every figure but the co-occurrence heatmap (technical report only).
+BRIEFING_FIGURES = [f for f in FIGURES if f != "cooccurrence"]
 TEMPLATES = "workflow/templates"
 SHARED_TEMPLATES = [
     f"{TEMPLATES}/base.html",
@@ -20,6 +22,9 @@ rule facts:
         pilot_flow="results/clean/pilot_flow.csv",
         diagnostics="results/weights/main_diagnostics.json",
         code_frequencies="results/documents/code_frequencies.csv",
+        cooccurrence="results/documents/cooccurrence.csv",
+        chains="results/documents/chains.csv",
+        reliability="results/documents/reliability.csv",
         main_tests="results/tables/main_tests.csv",
         model="results/models/main_social_licence_glm.csv",
         main_meta="results/clean/main_meta.json",
@@ -65,7 +70,7 @@ rule render_briefing:
     input:
         facts="results/report/facts.json",
         alt="results/figures/alt_text.json",
-        svg=expand("results/figures/{name}.svg", name=FIGURES),
+        svg=expand("results/figures/{name}.svg", name=BRIEFING_FIGURES),
         template=f"{TEMPLATES}/{{audience}}.html",
         shared=SHARED_TEMPLATES,
         fonts=FONTS,

@@ -13,6 +13,7 @@ sm = snakemake  # type: ignore[name-defined]  # noqa: F821  (injected by Snakema
 def main() -> None:
     inp = {k: Path(sm.input[k]) for k in ("main_estimates", "pilot_estimates", "main_flow",
                                            "pilot_flow", "diagnostics", "code_frequencies",
+                                           "cooccurrence", "chains", "reliability",
                                            "main_tests", "model", "main_meta")}
     facts = build_facts(**inp, study=dict(sm.params.study), min_base=int(sm.params.min_base))
     write_facts(facts, Path(sm.output[0]))
