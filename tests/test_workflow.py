@@ -148,3 +148,16 @@ def test_no_raw_text_under_results_or_reports(built: Path) -> None:
             else:
                 data = f.read_bytes()
             assert not needle.search(data), f
+
+
+def test_pdfs_use_only_the_shipped_font(built: Path) -> None:
+    """No system font sneaks in (e.g. a monospace fallback): builds must not depend on the OS."""
+    import pikepdf
+
+    for p in CONTRACT:
+        if not p.endswith(".pdf"):
+            continue
+        with pikepdf.open(built / p) as pdf:
+            for page in pdf.pages:
+                for _, font in page.Resources.get("/Font", {}).items():
+                    assert "Report-Sans" in str(font.get("/BaseFont")), (p, font.get("/BaseFont"))
