@@ -116,3 +116,23 @@ def test_plan_with_bad_key_is_rejected(tmp_path: Path) -> None:
     p.write_text("survey: x\nid: a\nrename: {}\nmissing: {}\nexclusions: [{step: s, rule: teleport}]\n")
     with pytest.raises(UserError, match="exclusions/0/rule"):
         load_plan(p)
+
+
+def test_multi_response_sets(cleaned_main) -> None:  # type: ignore[no-untyped-def]
+    d, m = cleaned_main.data, cleaned_main.meta["variables"]
+    items = ["src_bank", "src_supermarket", "src_socialmedia"]
+    sel = d[items].isin([1, 2]).sum(axis=1)
+    answered = d[items].isin([1, 2, 3, 4, 5]).any(axis=1)
+    got = d["commercial_sources_acceptable_count"]
+    assert (got[answered] == sel[answered]).all() and got[~answered].isna().all()
+    assert ((d["commercial_sources_acceptable_any"] == 1) == (got > 0))[answered].all()
+    assert m["public_sources_acceptable_any"]["derived_from"][0] == "src_health"
+    # commercial data are accepted far less often than public-service records (built into the study)
+    assert d["commercial_sources_acceptable_any"].mean() < d["public_sources_acceptable_any"].mean()
+
+
+def test_multi_response_naming_unknown_item(root: Path) -> None:
+    plan = copy.deepcopy(load_plan(root / "config/plans/main.yaml"))
+    plan["multi_response"][0]["items"].append("src_tarot")
+    with pytest.raises(UserError, match="multi_response 'commercial_sources_acceptable' names src_tarot"):
+        run_clean("main", plan=plan)

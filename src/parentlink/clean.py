@@ -378,6 +378,39 @@ def _derive_threshold(ctx: _Context, spec: dict[str, Any]) -> None:
     }
 
 
+def _multi_response(ctx: _Context) -> None:
+    """Multi-response sets: items where a listed code means 'selected' (e.g. acceptable).
+
+    For each set, `{name}_count` is how many items were selected and `{name}_any` whether any was;
+    both are missing where no item of the set has a substantive answer (don't know, refused and
+    not asked are not answers here).
+    """
+    for spec in ctx.plan.get("multi_response", []):
+        absent = [i for i in spec["items"] if i not in ctx.vars]
+        if absent:
+            raise UserError(
+                f"Cleaning plan multi_response '{spec['name']}' names {', '.join(absent)}, "
+                "which are not renamed variables: use names from 'rename'."
+            )
+        block = pd.DataFrame({i: ctx.substantive(i) for i in spec["items"]})
+        selected = block.isin([float(c) for c in spec["codes"]])
+        answered = block.notna().any(axis=1)
+        count = selected.sum(axis=1).where(answered)
+        label = spec.get("label", spec["name"])
+        source = {"source": None, "derived_from": list(spec["items"]), "missing": {}}
+        note = f"codes {spec['codes']} count as selected"
+        ctx.df[f"{spec['name']}_count"] = count.astype(float)
+        ctx.vars[f"{spec['name']}_count"] = {
+            "label": f"{label}: number selected", "type": "numeric", "value_labels": {},
+            "measure": "scale", "note": note, **source,
+        }  # fmt: skip
+        ctx.df[f"{spec['name']}_any"] = (count > 0).astype(float).where(answered)
+        ctx.vars[f"{spec['name']}_any"] = {
+            "label": f"{label}: any selected", "type": "categorical", "measure": "nominal",
+            "value_labels": {"0": "None selected", "1": "At least one selected"}, "note": note, **source,
+        }  # fmt: skip
+
+
 def _derive(ctx: _Context) -> dict[str, Any]:
     scales = {}
     for spec in ctx.plan.get("derive", []):
@@ -498,6 +531,7 @@ def clean(df: pd.DataFrame, raw_meta: dict[str, Any], plan: dict[str, Any], weig
     flow = _exclude(ctx)
     _recode(ctx)
     scales = _derive(ctx)
+    _multi_response(ctx)
     data = _finish(ctx)
     return Cleaned(data=data, meta=_meta(ctx, plan["survey"], len(data), weighted), flow=flow, scales=scales)
 

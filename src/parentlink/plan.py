@@ -76,6 +76,20 @@ PLAN_SCHEMA: dict[str, Any] = {
             },
         },
         "derive": {"type": "array", "items": {"type": "object", "required": ["into"]}},
+        "multi_response": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name", "items", "codes"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "label": {"type": "string"},
+                    "items": {"type": "array", "items": {"type": "string"}, "minItems": 2},
+                    "codes": {"type": "array", "items": {"type": "integer"}, "minItems": 1},
+                },
+                "additionalProperties": False,
+            },
+        },
         "published": {"type": "array", "items": {"type": "object"}},
     },
 }
