@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,17 @@ from parentlink.ingest import apply_privacy, read_raw
 from parentlink.plan import load_plan
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+PROJECT_ITEMS = ("Snakefile", "config", "raw", "workflow", "pyproject.toml")
+
+
+def copy_project(work: Path) -> Path:
+    """What a workflow run needs, copied into `work` (results/ and reports/ are left behind)."""
+    for item in PROJECT_ITEMS:
+        src = ROOT / item
+        (shutil.copytree if src.is_dir() else shutil.copy2)(src, work / item)
+    return work
 
 
 @pytest.fixture(scope="session")

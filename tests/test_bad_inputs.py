@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import copy_project
+
 HERE = Path(__file__).resolve().parent
 CORPUS = HERE / "bad_inputs"
 
@@ -30,10 +32,7 @@ CASES = [
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory, root: Path) -> Path:
-    work = tmp_path_factory.mktemp("bad")
-    for item in ("Snakefile", "config", "raw", "workflow"):
-        src = root / item
-        (shutil.copytree if src.is_dir() else shutil.copy2)(src, work / item)
+    work = copy_project(tmp_path_factory.mktemp("bad"))
     return work
 
 

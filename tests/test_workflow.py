@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+
+from tests.conftest import copy_project
 
 pytestmark = pytest.mark.integration
 
@@ -39,10 +40,7 @@ def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory, root: Path) -> Path:
-    work = tmp_path_factory.mktemp("workflow")
-    for item in ("Snakefile", "config", "raw", "workflow"):
-        src = root / item
-        (shutil.copytree if src.is_dir() else shutil.copy2)(src, work / item)
+    work = copy_project(tmp_path_factory.mktemp("workflow"))
     run = snakemake(work)
     assert run.returncode == 0, run.stderr[-4000:]
     return work
