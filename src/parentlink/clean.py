@@ -397,7 +397,7 @@ def _multi_response(ctx: _Context) -> None:
         answered = block.notna().any(axis=1)
         count = selected.sum(axis=1).where(answered)
         label = spec.get("label", spec["name"])
-        source = {"source": None, "derived_from": list(spec["items"]), "missing": {}}
+        source: dict[str, Any] = {"source": None, "derived_from": list(spec["items"]), "missing": {}}
         note = f"codes {spec['codes']} count as selected"
         ctx.df[f"{spec['name']}_count"] = count.astype(float)
         ctx.vars[f"{spec['name']}_count"] = {
