@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +112,3 @@ def load_plan(path: str | Path) -> dict[str, Any]:
         raise UserError(f"Cleaning plan {p}, key '{where}': {err.message}.") from None
     plan["missing"] = {int(k): v for k, v in plan["missing"].items()}
     return plan
-
-
-def plan_fingerprint(plan: dict[str, Any]) -> str:
-    return json.dumps(plan, sort_keys=True, default=str)

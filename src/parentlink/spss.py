@@ -23,10 +23,10 @@ def source_date_epoch() -> int:
     return int(os.environ.get("SOURCE_DATE_EPOCH", DEFAULT_EPOCH))
 
 
-def write_sav(df: pd.DataFrame, path: str | Path, **kwargs: Any) -> None:
-    """pyreadstat.write_sav, then stamp the header with SOURCE_DATE_EPOCH (zsav too)."""
+def write_sav(df: pd.DataFrame, path: str | Path, *, epoch: int | None = None, **kwargs: Any) -> None:
+    """pyreadstat.write_sav, then stamp the header with `epoch` (default SOURCE_DATE_EPOCH)."""
     pyreadstat.write_sav(df, str(path), **kwargs)
-    stamp = time.gmtime(source_date_epoch())
+    stamp = time.gmtime(source_date_epoch() if epoch is None else epoch)
     months = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
     date = f"{stamp.tm_mday:02d} {months[stamp.tm_mon - 1]} {stamp.tm_year % 100:02d}"
     clock = time.strftime("%H:%M:%S", stamp)

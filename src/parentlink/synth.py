@@ -20,6 +20,9 @@ import pandas as pd
 from parentlink.spss import write_sav
 
 SEED = 20210301
+# The synthetic files carry a fixed creation date, so `make raw` (which exports SOURCE_DATE_EPOCH
+# = the commit time for the builds) regenerates exactly the committed files.
+RAW_EPOCH = 1614556800  # 2021-03-01
 FIELD_START = pd.Timestamp("2021-02-01 08:00:00")
 
 DK, REFUSED, NOT_ASKED = 8, 9, -1
@@ -486,6 +489,7 @@ def write_main(path: Path, n: int = 1040, seed: int = SEED) -> None:
     write_sav(
         df,
         path,
+        epoch=RAW_EPOCH,
         file_label="SYNTHETIC parents' data linkage survey - not real data",
         column_labels=MAIN_LABELS,
         variable_value_labels=main_value_labels(),
@@ -603,6 +607,7 @@ def write_pilot(path: Path, seed: int = SEED) -> None:
     write_sav(
         df,
         path,
+        epoch=RAW_EPOCH,
         file_label="SYNTHETIC pilot survey of parents - not real data",
         column_labels=PILOT_LABELS,
         variable_value_labels=pilot_value_labels(),
