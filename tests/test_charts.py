@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from parentlink import charts as C
@@ -49,11 +50,29 @@ def test_numbers_follow_the_data(tmp_path: Path) -> None:
 def test_hostile_labels_do_not_break_charts(tmp_path: Path) -> None:
     paths = make_results(tmp_path / "h")
     est = paths["main_estimates"]
-    est.write_text(est.read_text().replace(",Lone parent,", ",$\\frac{1}{0}$ " + "x" * 5000 + ","))
+    est.write_text(est.read_text().replace(
+        ",Lone parent,", ",$\\frac{1}{0}$ <img src='file:///etc/passwd'> & " + "x" * 5000 + ","))
     facts = build(paths)
     out = tmp_path / "h" / "figures"
     alt = C.make_charts(facts, out, FONTS, out / "alt_text.json")
     assert "x" * 100 not in alt["breakdown"]
+    # Chart text is SVG <text>: the label must stay character data, never markup.
+    root = ET.parse(out / "breakdown.svg").getroot()
+    assert not root.findall(".//{http://www.w3.org/2000/svg}img")
+    assert any("<img src=" in (t.text or "") for t in root.iter("{http://www.w3.org/2000/svg}text"))
+
+
+def test_chart_text_uses_the_report_font(tmp_path: Path) -> None:
+    """Text, not outlines (fast to render), in the PDF's @font-face family before any system font."""
+    _, out = _make(tmp_path, "a")
+    for name in C.CHART_NAMES:
+        root = ET.parse(out / f"{name}.svg").getroot()
+        texts = list(root.iter("{http://www.w3.org/2000/svg}text"))
+        assert texts, name
+        for t in texts:
+            assert "font-family: 'Report Sans', 'DejaVu Sans', sans-serif" in t.get("style", ""), name
+    css = (FONTS.parent / "templates" / "base.html").read_text()
+    assert '@font-face { font-family: "Report Sans"' in css
 
 
 def test_cooccurrence_heatmap(tmp_path: Path) -> None:

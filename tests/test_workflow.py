@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -156,6 +157,16 @@ def test_pdfs_use_only_the_shipped_font(built: Path) -> None:
         if not p.endswith(".pdf"):
             continue
         with pikepdf.open(built / p) as pdf:
-            for page in pdf.pages:
-                for _, font in page.Resources.get("/Font", {}).items():
-                    assert "Report-Sans" in str(font.get("/BaseFont")), (p, font.get("/BaseFont"))
+            fonts = {str(f.get("/BaseFont")) for page in pdf.pages for f in _fonts(page.Resources)}
+        assert fonts and all("Report-Sans" in f for f in fonts), (p, fonts)
+
+
+def _fonts(resources: Any, seen: set[tuple[int, int]] | None = None) -> list[Any]:
+    """Fonts of a page's resources and of the form XObjects it draws (charts are drawn there)."""
+    seen = set() if seen is None else seen
+    out = list(resources.get("/Font", {}).values())
+    for xobj in resources.get("/XObject", {}).values():
+        if xobj.objgen not in seen and "/Resources" in xobj:
+            seen.add(xobj.objgen)
+            out += _fonts(xobj.Resources, seen)
+    return out

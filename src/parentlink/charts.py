@@ -6,6 +6,7 @@ numbers. Suppressed estimates are drawn as the suppression mark with no bar.
 
 from __future__ import annotations
 
+import io
 import json
 import textwrap
 from collections.abc import Mapping, Sequence
@@ -26,6 +27,11 @@ from parentlink.facts import SUPPRESSION_MARK, one_in, pct_text  # noqa: E402
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
              "#000000"]
 INK = "#222222"
+# Chart text names the PDF's own font first (the @font-face "Report Sans" in
+# workflow/templates/base.html, i.e. the shipped DejaVu files), so WeasyPrint never looks for a
+# system font; browsers showing the HTML briefings fall back to DejaVu Sans or any sans-serif.
+MPL_FONT_FAMILY = "font-family: 'DejaVu Sans'"
+SVG_FONT_FAMILY = "font-family: 'Report Sans', 'DejaVu Sans', sans-serif"
 WIDTH_IN = 6.6  # A4 text block is about 6.85 in wide with the briefing margins
 
 CHART_NAMES = ["acceptability", "trust", "breakdown", "pilot", "documents", "cooccurrence"]
@@ -41,7 +47,7 @@ def setup_style(font_dir: Path | None) -> None:
             font_manager.fontManager.addfont(str(font_dir / name))
     plt.rcParams.update({
         "svg.hashsalt": "parentlink",  # clip-path ids are random otherwise
-        "svg.fonttype": "path",  # text as outlines: no dependence on viewer fonts
+        "svg.fonttype": "none",  # text as outlines: no dependence on viewer fonts
         "text.parse_math": False,  # a '$' in a data label must not switch to mathtext
         "font.family": "DejaVu Sans",
         "font.size": 9,
@@ -56,10 +62,17 @@ def setup_style(font_dir: Path | None) -> None:
 
 
 def _save(fig: Figure, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="svg",
-                metadata={"Date": None, "Creator": None})
+    buf = io.BytesIO()
+    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     plt.close(fig)
+    svg = buf.getvalue().decode("utf-8")
+    if "<text" in svg:
+        if MPL_FONT_FAMILY not in svg:
+            raise RuntimeError(f"{path.name}: matplotlib wrote chart text without "
+                               f"{MPL_FONT_FAMILY!r}; update SVG_FONT_FAMILY handling in charts.py.")
+        svg = svg.replace(MPL_FONT_FAMILY, SVG_FONT_FAMILY)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(svg, encoding="utf-8")
 
 
 def _bars(ax: Axes, items: Sequence[Mapping[str, Any]], labels: Sequence[str],
