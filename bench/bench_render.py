@@ -81,7 +81,7 @@ def renderers(work: Path) -> dict[str, Callable[[Path], None]]:
     import yaml
 
     from parentlink import render
-    from parentlink.facts import load_facts
+    from parentlink.wording import load_facts
 
     config = yaml.safe_load((work / "config" / "config.yaml").read_text(encoding="utf-8"))
     res = work / "results"

@@ -21,7 +21,7 @@ from matplotlib import font_manager  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from parentlink.facts import SUPPRESSION_MARK, one_in, pct_text  # noqa: E402
+from parentlink.wording import SUPPRESSION_MARK, one_in, pct_text  # noqa: E402
 
 # Okabe–Ito: distinguishable under the common colour-vision deficiencies.
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",

@@ -17,8 +17,7 @@ from typing import Any
 import pandas as pd
 
 from parentlink.errors import UserError, fail
-
-SUPPRESSION_MARK = "[c]"
+from parentlink.wording import SUPPRESSION_MARK
 
 ESTIMATE_COLUMNS = [
     "survey", "variable", "variable_label", "category_code", "category", "group_variable",
@@ -865,24 +864,6 @@ def document_analysis_facts(freq: pd.DataFrame, cooc: pd.DataFrame, chains: pd.D
             "reliability": reliability_facts(rel)}
 
 
-def pct_text(cell: Mapping[str, Any], mark: str = SUPPRESSION_MARK) -> str:
-    """A percentage as printed: whole number and '%', or the suppression mark alone."""
-    if cell.get("suppressed", True):
-        return mark
-    return f"{cell['pct']:.0f}%"
-
-
-def one_in(pct: float) -> str:
-    """A natural frequency for plain English on one scale (out of 10): 46% -> 'about 5 in 10'."""
-    if pct < 5:
-        return "fewer than 1 in 20"
-    if pct < 10:
-        return "fewer than 1 in 10"
-    if pct > 95:
-        return "almost all"
-    return f"about {round(pct / 10)} in 10"
-
-
 # ----------------------------------------------------------------------------- assembly
 
 
@@ -936,9 +917,3 @@ def write_facts(facts: Mapping[str, Any], path: Path) -> None:
     # Sorted keys keep the file byte-stable between runs.
     path.write_text(json.dumps(facts, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
                     encoding="utf-8")
-
-
-def load_facts(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        fail(f"{path}: facts file not found; run the 'facts' rule first.")
-    return dict(json.loads(path.read_text(encoding="utf-8")))

@@ -25,16 +25,18 @@ import mimetypes
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
 import jinja2
-import pandas as pd
 
 from parentlink import __version__
 from parentlink.errors import fail
-from parentlink.facts import SUPPRESSION_MARK, one_in, pct_text, read_estimates
+from parentlink.wording import SUPPRESSION_MARK, one_in, pct_text
+
+if TYPE_CHECKING:  # pandas is imported only by the technical report (~0.3 s a briefing saves)
+    import pandas as pd
 
 __all__ = ["__version__", "render_briefing", "render_technical_report", "make_fetcher"]
 
@@ -261,32 +263,35 @@ def render_briefing(
 
 
 def estimate_tables(df: pd.DataFrame, min_base: int) -> list[dict[str, Any]]:
-    """One table per item: rows are groups, columns categories; suppressed cells as the mark."""
-    tables = []
-    for variable in dict.fromkeys(df["variable"]):
-        sub = df[df["variable"] == variable]
-        cats = list(dict.fromkeys(zip(sub["category_code"], sub["category"], strict=True)))
-        rows = []
-        for (gv, _code), grp in sub.groupby(["group_variable", "group_code"], sort=False):
-            cells = {str(r["category_code"]): _table_cell(r, min_base)
-                     for _, r in grp.iterrows()}
-            rows.append({
-                "group_variable": str(gv), "group": clip(grp.iloc[0]["group"], 80),
-                "base": int(grp["base_unweighted"].max()),
-                "cells": [cells.get(str(code), "") for code, _ in cats],
-            })
-        tables.append({"variable": clip(variable, 60),
-                       "label": clip(sub.iloc[0]["variable_label"]),
-                       "categories": [clip(c, 40) for _, c in cats], "rows": rows})
-    return tables
+    """One table per item: rows are groups, columns categories; suppressed cells as the mark.
 
-
-def _table_cell(row: Mapping[str, Any], min_base: int) -> str:
-    if bool(row["suppressed"]) or int(row["base_unweighted"]) < min_base \
-            or pd.isna(row["estimate"]):
-        return SUPPRESSION_MARK
-    est, lo, hi = (100 * float(row[k]) for k in ("estimate", "ci_lower", "ci_upper"))
-    return f"{est:.0f} ({lo:.0f}–{hi:.0f})"
+    Items, categories and groups keep their order in the estimates file; a group's base is the
+    largest unweighted base of its cells.
+    """
+    shown = ~df["suppressed"].astype(bool) & (df["base_unweighted"] >= min_base) \
+        & df["estimate"].notna()
+    pct = df[["estimate", "ci_lower", "ci_upper"]].astype(float).mul(100).to_numpy()
+    cells = [f"{e:.0f} ({lo:.0f}–{hi:.0f})" if ok else SUPPRESSION_MARK
+             for ok, (e, lo, hi) in zip(shown, pct, strict=True)]
+    tables: dict[str, dict[str, Any]] = {}
+    for var, label, gv, gcode, group, code, cat, base, cell in zip(
+            df["variable"], df["variable_label"], df["group_variable"], df["group_code"],
+            df["group"], df["category_code"].astype(str), df["category"], df["base_unweighted"],
+            cells, strict=True):
+        t = tables.setdefault(str(var), {"label": label, "categories": {}, "rows": {}})
+        t["categories"].setdefault(code, cat)
+        row = t["rows"].setdefault((str(gv), str(gcode)), {
+            "group_variable": str(gv), "group": clip(group, 80), "base": int(base), "cells": {}})
+        row["base"] = max(row["base"], int(base))
+        row["cells"][code] = cell
+    return [{
+        "variable": clip(var, 60),
+        "label": clip(t["label"]),
+        "categories": [clip(c, 40) for c in t["categories"].values()],
+        "rows": [{**{k: r[k] for k in ("group_variable", "group", "base")},
+                  "cells": [r["cells"].get(code, "") for code in t["categories"]]}
+                 for r in t["rows"].values()],
+    } for var, t in tables.items()]
 
 
 def codebook_summary(book: pd.DataFrame, min_cell: int) -> list[dict[str, str]]:
@@ -296,6 +301,8 @@ def codebook_summary(book: pd.DataFrame, min_cell: int) -> list[dict[str, str]]:
     count of a variable would be hidden, the next smallest is hidden too (else the variable's
     total gives it away).
     """
+    import pandas as pd
+
     rows = []
     for name, g in book.groupby("variable", sort=False):
         first = g.iloc[0]
@@ -339,6 +346,10 @@ def render_technical_report(
     out_pdf: Path,
 ) -> None:
     import json
+
+    import pandas as pd
+
+    from parentlink.facts import read_estimates
 
     env = make_env(templates_dir)
     title = f"{study.get('title', 'Study')}: technical report"

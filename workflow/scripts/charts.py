@@ -6,7 +6,7 @@ from pathlib import Path
 
 from parentlink.charts import make_charts
 from parentlink.errors import run_stage
-from parentlink.facts import load_facts
+from parentlink.wording import load_facts
 
 sm = snakemake  # type: ignore[name-defined]  # noqa: F821  (injected by Snakemake)
 

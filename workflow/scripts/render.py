@@ -9,7 +9,7 @@ from pathlib import Path
 
 from parentlink import render
 from parentlink.errors import run_stage
-from parentlink.facts import load_facts
+from parentlink.wording import load_facts
 
 sm = snakemake  # type: ignore[name-defined]  # noqa: F821  (injected by Snakemake)
 # Reproducible output without a Makefile: dates and font subsets come from this.
