@@ -325,3 +325,50 @@ def test_document_findings_follow_the_data(tmp_path: Path) -> None:
         CHAIN_PROBLEMS["national_government"].update(old)
     par = _flat(_briefing(p, "parents", tmp_path / "out"))
     assert "government documents also most often as “hidden risk”" in par
+
+
+# ----------------------------------------------------------------------------- fonts
+
+
+def _font_names(pdf: Path) -> set[str]:
+    from tests.test_workflow import _fonts
+
+    with pikepdf.open(pdf) as doc:
+        return {str(f.get("/BaseFont")) for page in doc.pages for f in _fonts(page.Resources)}
+
+
+def test_characters_the_font_lacks_never_pull_in_a_system_font(tmp_path: Path) -> None:
+    """An emoji or CJK label would make Pango take a glyph from the OS: machine-dependent bytes."""
+    p = _project(tmp_path)
+    est = p["paths"]["main_estimates"]
+    est.write_text(est.read_text(encoding="utf-8").replace(",Mixed,", ",Mixed 😀 家族 ✓,"),
+                   encoding="utf-8")
+    p["facts"] = build(p["paths"])
+    figures = p["results"] / "figures"
+    p["alt"] = C.make_charts(p["facts"], figures, FONTS, figures / "alt_text.json")
+    pdf = _briefing(p, "local_authorities", tmp_path / "out")
+    fonts = _font_names(pdf)
+    assert fonts and all("Report-Sans" in f for f in fonts), fonts
+    assert "Mixed \ufffd \ufffd\ufffd ✓" in _text(pdf)
+    assert "Mixed 😀 家族 ✓" in pdf.with_suffix(".html").read_text(encoding="utf-8")
+    assert "😀" not in (figures / "breakdown.svg").read_text(encoding="utf-8")
+
+
+def test_every_covered_character_renders_in_the_shipped_font(tmp_path: Path) -> None:
+    """The coverage list (wording.font_coverage, emoji excluded) matches what Pango does."""
+    from html import escape
+
+    from parentlink.wording import font_coverage
+
+    text = escape("".join(chr(c) for c in sorted(font_coverage(FONTS)) if c > 0x20))
+    faces = "".join(
+        f'@font-face {{ font-family: "Report Sans"; font-weight: {w}; '
+        f'src: url("{(FONTS / n).as_uri()}"); }}'
+        for w, n in (("normal", "DejaVuSans.ttf"), ("bold", "DejaVuSans-Bold.ttf")))
+    html = (f'<html lang="en"><head><title>t</title><style>{faces} html {{ font-family: '
+            f'"Report Sans", sans-serif; }}</style></head><body><p>{text}</p><p><b>{text}</b>'
+            f'</p></body></html>')
+    out = tmp_path / "all.pdf"
+    R.write_pdf(html, out, "all", R.make_fetcher([FONTS]), FONTS)
+    fonts = _font_names(out)
+    assert fonts and all("Report-Sans" in f for f in fonts), fonts

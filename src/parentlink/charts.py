@@ -21,7 +21,14 @@ from matplotlib import font_manager  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from parentlink.wording import SUPPRESSION_MARK, one_in, pct_text  # noqa: E402
+from parentlink.wording import (  # noqa: E402
+    FONT_FILES,
+    SUPPRESSION_MARK,
+    font_coverage,
+    one_in,
+    pct_text,
+    printable_tree,
+)
 
 # Okabe–Ito: distinguishable under the common colour-vision deficiencies.
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
@@ -43,7 +50,7 @@ HEATMAP_CMAP = "viridis_r"
 def setup_style(font_dir: Path | None) -> None:
     """Fix everything that would otherwise vary between runs or machines."""
     if font_dir is not None:
-        for name in ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf"):
+        for name in FONT_FILES:
             font_manager.fontManager.addfont(str(font_dir / name))
     plt.rcParams.update({
         "svg.hashsalt": "parentlink",  # clip-path ids are random otherwise
@@ -367,8 +374,14 @@ CHARTS = {
 
 def make_charts(facts: Mapping[str, Any], out_dir: Path, font_dir: Path | None,
                 alt_path: Path) -> dict[str, str]:
-    """Write every chart as out_dir/<name>.svg and the alt texts to alt_path (JSON)."""
+    """Write every chart as out_dir/<name>.svg and the alt texts to alt_path (JSON).
+
+    With the shipped fonts (font_dir), characters they cannot draw print as U+FFFD, so neither
+    matplotlib's layout nor the PDF renderer reaches for a system font.
+    """
     setup_style(font_dir)
+    if font_dir is not None:
+        facts = printable_tree(facts, font_coverage(font_dir))
     alt = {name: fn(facts, out_dir / f"{name}.svg") for name, fn in CHARTS.items()}
     alt_path.parent.mkdir(parents=True, exist_ok=True)
     alt_path.write_text(json.dumps(alt, indent=1, sort_keys=True, ensure_ascii=False) + "\n",

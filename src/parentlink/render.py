@@ -30,10 +30,11 @@ from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
 import jinja2
+import markupsafe
 
 from parentlink import __version__
 from parentlink.errors import fail
-from parentlink.wording import SUPPRESSION_MARK, one_in, pct_text
+from parentlink.wording import SUPPRESSION_MARK, font_coverage, one_in, pct_text, printable
 
 if TYPE_CHECKING:  # pandas is imported only by the technical report (~0.3 s a briefing saves)
     import pandas as pd
@@ -125,13 +126,24 @@ def items_by_variable(items: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     return {str(i["variable"]): i for i in items}
 
 
-def make_env(templates_dir: Path) -> jinja2.Environment:
+def make_env(templates_dir: Path, coverage: frozenset[int] | None = None) -> jinja2.Environment:
+    """Jinja2 environment of the documents; with `coverage` (the code points the shipped fonts
+    draw, for PDFs) every printed value is passed through wording.printable first."""
+
+    def finalize(value: Any) -> Any:
+        if coverage is None or not isinstance(value, str):
+            return value
+        if isinstance(value, markupsafe.Markup):  # a macro's output: already escaped HTML
+            return markupsafe.Markup(printable(str(value), coverage))
+        return printable(value, coverage)
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir)),
         autoescape=jinja2.select_autoescape(["html"]),
         undefined=jinja2.StrictUndefined,  # a missing fact is an error, not an empty string
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=finalize,
     )
     env.filters.update(pct=pct_text, pct_ci=pct_ci, one_in=one_in, num=num, clip=clip, cap=cap,
                        items_by_variable=items_by_variable)
@@ -247,10 +259,12 @@ def render_briefing(
 ) -> None:
     if audience not in BRIEFING_TITLES:
         fail(f"unknown audience '{audience}'; expected one of {', '.join(BRIEFING_TITLES)}.")
-    env = make_env(templates_dir)
     title = BRIEFING_TITLES[audience]
     figures = results_dir / "figures"
     for inline, target in ((False, out_pdf), (True, out_html)):
+        # The HTML keeps every character (the reader's browser has fonts for it); the PDF prints
+        # only what the shipped font can draw.
+        env = make_env(templates_dir, None if inline else font_coverage(fonts_dir))
         ctx = _base_context(facts, study, audience, title, Assets(figures, fonts_dir, inline))
         ctx.update(alt=alt_text, audience=audience, inline=inline)
         html = render_html(env, f"{audience}.html", ctx)
@@ -351,7 +365,7 @@ def render_technical_report(
 
     from parentlink.facts import read_estimates
 
-    env = make_env(templates_dir)
+    env = make_env(templates_dir, font_coverage(fonts_dir))
     title = f"{study.get('title', 'Study')}: technical report"
     ctx = _base_context(facts, study, "technical_report", title,
                         Assets(results_dir / "figures", fonts_dir, inline=False))

@@ -6,6 +6,7 @@ WeasyPrint, which saves about 0.3 s per job (see bench/bench_render.py).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,6 +15,22 @@ from typing import Any
 from parentlink.errors import fail
 
 SUPPRESSION_MARK = "[c]"
+# The shipped font files (workflow/fonts): regular and bold, as the templates' @font-face uses.
+FONT_FILES = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf")
+# Printed in place of a character the shipped font cannot draw (DejaVu has this glyph).
+REPLACEMENT_CHAR = "\ufffd"
+# Emoji: Pango draws these from an emoji font even when the shipped font has a glyph, so they
+# count as not covered. Everything from U+1F000 up, the BMP characters with the Unicode property
+# Emoji_Presentation or Emoji_Modifier_Base (emoji-data.txt), and the emoji variation selector
+# and keycap mark. tests/test_render.py renders every covered character to check the list.
+EMOJI = frozenset([
+    *range(0x1F000, 0x20000), 0x231A, 0x231B, *range(0x23E9, 0x23ED), 0x23F0, 0x23F3, 0x25FD,
+    0x25FE, 0x2614, 0x2615, *range(0x2648, 0x2654), 0x261D, 0x267F, 0x2693, 0x26A1, 0x26AA,
+    0x26AB, 0x26BD, 0x26BE, 0x26C4, 0x26C5, 0x26CE, 0x26D4, 0x26EA, 0x26F2, 0x26F3, 0x26F5,
+    0x26F9, 0x26FA, 0x26FD, 0x2705, *range(0x270A, 0x270E), 0x2728, 0x274C, 0x274E,
+    *range(0x2753, 0x2756), 0x2757, *range(0x2795, 0x2798), 0x27B0, 0x27BF, 0x2B1B, 0x2B1C,
+    0x2B50, 0x2B55, 0xFE0F, 0x20E3,
+])
 
 
 def pct_text(cell: Mapping[str, Any], mark: str = SUPPRESSION_MARK) -> str:
@@ -38,3 +55,42 @@ def load_facts(path: Path) -> dict[str, Any]:
     if not path.is_file():
         fail(f"{path}: facts file not found; run the 'facts' rule first.")
     return dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+@functools.cache
+def font_coverage(fonts_dir: Path) -> frozenset[int]:
+    """Code points every shipped font (FONT_FILES in fonts_dir) draws (emoji excluded)."""
+    from fontTools.ttLib import TTFont  # a WeasyPrint and matplotlib dependency
+
+    sets = []
+    for name in FONT_FILES:
+        path = fonts_dir / name
+        if not path.is_file():
+            fail(f"{path}: shipped font not found; restore workflow/fonts from the repository.")
+        with TTFont(path, lazy=True) as font:
+            sets.append(set(font.getBestCmap()))
+    return frozenset(set.intersection(*sets) - EMOJI)
+
+
+def printable(text: str, coverage: frozenset[int]) -> str:
+    """`text` with each character the shipped font cannot draw replaced by U+FFFD.
+
+    Without this, an emoji or a CJK character in a label or code name makes the renderer take a
+    glyph from whatever fonts the operating system has, so the PDF would differ between machines
+    (and embed a font the project does not ship). Control characters (tabs, newlines) are kept:
+    they are layout, not glyphs.
+    """
+    if all(ord(c) in coverage or ord(c) < 0x20 for c in text):
+        return text
+    return "".join(c if ord(c) in coverage or ord(c) < 0x20 else REPLACEMENT_CHAR for c in text)
+
+
+def printable_tree(value: Any, coverage: frozenset[int]) -> Any:
+    """printable() applied to every string (keys too) in nested dicts and lists."""
+    if isinstance(value, str):
+        return printable(value, coverage)
+    if isinstance(value, Mapping):
+        return {printable_tree(k, coverage): printable_tree(v, coverage) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [printable_tree(v, coverage) for v in value]
+    return value
