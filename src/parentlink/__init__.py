@@ -5,3 +5,8 @@ documents, charts, render. Errors that a user can cause raise :class:`parentlink
 """
 
 __version__ = "0.1.0"
+
+# Dates stamped into outputs (.sav headers, workbook, PDFs) come from SOURCE_DATE_EPOCH, which the
+# Makefile sets to the last commit's time; this is the one fallback when it is unset (the same
+# as the Makefile's outside a git checkout): 2023-11-14 22:13:20 UTC.
+FALLBACK_SOURCE_DATE_EPOCH = 1700000000

@@ -32,6 +32,7 @@ from urllib.request import url2pathname
 import jinja2
 import markupsafe
 
+from parentlink import FALLBACK_SOURCE_DATE_EPOCH as _FALLBACK_EPOCH
 from parentlink import __version__
 from parentlink.errors import fail
 from parentlink.wording import SUPPRESSION_MARK, font_coverage, one_in, pct_text, printable
@@ -42,7 +43,7 @@ if TYPE_CHECKING:  # pandas is imported only by the technical report (~0.3 s a b
 __all__ = ["__version__", "render_briefing", "render_technical_report", "make_fetcher"]
 
 PDF_VARIANT = "pdf/ua-1"
-FALLBACK_SOURCE_DATE_EPOCH = "1700000000"  # same fallback as the Makefile
+FALLBACK_SOURCE_DATE_EPOCH = str(_FALLBACK_EPOCH)  # the package-wide fallback, as the Makefile
 MAX_TEXT_CHARS = 200  # longest data string placed in a document (labels, code names)
 CITATION_AUTHORS = "Parental social licence pipeline contributors"
 

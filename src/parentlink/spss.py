@@ -15,8 +15,10 @@ from typing import Any
 import pandas as pd
 import pyreadstat
 
+from parentlink import FALLBACK_SOURCE_DATE_EPOCH
+
 _DATE_OFFSET = 92  # after the 4-byte magic, 60-byte product name and 28 bytes of header integers
-DEFAULT_EPOCH = 1614556800  # 2021-03-01, used when SOURCE_DATE_EPOCH is not set
+DEFAULT_EPOCH = FALLBACK_SOURCE_DATE_EPOCH  # used when SOURCE_DATE_EPOCH is not set
 
 
 def source_date_epoch() -> int:

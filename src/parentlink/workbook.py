@@ -13,8 +13,9 @@ are never read, even if the input (wrongly) carries them. Bases are shown for ev
 disclosure rules allow (``parentlink.disclosure``).
 
 Byte-stable: openpyxl stamps the wall-clock time into ``docProps/core.xml`` (created/modified) and
-into every zip entry. Both are replaced by SOURCE_DATE_EPOCH (fallback as ``parentlink.spss``), and
-the zip is rewritten in the order openpyxl wrote it with one fixed date, mode and compression.
+into every zip entry. Both are replaced by SOURCE_DATE_EPOCH (fallback
+``parentlink.FALLBACK_SOURCE_DATE_EPOCH``), and the zip is rewritten in the order openpyxl wrote it
+with one fixed date, mode and compression.
 """
 
 from __future__ import annotations

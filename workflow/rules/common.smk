@@ -2,6 +2,8 @@
 import os
 import subprocess
 
+import parentlink
+
 SURVEYS = sorted(config["surveys"])
 AUDIENCES = ["local_authorities", "national_policy", "parents"]
 
@@ -32,7 +34,7 @@ def code_version():
 
 # Both go into the reports and are passed as params, so a new commit re-renders the documents.
 CODE_VERSION = code_version()
-BUILD_EPOCH = os.environ.get("SOURCE_DATE_EPOCH", "1700000000")
+BUILD_EPOCH = os.environ.get("SOURCE_DATE_EPOCH", str(parentlink.FALLBACK_SOURCE_DATE_EPOCH))
 
 
 def all_outputs():
