@@ -88,6 +88,7 @@ def renderers(work: Path) -> dict[str, Callable[[Path], None]]:
     common = {
         "facts": load_facts(res / "report" / "facts.json"),
         "alt_text": json.loads((res / "figures" / "alt_text.json").read_text(encoding="utf-8")),
+        "quotes": json.loads((res / "report" / "parent_quotes.json").read_text(encoding="utf-8")),
         "study": dict(config["study"]),
         "templates_dir": work / "workflow" / "templates",
         "fonts_dir": work / "workflow" / "fonts",

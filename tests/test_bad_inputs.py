@@ -100,3 +100,20 @@ def test_plan_naming_a_missing_grid_item(project: Path) -> None:
     assert res.returncode != 0
     assert "ERROR: Cleaning plan grid 'acceptability_purpose' names acc_planning" in out, out[-2000:]
     assert not (project / "results/clean/pilot.parquet").exists()
+
+
+def test_quotes_naming_an_unknown_survey(project: Path) -> None:
+    res = run(project, "quotes:\n  survey: nosuch\n")
+    out = res.stdout + res.stderr
+    assert res.returncode != 0
+    assert "quotes.survey 'nosuch' is not one of the surveys (main, pilot)" in out, out[-2000:]
+    assert not (project / "results").exists()
+
+
+def test_quotes_item_that_is_not_labelled(project: Path) -> None:
+    res = run(project, "quotes:\n  item: comment\n", target="results/report/parent_quotes.json")
+    out = res.stdout + res.stderr
+    errors = [line for line in out.splitlines() if line.startswith("ERROR: ")]
+    assert res.returncode != 0 and len(errors) == 1, out[-3000:]
+    assert "quotes.item 'comment' is not a labelled categorical variable" in errors[0]
+    assert not (project / "results/report/parent_quotes.json").exists()

@@ -32,6 +32,17 @@ def test_redact_keeps_ordinary_words_and_caps_length() -> None:
     assert len(out) == 100 and out.endswith("…")
 
 
+def test_redact_reads_a_bounded_head_of_huge_answers() -> None:
+    """A 100 kB answer is capped without scanning all of it (no quadratic regex) or leaking a part."""
+    assert redact("A" * 100_000, 600) == "…"
+    spaced = " " * 3000 + "mail jo.bloggs@example.org" + "x" * 100_000
+    assert redact(spaced, 600) == "…"  # the address lies past the part read: nothing of it kept
+    head = "word " * 10 + " " * 2600 + "jo.bloggs@exam" + "ple.org and more"
+    out = redact(head, 600)
+    assert "jo.bloggs" not in out and out.endswith("…")  # half an address at the cut is dropped
+    assert redact("x" * 5000 + "@example.org", 600) == "…"
+
+
 def test_pseudonym_is_stable_keyed_and_not_the_id() -> None:
     a = pseudonym("PNL1234567", "k1")
     assert a == pseudonym("PNL1234567", "k1")

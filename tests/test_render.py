@@ -15,6 +15,7 @@ import pytest
 
 from parentlink import charts as C
 from parentlink import render as R
+from tests.test_comments import make_quotes
 from tests.test_facts import STUDY, build, make_results
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,11 +37,13 @@ def _project(root: Path, **kw: Any) -> dict[str, Any]:
     facts = build(paths)
     figures = root / "results" / "figures"
     alt = C.make_charts(facts, figures, FONTS, figures / "alt_text.json")
-    return {"paths": paths, "facts": facts, "alt": alt, "results": root / "results"}
+    return {"paths": paths, "facts": facts, "alt": alt, "results": root / "results",
+            "quotes": make_quotes()}
 
 
 def _briefing(p: dict[str, Any], audience: str, out: Path) -> Path:
     R.render_briefing(audience=audience, facts=p["facts"], alt_text=p["alt"], study=STUDY,
+                      quotes=p["quotes"],
                       templates_dir=TEMPLATES, fonts_dir=FONTS, results_dir=p["results"],
                       out_pdf=out / f"{audience}.pdf", out_html=out / f"{audience}.html")
     return out / f"{audience}.pdf"
@@ -167,7 +170,7 @@ _briefing(p, "parents", Path(sys.argv[2]))
 def test_byte_identical_across_processes(tmp_path: Path, base: dict[str, Any]) -> None:
     env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}  # use the fallback
     state = tmp_path / "state.json"
-    state.write_text(json.dumps({k: base[k] for k in ("facts", "alt")}
+    state.write_text(json.dumps({k: base[k] for k in ("facts", "alt", "quotes")}
                                 | {"results": str(base["results"])}))
     outs = []
     for run in ("a", "b"):
@@ -242,7 +245,7 @@ def test_technical_report(tmp_path: Path) -> None:
                                             if ln.split(",")[1] in keep]) + "\n")
     out = tmp_path / "technical_report.pdf"
     R.render_technical_report(
-        facts=p["facts"], alt_text=p["alt"], study=STUDY,
+        facts=p["facts"], alt_text=p["alt"], study=STUDY, quotes=p["quotes"],
         estimates={"main": est, "pilot": p["paths"]["pilot_estimates"]},
         flows={"main": p["paths"]["main_flow"], "pilot": p["paths"]["pilot_flow"]},
         diagnostics=p["paths"]["diagnostics"], code_frequencies=p["paths"]["code_frequencies"],
@@ -257,7 +260,10 @@ def test_technical_report(tmp_path: Path) -> None:
                    "Figure 6. Co-occurrence of codes",
                    "Data analytics companies (n=18) Hidden risk Superior knowledge 14 93% of 15",
                    "Unit of analysis: document x code presence (double-coded documents)",
-                   "Pooled: all codes", "87.5 0.61 0.62", "— = undefined"):
+                   "Pooled: all codes", "87.5 0.61 0.62", "— = undefined",
+                   # Open-text quotes: the rule, its counts and the quotes.
+                   "2.2 Parents' own words: how quotes are chosen", "could be quoted 3",
+                   "“Ask parents first & tell us why — it is our children's data.”"):
         assert needle in text, needle
     assert "B" * 300 not in text
     with pikepdf.open(out) as pdf:
@@ -372,3 +378,19 @@ def test_every_covered_character_renders_in_the_shipped_font(tmp_path: Path) -> 
     R.write_pdf(html, out, "all", R.make_fetcher([FONTS]), FONTS)
     fonts = _font_names(out)
     assert fonts and all("Report-Sans" in f for f in fonts), fonts
+
+
+def test_briefings_quote_parents_own_words(base: dict[str, Any]) -> None:
+    quotes = [q["text"] for q in base["quotes"]["quotes"]]
+    for audience, shown in (("local_authorities", 3), ("national_policy", 1), ("parents", 3)):
+        text = " ".join(_text(base[audience]).split())
+        assert "In parents' own words" in text, audience
+        assert sum(f"“{q}”" in text for q in quotes) == shown, audience
+        assert "— parent who answered “Unacceptable”" in text
+        assert "identify families who have not asked for support" in text  # facts' short wording
+
+
+def test_no_quotes_no_section(tmp_path: Path, base: dict[str, Any]) -> None:
+    p = dict(base, quotes=dict(base["quotes"], quotes=[]))
+    text = " ".join(_text(_briefing(p, "parents", tmp_path)).split())
+    assert "own words" not in text

@@ -149,6 +149,25 @@ def test_no_raw_text_under_results_or_reports(built: Path) -> None:
             assert not needle.search(data), f
 
 
+def test_quotes_through_the_whole_pipeline(built: Path) -> None:
+    """Raw comments with names, contact details and markup (planted by the synthetic generator)
+    reach the briefings only as clean quotes chosen by the rule, printed as text."""
+    import json
+
+    from parentlink.comments import REDACTION_MARKS
+
+    q = json.loads((built / "results/report/parent_quotes.json").read_text(encoding="utf-8"))
+    assert len(q["quotes"]) == 3 and q["counts"]["redacted"] > 0 and q["counts"]["markup"] > 0
+    for x in q["quotes"]:
+        assert not any(m in x["text"] for m in REDACTION_MARKS) and "<" not in x["text"], x
+    pdf_text = {a: " ".join(subprocess.run(
+        ["pdftotext", str(built / f"reports/briefings/{a}.pdf"), "-"], capture_output=True,
+        text=True, check=True).stdout.split()) for a in ("local_authorities", "parents")}
+    for text in pdf_text.values():
+        assert all(f"“{x['text']}”" in text for x in q["quotes"])
+        assert "<img" not in text and "[email]" not in text and "[name]" not in text
+
+
 def test_pdfs_use_only_the_shipped_font(built: Path) -> None:
     """No system font sneaks in (e.g. a monospace fallback): builds must not depend on the OS."""
     import pikepdf

@@ -250,7 +250,7 @@ def documents_chart(facts: Mapping[str, Any], path: Path) -> str:
     docs = facts["documents"]
     types = docs["doc_types"]
     matrix = docs["matrix"]
-    height = 0.8 + 0.11 * len(matrix) * max(len(types), 1)
+    height = 0.7 + 0.085 * len(matrix) * max(len(types), 1)
     fig, ax = plt.subplots(layout="constrained", figsize=(WIDTH_IN, height))
     band = 0.8 / max(len(types), 1)
     ys = list(range(len(matrix)))[::-1]
@@ -263,8 +263,7 @@ def documents_chart(facts: Mapping[str, Any], path: Path) -> str:
     ax.set_xlim(0, 100)
     ax.set_xticks(range(0, 101, 20), [f"{t}%" for t in range(0, 101, 20)])
     ax.tick_params(axis="y", length=0)
-    _xlabel(ax, ["Documents of each type in which the code appears (%);",
-                 "the most frequent codes overall"])
+    _xlabel(ax, ["Documents of each type with the code (%), most frequent codes"])
     ax.set_ylim(-0.6, len(matrix) - 0.4)
     # Figure-level legend above the plot: the code labels leave the axes too narrow for it.
     fig.legend(frameon=False, fontsize=8, loc="outside upper center", ncol=len(types))

@@ -31,4 +31,7 @@ def run_stage(main: Callable[[], T], outputs: Iterable[str | Path] = ()) -> T:
             if p.is_file():
                 p.unlink()
         print(f"ERROR: {err}", file=sys.stderr)
+        if sys.stderr is not sys.__stderr__ and sys.__stderr__ is not None:
+            # The script sent stderr to its log: say it on the console too, not only "see log".
+            print(f"ERROR: {err}", file=sys.__stderr__)
         raise SystemExit(1) from None

@@ -251,6 +251,7 @@ def render_briefing(
     audience: str,
     facts: Mapping[str, Any],
     alt_text: Mapping[str, str],
+    quotes: Mapping[str, Any],
     study: Mapping[str, Any],
     templates_dir: Path,
     fonts_dir: Path,
@@ -267,7 +268,7 @@ def render_briefing(
         # only what the shipped font can draw.
         env = make_env(templates_dir, None if inline else font_coverage(fonts_dir))
         ctx = _base_context(facts, study, audience, title, Assets(figures, fonts_dir, inline))
-        ctx.update(alt=alt_text, audience=audience, inline=inline)
+        ctx.update(alt=alt_text, audience=audience, inline=inline, quotes=quotes)
         html = render_html(env, f"{audience}.html", ctx)
         if inline:
             out_html.parent.mkdir(parents=True, exist_ok=True)
@@ -345,6 +346,7 @@ def render_technical_report(
     *,
     facts: Mapping[str, Any],
     alt_text: Mapping[str, str],
+    quotes: Mapping[str, Any],
     study: Mapping[str, Any],
     estimates: Mapping[str, Path],
     flows: Mapping[str, Path],
@@ -373,6 +375,7 @@ def render_technical_report(
     min_base = int(facts["min_base"])
     ctx.update(
         alt=alt_text,
+        quotes=quotes,
         inline=False,
         tables={s: estimate_tables(read_estimates(p), min_base) for s, p in estimates.items()},
         flows={s: pd.read_csv(p).to_dict("records") for s, p in flows.items()},

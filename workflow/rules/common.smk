@@ -3,6 +3,7 @@ import os
 import subprocess
 
 import parentlink
+from snakemake.exceptions import WorkflowError
 
 SURVEYS = sorted(config["surveys"])
 AUDIENCES = ["local_authorities", "national_policy", "parents"]
@@ -35,6 +36,22 @@ def code_version():
 # Both go into the reports and are passed as params, so a new commit re-renders the documents.
 CODE_VERSION = code_version()
 BUILD_EPOCH = os.environ.get("SOURCE_DATE_EPOCH", str(parentlink.FALLBACK_SOURCE_DATE_EPOCH))
+
+
+if config["quotes"]["survey"] not in config["surveys"]:
+    raise WorkflowError(
+        f"config/config.yaml: quotes.survey '{config['quotes']['survey']}' is not one of the "
+        f"surveys ({', '.join(SURVEYS)}); set it to one of them."
+    )
+
+
+def quotes_inputs(wildcards):
+    """Clean data and meta of the quoted survey, and its weights if it is the weighted one."""
+    s = config["quotes"]["survey"]
+    inputs = {"data": f"results/clean/{s}.parquet", "meta": f"results/clean/{s}_meta.json"}
+    if s == config["weighting"]["survey"]:
+        inputs["weights"] = f"results/weights/{s}_weights.csv"
+    return inputs
 
 
 def all_outputs():

@@ -42,6 +42,23 @@ rule facts:
         "../scripts/facts.py"
 
 
+rule quotes:
+    """Parents' own words: open-text comments chosen by the rule in parentlink.comments."""
+    input:
+        unpack(quotes_inputs),
+    output:
+        "results/report/parent_quotes.json",
+    log:
+        "logs/render/quotes.log",
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        settings=config["quotes"],
+    script:
+        "../scripts/quotes.py"
+
+
 rule charts:
     input:
         facts="results/report/facts.json",
@@ -70,6 +87,7 @@ rule render_briefing:
     input:
         facts="results/report/facts.json",
         alt="results/figures/alt_text.json",
+        quotes="results/report/parent_quotes.json",
         svg=expand("results/figures/{name}.svg", name=BRIEFING_FIGURES),
         template=f"{TEMPLATES}/{{audience}}.html",
         shared=SHARED_TEMPLATES,
@@ -98,6 +116,7 @@ rule technical_report:
     input:
         facts="results/report/facts.json",
         alt="results/figures/alt_text.json",
+        quotes="results/report/parent_quotes.json",
         svg=expand("results/figures/{name}.svg", name=FIGURES),
         main_estimates="results/tables/main_estimates.csv",
         pilot_estimates="results/tables/pilot_estimates.csv",

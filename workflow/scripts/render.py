@@ -21,6 +21,7 @@ def main() -> None:
     common = {
         "facts": load_facts(Path(sm.input.facts)),
         "alt_text": json.loads(Path(sm.input.alt).read_text(encoding="utf-8")),
+        "quotes": json.loads(Path(sm.input.quotes).read_text(encoding="utf-8")),
         "study": dict(sm.params.study),
         "templates_dir": Path(sm.input.template).parent,
         "fonts_dir": Path(sm.input.fonts[0]).parent,
@@ -39,7 +40,7 @@ def main() -> None:
             hashed_inputs=[Path(p) for p in [*sm.input.hashed, sm.input.main_estimates,
                                              sm.input.pilot_estimates, sm.input.main_flow,
                                              sm.input.pilot_flow, sm.input.diagnostics,
-                                             sm.input.code_frequencies]],
+                                             sm.input.code_frequencies, sm.input.quotes]],
             project_root=project,
             codebooks={Path(p).stem: Path(p) for p in sm.input.codebooks},
             min_cell=int(sm.params.min_cell),

@@ -1,0 +1,184 @@
+"""Parents' own words: which open-text comments the briefings quote, chosen by a fixed rule.
+
+Input is the cleaned survey (comments already redacted at ingest, see parentlink.privacy), its
+metadata and, for a weighted survey, the final weights. Output is results/report/parent_quotes.json
+(docs/reports.md): the quotes and the counts behind the rule, with no respondent identifiers.
+
+The rule, so that nobody picks quotes by hand and it can be stated in the method note:
+
+1. A comment can be quoted only if it is `min_chars`-`max_chars` long, was not cut at ingest, had
+   nothing redacted (a comment that named someone or gave contact details is never quoted, even
+   with the redaction marks, because what is left around them may still point to a family), and
+   contains no `<` or `>` (answers that look like markup are not quoted; they would still print
+   as plain text). Of identical comments (ignoring case and spacing) only the first counts.
+2. Quotes are shared out over the answers to one item (`item`, e.g. acceptability of identifying
+   families who have not asked for support) in proportion to the (weighted) share of parents
+   giving each answer, one quote at a time by the Sainte-Laguë divisor method, so the first k
+   quotes of the list are a proportional share-out of k (a briefing with less room shows the
+   first ones); parents who gave no view are not quoted, and an answer with no quotable comment
+   left is skipped.
+3. Within an answer the comments are drawn at random with a fixed seed, so the choice is
+   repeatable and nobody's favourite.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from parentlink.errors import fail
+
+REDACTION_MARKS = ("[name]", "[email]", "[phone]", "[postcode]", "[link]")
+CUT_MARK = "…"  # privacy.redact ends a capped comment with it
+EXCLUSION_REASONS = ("redacted", "markup", "length", "no_view", "duplicate")
+
+
+def exclusion_reason(text: str, min_chars: int, max_chars: int) -> str | None:
+    """Why a (non-empty, redacted) comment cannot be quoted, or None if it can."""
+    if any(mark in text for mark in REDACTION_MARKS):
+        return "redacted"
+    if "<" in text or ">" in text:
+        return "markup"
+    if not min_chars <= len(text) <= max_chars or text.endswith(CUT_MARK):
+        return "length"
+    return None
+
+
+def _normalised(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().casefold()
+
+
+def allocate(shares: Mapping[str, float], available: Mapping[str, int], n: int) -> list[str]:
+    """The answer each of n quotes goes to, in order: Sainte-Laguë (Webster) one slot at a time.
+
+    Each next slot goes to the answer with the largest share / (quotes so far + 0.5) that still has
+    a quotable comment (ties: larger share, then code). Being a divisor method it is house-
+    monotone: the first k slots are the proportional allocation of k quotes, so a briefing with
+    room for fewer quotes takes the first ones and stays proportional.
+    """
+    given = dict.fromkeys(shares, 0)
+    order: list[str] = []
+    for _ in range(max(n, 0)):
+        room = [k for k in shares if shares[k] > 0 and given[k] < available.get(k, 0)]
+        if not room:
+            break
+        best = max(room, key=lambda k: (shares[k] / (given[k] + 0.5), shares[k], -int(k)))
+        given[best] += 1
+        order.append(best)
+    return order
+
+
+def select_quotes(
+    data: pd.DataFrame,
+    meta: Mapping[str, Any],
+    *,
+    text: str,
+    item: str,
+    n: int,
+    min_chars: int,
+    max_chars: int,
+    seed: int,
+    weights: pd.Series | None = None,
+    source: str = "clean data",
+) -> dict[str, Any]:
+    """Apply the module's rule; returns what parent_quotes.json holds."""
+    variables = meta.get("variables", {})
+    for col in (text, item, "respondent_id"):
+        if col not in data.columns:
+            fail(f"{source}: no column '{col}'; set quotes.text / quotes.item in "
+                 f"config/config.yaml to a variable of the cleaned survey.")
+    info = variables.get(item) or {}
+    labels = {str(k): str(v) for k, v in (info.get("value_labels") or {}).items()}
+    if info.get("type") != "categorical" or not labels:
+        fail(f"{source}: quotes.item '{item}' is not a labelled categorical variable; choose an "
+             f"item with value labels (e.g. acc_notasked_net).")
+    no_view = {str(c) for c in info.get("exclude_from_base", [])} | {
+        str(c) for c in (info.get("missing") or {})}
+
+    df = data[["respondent_id", text, item]].copy()
+    df["_w"] = 1.0 if weights is None else df["respondent_id"].map(weights)
+    if df["_w"].isna().any():
+        fail(f"{source}: {int(df['_w'].isna().sum())} respondent(s) have no weight; rebuild the "
+             f"weights (results/weights) from the same clean data.")
+    codes = pd.to_numeric(df[item], errors="coerce")
+    df["_view"] = [str(int(c)) if pd.notna(c) and float(c).is_integer() else "" for c in codes]
+    viewed = df["_view"].ne("") & ~df["_view"].isin(no_view) & df["_view"].isin(labels)
+    shares = df[viewed].groupby("_view")["_w"].sum().to_dict()
+
+    comments = df[df[text].fillna("").astype(str).str.strip().ne("")].sort_values("respondent_id")
+    counts = dict.fromkeys(EXCLUSION_REASONS, 0)
+    seen: set[str] = set()
+    pools: dict[str, list[str]] = {k: [] for k in shares}
+    for body, view, ok in zip(comments[text].astype(str).str.strip(), comments["_view"],
+                              viewed.loc[comments.index], strict=True):
+        reason = exclusion_reason(body, min_chars, max_chars)
+        if reason is None and not ok:
+            reason = "no_view"
+        if reason is None and _normalised(body) in seen:
+            reason = "duplicate"
+        if reason is not None:
+            counts[reason] += 1
+            continue
+        seen.add(_normalised(body))
+        pools[view].append(body)
+
+    order = allocate(shares, {k: len(v) for k, v in pools.items()}, n)
+    drawn = {}
+    for code, pool in pools.items():
+        # One generator per answer: an answer's draw does not depend on the other answers.
+        rng = np.random.default_rng([seed, int(code) % 2**32])
+        drawn[code] = [pool[i] for i in rng.permutation(len(pool))]
+    taken = dict.fromkeys(pools, 0)
+    quotes = []
+    for code in order:
+        quotes.append({"text": drawn[code][taken[code]], "view_code": code, "view": labels[code]})
+        taken[code] += 1
+    total = sum(shares.values())
+    views = [{"code": code, "label": labels[code], "share": shares[code] / total,
+              "eligible": len(pools[code]), "quoted": taken[code]}
+             for code in sorted(shares, key=float)]
+    return {
+        "item": item,
+        "item_label": str(info.get("label", item)),
+        "rule": {"n": n, "min_chars": min_chars, "max_chars": max_chars, "seed": seed,
+                 "weighted": weights is not None},
+        "counts": {"comments": len(comments), **counts,
+                   "eligible": sum(len(p) for p in pools.values())},
+        "views": views,
+        "quotes": quotes,
+    }
+
+
+def read_weights(path: Path) -> pd.Series:
+    """final_weight by respondent_id from results/weights/<survey>_weights.csv."""
+    if not path.is_file():
+        fail(f"{path}: weights not found; run the 'weight' rule first.")
+    w = pd.read_csv(path, dtype={"respondent_id": str})
+    if not {"respondent_id", "final_weight"} <= set(w.columns):
+        fail(f"{path}: needs columns respondent_id and final_weight; see docs/data-contract.md.")
+    return w.set_index("respondent_id")["final_weight"]
+
+
+def build_quotes(*, data: Path, meta: Path, weights: Path | None, settings: Mapping[str, Any],
+                 out: Path) -> dict[str, Any]:
+    """Read the cleaned survey, select the quotes and write parent_quotes.json."""
+    for path in (data, meta):
+        if not path.is_file():
+            fail(f"{path}: not found; run the clean stage first.")
+    result = select_quotes(
+        pd.read_parquet(data), json.loads(meta.read_text(encoding="utf-8")),
+        text=str(settings["text"]), item=str(settings["item"]), n=int(settings["n"]),
+        min_chars=int(settings["min_chars"]), max_chars=int(settings["max_chars"]),
+        seed=int(settings["seed"]), weights=None if weights is None else read_weights(weights),
+        source=str(data))
+    result["survey"] = str(settings["survey"])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
+                   encoding="utf-8")
+    return result

@@ -1,0 +1,137 @@
+"""comments.py: which open-text comments the briefings quote, by a fixed and stated rule."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from parentlink import comments as Q
+from parentlink.errors import UserError
+from parentlink.privacy import redact
+
+ITEM = "acc_notasked_net"
+META = {"variables": {ITEM: {
+    "type": "categorical", "label": "How acceptable is it to identify families (collapsed)",
+    "value_labels": {"1": "Acceptable", "2": "Neither", "3": "Unacceptable", "8": "Don't know"},
+    "missing": {"8": "dont_know"}, "exclude_from_base": [8],
+}}}
+SETTINGS = {"survey": "main", "text": "comment", "item": ITEM, "n": 3, "min_chars": 20,
+            "max_chars": 120, "seed": 7}
+
+
+def frame(rows: list[tuple[str, float | None]]) -> pd.DataFrame:
+    return pd.DataFrame({
+        "respondent_id": [f"R{i:03d}" for i in range(len(rows))],
+        "comment": [c for c, _ in rows],
+        ITEM: [v for _, v in rows],
+    })
+
+
+def select(df: pd.DataFrame, weights: pd.Series | None = None, **kw: Any) -> dict[str, Any]:
+    args = {k: v for k, v in SETTINGS.items() if k not in ("survey",)} | kw
+    return Q.select_quotes(df, META, weights=weights, **args)  # type: ignore[arg-type]
+
+
+def make_quotes() -> dict[str, Any]:
+    """A small, realistic parent_quotes.json for the render tests."""
+    rows = [("Ask parents first & tell us why — it is our children's data.", 3),
+            ("If it keeps a child safe it is worth it, as long as it is secure.", 1),
+            ("Councils make mistakes with records and families pay the price.", 3)]
+    out = select(frame(rows))
+    out["survey"] = "main"
+    return out
+
+
+def test_exclusion_reasons() -> None:
+    assert Q.exclusion_reason("Call me on [phone] about the council records", 10, 200) == "redacted"
+    assert Q.exclusion_reason("<b>Important:</b> please read this comment", 10, 200) == "markup"
+    assert Q.exclusion_reason("Too short", 10, 200) == "length"
+    assert Q.exclusion_reason("x" * 201, 10, 200) == "length"
+    assert Q.exclusion_reason("A long comment cut at ingest…", 10, 200) == "length"
+    assert Q.exclusion_reason("Data should only be shared if parents are told.", 10, 200) is None
+
+
+def test_allocation_is_proportional_and_prefixes_stay_proportional() -> None:
+    shares = {"1": 0.175, "2": 0.147, "3": 0.678}
+    many = {"1": 9, "2": 9, "3": 9}
+    assert Q.allocate(shares, many, 3) == ["3", "3", "1"]
+    ten = Q.allocate(shares, many, 10)
+    assert {k: ten.count(k) for k in shares} == {"1": 2, "2": 1, "3": 7}
+    assert ten[:3] == Q.allocate(shares, many, 3)  # house-monotone: no Alabama paradox
+    # An answer without quotable comments left is skipped.
+    assert Q.allocate(shares, {"1": 0, "2": 5, "3": 1}, 3) == ["3", "2", "2"]
+    assert Q.allocate(shares, {"1": 0, "2": 0, "3": 1}, 3) == ["3"]
+    assert Q.allocate(shares, many, 0) == []
+
+
+def test_rule_counts_every_comment_once() -> None:
+    rows: list[tuple[str, float | None]] = [
+        ("Data should only be shared if parents are told first.", 3),
+        ("data should  only be shared if parents are told FIRST.", 3),  # duplicate
+        ("My name is [name] and you can contact me about this.", 3),    # redacted
+        ("<b>Important:</b> please read what I think of this", 1),      # markup
+        ("Fine.", 1),                                                     # length
+        ("I do not know enough about this to say either way.", 8),       # no view (DK)
+        ("Early help is good but this feels like surveillance.", None),  # no answer
+        ("If it helps a child at risk then it is worth it.", 1),
+        ("", 2),
+    ]
+    out = select(frame(rows))
+    assert out["counts"] == {"comments": 8, "redacted": 1, "markup": 1, "length": 1,
+                             "no_view": 2, "duplicate": 1, "eligible": 2}
+    assert sorted(q["text"] for q in out["quotes"]) == [
+        "Data should only be shared if parents are told first.",
+        "If it helps a child at risk then it is worth it."]
+    assert sorted(q["view"] for q in out["quotes"]) == ["Acceptable", "Unacceptable"]
+    assert "respondent_id" not in json.dumps(out) and "R00" not in json.dumps(out)
+
+
+def test_weights_set_the_shares_and_the_draw_is_repeatable() -> None:
+    rows = [(f"Comment number {i} about linking family records.", 1 + i % 2) for i in range(40)]
+    df = frame(rows)
+    w = pd.Series([1.0 if v == 1 else 9.0 for v in df[ITEM]], index=df["respondent_id"])
+    out = select(df, weights=w, n=4)
+    assert {v["code"]: v["quoted"] for v in out["views"]} == {"1": 0, "2": 4}
+    assert out["views"][1]["share"] == pytest.approx(0.9)
+    assert out == select(df, weights=w, n=4)
+    assert out != select(df, weights=w, n=4, seed=8)
+    assert out["rule"]["weighted"] is True
+
+
+def test_hostile_answers_are_never_quoted() -> None:
+    """The issue's hostile answers, redacted as at ingest, are cut by the rule."""
+    hostile = ['<img src="file:///etc/passwd">', "<link rel=attachment href=\"file:///etc/passwd\">",
+               "<style>body{display:none}</style> parents should be asked",
+               "See http://evil.example/x.png for what I think of linking records",
+               "A" * 100_000]
+    rows = [(redact(h, 600), 3) for h in hostile] + [("A plain comment that can be quoted here.", 3)]
+    out = select(frame(rows), n=5)
+    assert [q["text"] for q in out["quotes"]] == ["A plain comment that can be quoted here."]
+    assert out["counts"]["eligible"] == 1
+
+
+def test_bad_settings_are_named(tmp_path: Path) -> None:
+    df = frame([("Data should only be shared if parents are told first.", 3)])
+    with pytest.raises(UserError, match="no column 'opinion'; set quotes.text"):
+        select(df, text="opinion")
+    with pytest.raises(UserError, match="quotes.item 'comment' is not a labelled categorical"):
+        select(df, item="comment")
+    with pytest.raises(UserError, match="1 respondent\\(s\\) have no weight"):
+        select(df, weights=pd.Series({"R999": 1.0}))
+    with pytest.raises(UserError, match="not found; run the clean stage first"):
+        Q.build_quotes(data=tmp_path / "x.parquet", meta=tmp_path / "m.json", weights=None,
+                       settings=SETTINGS, out=tmp_path / "q.json")
+
+
+def test_build_writes_the_file(tmp_path: Path) -> None:
+    data, meta = tmp_path / "main.parquet", tmp_path / "main_meta.json"
+    frame([("Data should only be shared if parents are told first.", 3)]).to_parquet(data)
+    meta.write_text(json.dumps(META))
+    out = tmp_path / "report" / "parent_quotes.json"
+    Q.build_quotes(data=data, meta=meta, weights=None, settings=SETTINGS, out=out)
+    saved = json.loads(out.read_text())
+    assert saved["survey"] == "main" and saved["quotes"][0]["view"] == "Unacceptable"
