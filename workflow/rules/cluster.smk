@@ -6,3 +6,4 @@ localrules:
     all,
     facts,
     charts,
+    quotes,
