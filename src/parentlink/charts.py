@@ -88,7 +88,7 @@ def _bars(ax: Axes, items: Sequence[Mapping[str, Any]], labels: Sequence[str],
     ys = list(range(len(items)))[::-1]
     for y, item in zip(ys, items, strict=True):
         if item["suppressed"]:
-            ax.text(1, y, f"{SUPPRESSION_MARK} too few to show", va="center", ha="left",
+            ax.text(1.5, y, f"{SUPPRESSION_MARK} too few to show", va="center", ha="left",
                     fontsize=8)
             continue
         pct = item["pct"]
@@ -222,7 +222,7 @@ def pilot_chart(facts: Mapping[str, Any], path: Path) -> str:
     ys = list(range(len(items)))[::-1]
     for y, item in zip(ys, items, strict=True):
         if item["suppressed"]:
-            ax.text(1, y, SUPPRESSION_MARK, va="center", fontsize=8)
+            ax.text(1.5, y, f"{SUPPRESSION_MARK} too few to show", va="center", fontsize=8)
             continue
         ax.barh(y, item["pct"], color=OKABE_ITO[3], height=0.62)
         ax.text(item["pct"] + 1.5, y, f"{item['count']:,} of {item['base']:,}",
