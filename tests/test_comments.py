@@ -49,6 +49,11 @@ def make_quotes() -> dict[str, Any]:
 def test_exclusion_reasons() -> None:
     assert Q.exclusion_reason("Call me on [phone] about the council records", 10, 200) == "redacted"
     assert Q.exclusion_reason("<b>Important:</b> please read this comment", 10, 200) == "markup"
+    assert Q.exclusion_reason("We moved here from Leeds and the school knows us.", 10, 200) \
+        == "names_or_numbers"
+    assert Q.exclusion_reason("My son is 7 and the council already knows us.", 10, 200) \
+        == "names_or_numbers"
+    assert Q.exclusion_reason("I think so. Councils should ask. I'm sure of it.", 10, 200) is None
     assert Q.exclusion_reason("Too short", 10, 200) == "length"
     assert Q.exclusion_reason("x" * 201, 10, 200) == "length"
     assert Q.exclusion_reason("A long comment cut at ingest…", 10, 200) == "length"
@@ -71,18 +76,19 @@ def test_allocation_is_proportional_and_prefixes_stay_proportional() -> None:
 def test_rule_counts_every_comment_once() -> None:
     rows: list[tuple[str, float | None]] = [
         ("Data should only be shared if parents are told first.", 3),
-        ("data should  only be shared if parents are told FIRST.", 3),  # duplicate
+        ("data should  only be shared if parents are told first.", 3),  # duplicate
         ("My name is [name] and you can contact me about this.", 3),    # redacted
         ("<b>Important:</b> please read what I think of this", 1),      # markup
         ("Fine.", 1),                                                     # length
+        ("Ask Gemma at Oakfield school what happened to us.", 3),        # names_or_numbers
         ("I do not know enough about this to say either way.", 8),       # no view (DK)
         ("Early help is good but this feels like surveillance.", None),  # no answer
         ("If it helps a child at risk then it is worth it.", 1),
         ("", 2),
     ]
     out = select(frame(rows))
-    assert out["counts"] == {"comments": 8, "redacted": 1, "markup": 1, "length": 1,
-                             "no_view": 2, "duplicate": 1, "eligible": 2}
+    assert out["counts"] == {"comments": 9, "redacted": 1, "markup": 1, "names_or_numbers": 1,
+                             "length": 1, "no_view": 2, "duplicate": 1, "eligible": 2}
     assert sorted(q["text"] for q in out["quotes"]) == [
         "Data should only be shared if parents are told first.",
         "If it helps a child at risk then it is worth it."]
@@ -91,7 +97,7 @@ def test_rule_counts_every_comment_once() -> None:
 
 
 def test_weights_set_the_shares_and_the_draw_is_repeatable() -> None:
-    rows = [(f"Comment number {i} about linking family records.", 1 + i % 2) for i in range(40)]
+    rows = [(f"Comment {'x' * (i + 1)} about linking family records.", 1 + i % 2) for i in range(40)]
     df = frame(rows)
     w = pd.Series([1.0 if v == 1 else 9.0 for v in df[ITEM]], index=df["respondent_id"])
     out = select(df, weights=w, n=4)
@@ -135,3 +141,36 @@ def test_build_writes_the_file(tmp_path: Path) -> None:
     Q.build_quotes(data=data, meta=meta, weights=None, settings=SETTINGS, out=out)
     saved = json.loads(out.read_text())
     assert saved["survey"] == "main" and saved["quotes"][0]["view"] == "Unacceptable"
+
+
+def test_choice_does_not_depend_on_the_pseudonym_key() -> None:
+    rows = [(f"Comment {'y' * (i + 1)} about linking family records.", 1 + i % 3) for i in range(30)]
+    df = frame(rows)
+    rekeyed = df.assign(respondent_id=[f"R{hash(('k', i)) & 0xFFFF:05d}{i}" for i in range(30)])
+    assert select(df, n=4)["quotes"] == select(rekeyed.iloc[::-1], n=4)["quotes"]
+
+
+def test_unicode_forms_of_one_comment_are_one_duplicate() -> None:
+    nfc, nfd = "Caf\u00e9 owners should not see our records at all.", \
+        "Caf\u0065\u0301 owners should not see our records at all."
+    out = select(frame([(nfc, 3), (nfd, 3)]))
+    assert out["counts"]["duplicate"] == 1 and len(out["quotes"]) == 1
+
+
+def test_zero_weights_quote_nobody() -> None:
+    df = frame([("Data should only be shared if parents are told first.", 3)])
+    out = select(df, weights=pd.Series(0.0, index=df["respondent_id"]))
+    assert out["quotes"] == [] and out["views"][0]["share"] == 0
+
+
+def test_bad_weights_and_lengths_are_named(tmp_path: Path) -> None:
+    df = frame([("Data should only be shared if parents are told first.", 3)])
+    with pytest.raises(UserError, match=r"quotes.min_chars \(200\) is above quotes.max_chars"):
+        select(df, min_chars=200)
+    bad = tmp_path / "w.csv"
+    bad.write_text("respondent_id,final_weight\nR000,1\nR000,2\n")
+    with pytest.raises(UserError, match="'R000' appears twice"):
+        Q.read_weights(bad)
+    bad.write_text("respondent_id,final_weight\nR000,-1\n")
+    with pytest.raises(UserError, match="final_weight must be a number >= 0"):
+        Q.read_weights(bad)

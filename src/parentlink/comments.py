@@ -7,10 +7,14 @@ metadata and, for a weighted survey, the final weights. Output is results/report
 The rule, so that nobody picks quotes by hand and it can be stated in the method note:
 
 1. A comment can be quoted only if it is `min_chars`-`max_chars` long, was not cut at ingest, had
-   nothing redacted (a comment that named someone or gave contact details is never quoted, even
-   with the redaction marks, because what is left around them may still point to a family), and
-   contains no `<` or `>` (answers that look like markup are not quoted; they would still print
-   as plain text). Of identical comments (ignoring case and spacing) only the first counts.
+   nothing redacted (a comment in which redaction found a name or contact details is not quoted,
+   even with the marks, because what is left around them may still point to a family), has no
+   digit and no capitalised word inside a sentence other than "I" (a possible name, school, place,
+   age or date that the redaction patterns cannot know), and contains no `<` or `>` (answers that
+   look like markup are not quoted; they would still print as plain text). Of identical comments
+   (ignoring case, spacing and Unicode normal form) only one counts. Patterns cannot catch every
+   identifying detail (a name written in lower case, a rare condition): the research team reads
+   the quotes, listed in the technical report, before anything is published.
 2. Quotes are shared out over the answers to one item (`item`, e.g. acceptability of identifying
    families who have not asked for support) in proportion to the (weighted) share of parents
    giving each answer, one quote at a time by the Sainte-Laguë divisor method, so the first k
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -36,7 +41,9 @@ from parentlink.errors import fail
 
 REDACTION_MARKS = ("[name]", "[email]", "[phone]", "[postcode]", "[link]")
 CUT_MARK = "…"  # privacy.redact ends a capped comment with it
-EXCLUSION_REASONS = ("redacted", "markup", "length", "no_view", "duplicate")
+EXCLUSION_REASONS = ("redacted", "markup", "names_or_numbers", "length", "no_view", "duplicate")
+SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
+PRONOUN_I = {"I", "I'm", "I’m", "I've", "I’ve", "I'd", "I’d", "I'll", "I’ll"}
 
 
 def exclusion_reason(text: str, min_chars: int, max_chars: int) -> str | None:
@@ -45,13 +52,24 @@ def exclusion_reason(text: str, min_chars: int, max_chars: int) -> str | None:
         return "redacted"
     if "<" in text or ">" in text:
         return "markup"
+    if any(c.isdigit() for c in text) or _capitalised_inside(text):
+        return "names_or_numbers"
     if not min_chars <= len(text) <= max_chars or text.endswith(CUT_MARK):
         return "length"
     return None
 
 
+def _capitalised_inside(text: str) -> bool:
+    """A word starting with a capital letter that is not the first of its sentence (nor "I")."""
+    for sentence in SENTENCE_END.split(text.strip()):
+        words = [w.strip("\"'“”‘’()[]-–—,;:") for w in sentence.split()][1:]
+        if any(w[:1].isupper() and w not in PRONOUN_I for w in words):
+            return True
+    return False
+
+
 def _normalised(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip().casefold()
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFC", text)).strip().casefold()
 
 
 def allocate(shares: Mapping[str, float], available: Mapping[str, int], n: int) -> list[str]:
@@ -106,12 +124,19 @@ def select_quotes(
     if df["_w"].isna().any():
         fail(f"{source}: {int(df['_w'].isna().sum())} respondent(s) have no weight; rebuild the "
              f"weights (results/weights) from the same clean data.")
+    if not min_chars <= max_chars:
+        fail(f"config/config.yaml: quotes.min_chars ({min_chars}) is above quotes.max_chars "
+             f"({max_chars}); make min_chars the smaller.")
     codes = pd.to_numeric(df[item], errors="coerce")
     df["_view"] = [str(int(c)) if pd.notna(c) and float(c).is_integer() else "" for c in codes]
     viewed = df["_view"].ne("") & ~df["_view"].isin(no_view) & df["_view"].isin(labels)
     shares = df[viewed].groupby("_view")["_w"].sum().to_dict()
 
-    comments = df[df[text].fillna("").astype(str).str.strip().ne("")].sort_values("respondent_id")
+    comments = df[df[text].fillna("").astype(str).str.strip().ne("")].copy()
+    # Order by the text itself (then the answer), not by the keyed pseudonym: anyone with the
+    # clean data can re-derive the choice, whatever PARENTLINK_PSEUDONYM_KEY was.
+    comments["_key"] = [_normalised(str(t)) for t in comments[text]]
+    comments = comments.sort_values(["_key", "_view"], kind="stable")
     counts = dict.fromkeys(EXCLUSION_REASONS, 0)
     seen: set[str] = set()
     pools: dict[str, list[str]] = {k: [] for k in shares}
@@ -139,7 +164,7 @@ def select_quotes(
     for code in order:
         quotes.append({"text": drawn[code][taken[code]], "view_code": code, "view": labels[code]})
         taken[code] += 1
-    total = sum(shares.values())
+    total = sum(shares.values()) or 1.0  # all-zero weights: no shares, no quotes
     views = [{"code": code, "label": labels[code], "share": shares[code] / total,
               "eligible": len(pools[code]), "quoted": taken[code]}
              for code in sorted(shares, key=float)]
@@ -162,7 +187,13 @@ def read_weights(path: Path) -> pd.Series:
     w = pd.read_csv(path, dtype={"respondent_id": str})
     if not {"respondent_id", "final_weight"} <= set(w.columns):
         fail(f"{path}: needs columns respondent_id and final_weight; see docs/data-contract.md.")
-    return w.set_index("respondent_id")["final_weight"]
+    if w["respondent_id"].duplicated().any():
+        fail(f"{path}: respondent_id '{w.loc[w['respondent_id'].duplicated(), 'respondent_id'].iloc[0]}'"
+             f" appears twice; rebuild the weights with the 'weight' rule.")
+    weight = pd.to_numeric(w["final_weight"], errors="coerce")
+    if not (weight.notna() & (weight >= 0) & np.isfinite(weight)).all():
+        fail(f"{path}: final_weight must be a number >= 0 for every respondent; rebuild the weights.")
+    return pd.Series(weight.to_numpy(), index=w["respondent_id"])
 
 
 def build_quotes(*, data: Path, meta: Path, weights: Path | None, settings: Mapping[str, Any],

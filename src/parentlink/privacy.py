@@ -54,19 +54,17 @@ def pseudonym(identifier: str, key: str) -> str:
 def redact(text: str, max_chars: int) -> str:
     """Replace e-mails, URLs, phone numbers, postcodes and personal names; cap the length.
 
-    Only the first 4 x max_chars + 256 characters are read (whitespace is collapsed afterwards, so
-    this is more than can be kept), cut back to the last whitespace so that no half of an address
-    or number escapes its pattern; a cut answer ends with "…".
+    The whole answer is redacted before it is capped, so nothing is cut in half before its
+    pattern can see it; every pattern runs in linear time (a 100 kB answer takes milliseconds).
     """
     if not text:
         return ""
-    bound = 4 * max_chars + 256
-    cut = len(text) > bound
-    if cut:
-        head = text[:bound]
-        last_space = max(head.rfind(c) for c in " \t\n\r")
-        text = head[:last_space] if last_space > 0 else ""
-    out = EMAIL.sub("[email]", text)
+    out = text
+    while True:  # "a@b.org+c@d.org": the second address is only seen once the first is marked
+        marked = EMAIL.sub("[email]", out)
+        if marked == out:
+            break
+        out = marked
     out = URL.sub("[link]", out)
     out = PHONE.sub("[phone]", out)
     out = POSTCODE.sub("[postcode]", out)
@@ -76,8 +74,6 @@ def redact(text: str, max_chars: int) -> str:
     out = " ".join(out.split())
     if len(out) > max_chars:
         out = out[: max_chars - 1].rstrip() + "…"
-    elif cut:
-        out = (out + " …") if out else "…"
     return out
 
 
