@@ -142,7 +142,7 @@ def main() -> None:
         pr = import_cost("parentlink.render")
         print(f"import weasyprint (fresh process)  {min(wp):6.2f} s min, "
               f"{statistics.median(wp):.2f} s median")
-        print(f"import parentlink.render           {min(pr):6.2f} s min (pandas, jinja2; no weasyprint)")
+        print(f"import parentlink.render           {min(pr):6.2f} s min (jinja2; no pandas, no weasyprint)")
 
         print("\none at a time (snakemake --cores 1 --forcerun <rule> -- <pdf>)")
         print(f"  {'document':<20} {'wall s':>7} {'in-job s':>9}")
