@@ -89,7 +89,7 @@ def test_refused_fetch_stops_the_render(tmp_path: Path, base: dict[str, Any]) ->
     from weasyprint.urls import FatalURLFetchingError
 
     with pytest.raises(FatalURLFetchingError):
-        R.write_pdf(html, tmp_path / "x.pdf", "x", fetcher, TEMPLATES)
+        R.write_pdf(html, tmp_path / "x.pdf", "x", fetcher, TEMPLATES, FONTS)
 
 
 # ----------------------------------------------------------------------------- structure
@@ -375,7 +375,7 @@ def test_every_covered_character_renders_in_the_shipped_font(tmp_path: Path) -> 
             f'"Report Sans", sans-serif; }}</style></head><body><p>{text}</p><p><b>{text}</b>'
             f'</p></body></html>')
     out = tmp_path / "all.pdf"
-    R.write_pdf(html, out, "all", R.make_fetcher([FONTS]), FONTS)
+    R.write_pdf(html, out, "all", R.make_fetcher([FONTS]), FONTS, FONTS)
     fonts = _font_names(out)
     assert fonts and all("Report-Sans" in f for f in fonts), fonts
 
@@ -394,3 +394,18 @@ def test_no_quotes_no_section(tmp_path: Path, base: dict[str, Any]) -> None:
     p = dict(base, quotes=dict(base["quotes"], quotes=[]))
     text = " ".join(_text(_briefing(p, "parents", tmp_path)).split())
     assert "own words" not in text
+
+
+def test_renderer_sees_no_system_font(tmp_path: Path) -> None:
+    """fontconfig is pointed at the shipped fonts only: a character they lack gets no system font
+    (without the isolation this machine's CJK fallback font would be embedded)."""
+    face = f'@font-face {{ font-family: "Report Sans"; src: url("{(FONTS / "DejaVuSans.ttf").as_uri()}"); }}'
+    html = (f'<html lang="en"><head><title>t</title><style>{face} html {{ font-family: '
+            f'"Report Sans", sans-serif; }}</style></head><body><p>abc 家族 ﷺ</p></body></html>')
+    out = tmp_path / "iso.pdf"
+    R.write_pdf(html, out, "iso", R.make_fetcher([FONTS]), FONTS, FONTS)
+    fonts = _font_names(out)
+    assert fonts and all("Report-Sans" in f or "DejaVu-Sans" in f for f in fonts), fonts
+    conf = Path(os.environ["FONTCONFIG_FILE"]).read_text(encoding="utf-8")
+    assert f"<dir>{os.path.realpath(FONTS)}</dir>" in conf and "/usr/share/fonts" not in conf
+    assert "<include" not in conf  # nothing from /etc/fonts

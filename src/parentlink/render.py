@@ -18,16 +18,20 @@ folders and data: URIs, and refuses everything else.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import datetime as dt
 import hashlib
 import mimetypes
 import os
+import shutil
+import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
+from xml.sax.saxutils import escape as xml_escape
 
 import jinja2
 import markupsafe
@@ -210,8 +214,63 @@ def render_html(env: jinja2.Environment, template: str, context: Mapping[str, An
     return env.get_template(template).render(**context)
 
 
-def write_pdf(html: str, out: Path, doc_name: str, fetcher: Any, base_dir: Path) -> None:
-    """Deterministic tagged PDF: fixed identifier, dates from the document's dcterms meta."""
+# fontconfig for the renderer: the shipped fonts only, and the rules that shape text written out
+# here rather than taken from the machine's /etc/fonts (distributions differ in hinting and in
+# synthetic-italic rules, which change the PDF). Italic has no shipped face, so, as fontconfig's
+# stock 90-synthetic.conf does, a slanted regular stands in for it.
+FONTCONFIG_TEMPLATE = """<?xml version="1.0"?>
+<!DOCTYPE fontconfig SYSTEM "urn:fontconfig:fonts.dtd">
+<fontconfig>
+  <dir>{fonts_dir}</dir>
+  <cachedir>{cache_dir}</cachedir>
+  <match target="font">
+    <edit name="hinting" mode="assign"><bool>false</bool></edit>
+    <edit name="antialias" mode="assign"><bool>true</bool></edit>
+  </match>
+  <match target="font">
+    <test name="slant"><const>roman</const></test>
+    <test target="pattern" name="slant" compare="not_eq"><const>roman</const></test>
+    <edit name="matrix" mode="assign">
+      <times><name>matrix</name>
+        <matrix><double>1</double><double>0.2</double><double>0</double><double>1</double></matrix>
+      </times>
+    </edit>
+    <edit name="slant" mode="assign"><const>oblique</const></edit>
+  </match>
+</fontconfig>
+"""
+
+
+def isolate_fontconfig(fonts_dir: Path) -> Path:
+    """Point fontconfig (FONTCONFIG_FILE) at a config naming only `fonts_dir`; returns its path.
+
+    WeasyPrint loads a fresh fontconfig configuration for every document, so this takes effect for
+    the next render even if WeasyPrint is already imported. The renderer then reads no font, and
+    no font rule, from the operating system. Written once per process to a temporary folder
+    (removed at exit) that also holds fontconfig's cache.
+    """
+    fonts = Path(os.path.realpath(fonts_dir))
+    current = _FONTCONFIG.get(fonts)
+    if current is None:
+        folder = Path(tempfile.mkdtemp(prefix="parentlink-fontconfig-"))
+        atexit.register(shutil.rmtree, folder, True)
+        current = folder / "fonts.conf"
+        current.write_text(FONTCONFIG_TEMPLATE.format(
+            fonts_dir=xml_escape(str(fonts)), cache_dir=xml_escape(str(folder / "cache"))),
+            encoding="utf-8")
+        _FONTCONFIG[fonts] = current
+    os.environ["FONTCONFIG_FILE"] = str(current)
+    return current
+
+
+_FONTCONFIG: dict[Path, Path] = {}
+
+
+def write_pdf(html: str, out: Path, doc_name: str, fetcher: Any, base_dir: Path,
+              fonts_dir: Path) -> None:
+    """Deterministic tagged PDF: fixed identifier, dates from the document's dcterms meta, and
+    fonts from `fonts_dir` only."""
+    isolate_fontconfig(fonts_dir)
     from weasyprint import HTML
 
     source_date()  # font subsets embed a timestamp unless SOURCE_DATE_EPOCH is set
@@ -275,7 +334,7 @@ def render_briefing(
             out_html.write_text(html, encoding="utf-8")
         else:
             fetcher = make_fetcher([templates_dir, fonts_dir, results_dir])
-            write_pdf(html, target, audience, fetcher, templates_dir)
+            write_pdf(html, target, audience, fetcher, templates_dir, fonts_dir)
 
 
 def estimate_tables(df: pd.DataFrame, min_base: int) -> list[dict[str, Any]]:
@@ -390,4 +449,4 @@ def render_technical_report(
     )
     html = render_html(env, "technical_report.html", ctx)
     fetcher = make_fetcher([templates_dir, fonts_dir, results_dir])
-    write_pdf(html, out_pdf, "technical_report", fetcher, templates_dir)
+    write_pdf(html, out_pdf, "technical_report", fetcher, templates_dir, fonts_dir)
