@@ -174,3 +174,11 @@ def test_bad_weights_and_lengths_are_named(tmp_path: Path) -> None:
     bad.write_text("respondent_id,final_weight\nR000,-1\n")
     with pytest.raises(UserError, match="final_weight must be a number >= 0"):
         Q.read_weights(bad)
+
+
+def test_a_repeated_comment_counts_under_the_answer_most_of_its_writers_gave() -> None:
+    said = "Data should only be shared if parents are told first."
+    out = select(frame([(said, 1), (said, 3), (said.upper().lower(), 3), (said, 3)]))
+    assert out["counts"]["duplicate"] == 3 and out["counts"]["eligible"] == 1
+    assert [q["view"] for q in out["quotes"]] == ["Unacceptable"]
+    assert {v["code"]: v["eligible"] for v in out["views"]} == {"1": 0, "3": 1}

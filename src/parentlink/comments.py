@@ -11,8 +11,9 @@ The rule, so that nobody picks quotes by hand and it can be stated in the method
    even with the marks, because what is left around them may still point to a family), has no
    digit and no capitalised word inside a sentence other than "I" (a possible name, school, place,
    age or date that the redaction patterns cannot know), and contains no `<` or `>` (answers that
-   look like markup are not quoted; they would still print as plain text). Of identical comments
-   (ignoring case, spacing and Unicode normal form) only one counts. Patterns cannot catch every
+   look like markup are not quoted; they would still print as plain text). Identical comments
+   (ignoring case, spacing and Unicode normal form) count once, under the answer most of their
+   writers gave. Patterns cannot catch every
    identifying detail (a name written in lower case, a rare condition): the research team reads
    the quotes, listed in the technical report, before anything is published.
 2. Quotes are shared out over the answers to one item (`item`, e.g. acceptability of identifying
@@ -27,6 +28,7 @@ The rule, so that nobody picks quotes by hand and it can be stated in the method
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import unicodedata
@@ -66,6 +68,10 @@ def _capitalised_inside(text: str) -> bool:
         if any(w[:1].isupper() and w not in PRONOUN_I for w in words):
             return True
     return False
+
+
+def _tiebreak(seed: int, view: str, key: str) -> str:
+    return hashlib.sha256(f"{seed}\0{view}\0{key}".encode()).hexdigest()
 
 
 def _normalised(text: str) -> str:
@@ -132,26 +138,32 @@ def select_quotes(
     viewed = df["_view"].ne("") & ~df["_view"].isin(no_view) & df["_view"].isin(labels)
     shares = df[viewed].groupby("_view")["_w"].sum().to_dict()
 
-    comments = df[df[text].fillna("").astype(str).str.strip().ne("")].copy()
-    # Order by the text itself (then the answer), not by the keyed pseudonym: anyone with the
-    # clean data can re-derive the choice, whatever PARENTLINK_PSEUDONYM_KEY was.
-    comments["_key"] = [_normalised(str(t)) for t in comments[text]]
-    comments = comments.sort_values(["_key", "_view"], kind="stable")
+    comments = df[df[text].fillna("").astype(str).str.strip().ne("")]
     counts = dict.fromkeys(EXCLUSION_REASONS, 0)
-    seen: set[str] = set()
-    pools: dict[str, list[str]] = {k: [] for k in shares}
+    # Quotable comments by their normalised text, with how many parents of each answer wrote it.
+    writers: dict[str, dict[str, int]] = {}
+    wording: dict[str, str] = {}
     for body, view, ok in zip(comments[text].astype(str).str.strip(), comments["_view"],
                               viewed.loc[comments.index], strict=True):
         reason = exclusion_reason(body, min_chars, max_chars)
         if reason is None and not ok:
             reason = "no_view"
-        if reason is None and _normalised(body) in seen:
-            reason = "duplicate"
         if reason is not None:
             counts[reason] += 1
             continue
-        seen.add(_normalised(body))
-        pools[view].append(body)
+        key = _normalised(body)
+        writers.setdefault(key, {}).setdefault(view, 0)
+        writers[key][view] += 1
+        wording[key] = min(wording.get(key, body), body)  # one spelling, whatever the row order
+    # A comment written by several parents counts once, under the answer most of its writers gave
+    # (ties broken by a seeded hash). Pools are in text order, not by the keyed pseudonym, so anyone
+    # with the clean data can re-derive the choice whatever PARENTLINK_PSEUDONYM_KEY was.
+    counts["duplicate"] = sum(sum(v.values()) for v in writers.values()) - len(writers)
+    pools: dict[str, list[str]] = {k: [] for k in shares}
+    for key in sorted(writers):
+        by_view = writers[key]
+        home = max(by_view, key=lambda v: (by_view[v], _tiebreak(seed, v, key)))
+        pools[home].append(wording[key])
 
     order = allocate(shares, {k: len(v) for k, v in pools.items()}, n)
     drawn = {}
