@@ -142,6 +142,15 @@ def _require_columns(df: pd.DataFrame, columns: Iterable[str], path: Path) -> No
         fail(f"{path}: missing column(s) {', '.join(missing)}; see docs/data-contract.md.")
 
 
+def _read_csv(path: Path, columns: Iterable[str], missing: str, **read_kw: Any) -> pd.DataFrame:
+    """A results CSV with its required columns; `missing` says what to run when it is absent."""
+    if not path.is_file():
+        fail(f"{path}: {missing}")
+    df = pd.read_csv(path, **read_kw)
+    _require_columns(df, columns, path)
+    return df
+
+
 def _as_bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -157,10 +166,8 @@ def _as_bool(value: Any) -> bool:
 
 def read_estimates(path: Path) -> pd.DataFrame:
     """Read an estimates CSV (docs/data-contract.md) with typed columns."""
-    if not path.is_file():
-        fail(f"{path}: estimates file not found; run the estimate stage first.")
-    df = pd.read_csv(path, dtype={"group_code": str, "category_code": str})
-    _require_columns(df, ESTIMATE_COLUMNS, path)
+    df = _read_csv(path, ESTIMATE_COLUMNS, "estimates file not found; run the estimate stage first.",
+                   dtype={"group_code": str, "category_code": str})
     try:
         df["suppressed"] = [_as_bool(v) for v in df["suppressed"]]
     except UserError as err:
@@ -171,10 +178,7 @@ def read_estimates(path: Path) -> pd.DataFrame:
 
 
 def read_flow(path: Path) -> pd.DataFrame:
-    if not path.is_file():
-        fail(f"{path}: cleaning flow file not found; run the clean stage first.")
-    df = pd.read_csv(path)
-    _require_columns(df, FLOW_COLUMNS, path)
+    df = _read_csv(path, FLOW_COLUMNS, "cleaning flow file not found; run the clean stage first.")
     if df.empty or df.iloc[0]["step"] != "delivered":
         fail(f"{path}: the first row must be step 'delivered' (docs/data-contract.md).")
     return df
@@ -191,19 +195,15 @@ def read_diagnostics(path: Path) -> dict[str, Any]:
 
 
 def read_code_frequencies(path: Path) -> pd.DataFrame:
-    if not path.is_file():
-        fail(f"{path}: code frequencies not found; run the documents stage first.")
-    df = pd.read_csv(path, dtype={"parent_code": str})
-    _require_columns(df, CODE_COLUMNS, path)
+    df = _read_csv(path, CODE_COLUMNS, "code frequencies not found; run the documents stage first.",
+                   dtype={"parent_code": str})
     return df
 
 
 def _read_documents_csv(path: Path, columns: list[str], what: str) -> pd.DataFrame:
     """A documents-stage CSV: text as text (a code may be called 'NA'), counts as numbers."""
-    if not path.is_file():
-        fail(f"{path}: {what} not found; run the documents stage first.")
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    _require_columns(df, columns, path)
+    df = _read_csv(path, columns, f"{what} not found; run the documents stage first.", dtype=str,
+                   keep_default_na=False)
     for col in columns:
         if not col.startswith(("n_", "pct_", "percent_", "cohens_", "krippendorff_", "jaccard_")):
             continue
@@ -229,20 +229,12 @@ def read_reliability(path: Path) -> pd.DataFrame:
 
 def read_tests(path: Path) -> pd.DataFrame:
     """Design-based (Rao-Scott) tests of item x breakdown: results/tables/main_tests.csv."""
-    if not path.is_file():
-        fail(f"{path}: tests file not found; run the estimate stage first.")
-    df = pd.read_csv(path)
-    _require_columns(df, TEST_COLUMNS, path)
-    return df
+    return _read_csv(path, TEST_COLUMNS, "tests file not found; run the estimate stage first.")
 
 
 def read_model(path: Path) -> pd.DataFrame:
     """Survey-weighted logistic model: results/models/main_social_licence_glm.csv."""
-    if not path.is_file():
-        fail(f"{path}: model file not found; run the 'model' rule first.")
-    df = pd.read_csv(path)
-    _require_columns(df, MODEL_COLUMNS, path)
-    return df
+    return _read_csv(path, MODEL_COLUMNS, "model file not found; run the 'model' rule first.")
 
 
 def read_meta(path: Path) -> dict[str, Any]:
