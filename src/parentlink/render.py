@@ -36,8 +36,7 @@ from xml.sax.saxutils import escape as xml_escape
 import jinja2
 import markupsafe
 
-from parentlink import FALLBACK_SOURCE_DATE_EPOCH as _FALLBACK_EPOCH
-from parentlink import __version__
+from parentlink import FALLBACK_SOURCE_DATE_EPOCH, __version__
 from parentlink.errors import fail
 from parentlink.wording import SUPPRESSION_MARK, font_coverage, one_in, pct_text, printable
 
@@ -47,7 +46,6 @@ if TYPE_CHECKING:  # pandas is imported only by the technical report (~0.3 s a b
 __all__ = ["__version__", "render_briefing", "render_technical_report", "make_fetcher"]
 
 PDF_VARIANT = "pdf/ua-1"
-FALLBACK_SOURCE_DATE_EPOCH = str(_FALLBACK_EPOCH)  # the package-wide fallback, as the Makefile
 MAX_TEXT_CHARS = 200  # longest data string placed in a document (labels, code names)
 CITATION_AUTHORS = "Parental social licence pipeline contributors"
 
@@ -157,7 +155,7 @@ def make_env(templates_dir: Path, coverage: frozenset[int] | None = None) -> jin
 
 def source_date() -> dt.datetime:
     """The build date: SOURCE_DATE_EPOCH (set to a fixed fallback when absent)."""
-    os.environ.setdefault("SOURCE_DATE_EPOCH", FALLBACK_SOURCE_DATE_EPOCH)
+    os.environ.setdefault("SOURCE_DATE_EPOCH", str(FALLBACK_SOURCE_DATE_EPOCH))
     return dt.datetime.fromtimestamp(int(os.environ["SOURCE_DATE_EPOCH"]), tz=dt.UTC)
 
 

@@ -18,11 +18,10 @@ import pyreadstat
 from parentlink import FALLBACK_SOURCE_DATE_EPOCH
 
 _DATE_OFFSET = 92  # after the 4-byte magic, 60-byte product name and 28 bytes of header integers
-DEFAULT_EPOCH = FALLBACK_SOURCE_DATE_EPOCH  # used when SOURCE_DATE_EPOCH is not set
 
 
 def source_date_epoch() -> int:
-    return int(os.environ.get("SOURCE_DATE_EPOCH", DEFAULT_EPOCH))
+    return int(os.environ.get("SOURCE_DATE_EPOCH", FALLBACK_SOURCE_DATE_EPOCH))
 
 
 def write_sav(df: pd.DataFrame, path: str | Path, *, epoch: int | None = None, **kwargs: Any) -> None:

@@ -3,7 +3,6 @@
 # No `from __future__` import: Snakemake prepends its own preamble to scripts.
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -12,8 +11,6 @@ from parentlink.errors import run_stage
 from parentlink.wording import load_facts
 
 sm = snakemake  # type: ignore[name-defined]  # noqa: F821  (injected by Snakemake)
-# Reproducible output without a Makefile: dates and font subsets come from this.
-os.environ.setdefault("SOURCE_DATE_EPOCH", render.FALLBACK_SOURCE_DATE_EPOCH)
 
 
 def main() -> None:
