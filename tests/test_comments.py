@@ -11,6 +11,7 @@ import pytest
 
 from parentlink import comments as Q
 from parentlink.errors import UserError
+from parentlink.estimate import read_final_weights
 from parentlink.privacy import redact
 
 ITEM = "acc_notasked_net"
@@ -170,10 +171,10 @@ def test_bad_weights_and_lengths_are_named(tmp_path: Path) -> None:
     bad = tmp_path / "w.csv"
     bad.write_text("respondent_id,final_weight\nR000,1\nR000,2\n")
     with pytest.raises(UserError, match="'R000' appears twice"):
-        Q.read_weights(bad)
+        read_final_weights(bad)
     bad.write_text("respondent_id,final_weight\nR000,-1\n")
     with pytest.raises(UserError, match="final_weight must be a number >= 0"):
-        Q.read_weights(bad)
+        read_final_weights(bad)
 
 
 def test_a_repeated_comment_counts_under_the_answer_most_of_its_writers_gave() -> None:

@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from parentlink.errors import fail
+from parentlink.estimate import read_final_weights
 
 REDACTION_MARKS = ("[name]", "[email]", "[phone]", "[postcode]", "[link]")
 CUT_MARK = "…"  # privacy.redact ends a capped comment with it
@@ -192,22 +193,6 @@ def select_quotes(
     }
 
 
-def read_weights(path: Path) -> pd.Series:
-    """final_weight by respondent_id from results/weights/<survey>_weights.csv."""
-    if not path.is_file():
-        fail(f"{path}: weights not found; run the 'weight' rule first.")
-    w = pd.read_csv(path, dtype={"respondent_id": str})
-    if not {"respondent_id", "final_weight"} <= set(w.columns):
-        fail(f"{path}: needs columns respondent_id and final_weight; see docs/data-contract.md.")
-    if w["respondent_id"].duplicated().any():
-        fail(f"{path}: respondent_id '{w.loc[w['respondent_id'].duplicated(), 'respondent_id'].iloc[0]}'"
-             f" appears twice; rebuild the weights with the 'weight' rule.")
-    weight = pd.to_numeric(w["final_weight"], errors="coerce")
-    if not (weight.notna() & (weight >= 0) & np.isfinite(weight)).all():
-        fail(f"{path}: final_weight must be a number >= 0 for every respondent; rebuild the weights.")
-    return pd.Series(weight.to_numpy(), index=w["respondent_id"])
-
-
 def build_quotes(*, data: Path, meta: Path, weights: Path | None, settings: Mapping[str, Any],
                  out: Path) -> dict[str, Any]:
     """Read the cleaned survey, select the quotes and write parent_quotes.json."""
@@ -218,7 +203,7 @@ def build_quotes(*, data: Path, meta: Path, weights: Path | None, settings: Mapp
         pd.read_parquet(data), json.loads(meta.read_text(encoding="utf-8")),
         text=str(settings["text"]), item=str(settings["item"]), n=int(settings["n"]),
         min_chars=int(settings["min_chars"]), max_chars=int(settings["max_chars"]),
-        seed=int(settings["seed"]), weights=None if weights is None else read_weights(weights),
+        seed=int(settings["seed"]), weights=None if weights is None else read_final_weights(weights),
         source=str(data))
     result["survey"] = str(settings["survey"])
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -604,15 +604,31 @@ def load_design(
     data = pd.read_parquet(data_path)
     if weights_path is None:
         return data, srs_design(len(data))
-    w = pd.read_csv(weights_path, dtype={"respondent_id": str})
-    ids = data["respondent_id"].astype(str)
-    merged = pd.DataFrame({"respondent_id": ids}).merge(
-        w[["respondent_id", "final_weight"]], on="respondent_id", how="left", validate="1:1")
-    if merged["final_weight"].isna().any() or len(w) != len(data):
+    w = read_final_weights(weights_path)
+    weights = data["respondent_id"].astype(str).map(w)
+    if weights.isna().any() or len(w) != len(data):
         fail(f"{weights_path} does not hold one weight per respondent of {data_path}; "
              f"rerun the weight rule.")
     margins = read_margin_files(list(target_paths))
-    return data, design_from_margins(data, merged["final_weight"].to_numpy(float), margins)
+    return data, design_from_margins(data, weights.to_numpy(float), margins)
+
+
+def read_final_weights(path: str | Path) -> pd.Series:
+    """final_weight by respondent_id from results/weights/<survey>_weights.csv, checked: ids
+    unique, weights finite and >= 0."""
+    path = Path(path)
+    if not path.is_file():
+        fail(f"{path}: weights not found; run the 'weight' rule first.")
+    w = pd.read_csv(path, dtype={"respondent_id": str})
+    if not {"respondent_id", "final_weight"} <= set(w.columns):
+        fail(f"{path}: needs columns respondent_id and final_weight; see docs/data-contract.md.")
+    if w["respondent_id"].duplicated().any():
+        fail(f"{path}: respondent_id '{w.loc[w['respondent_id'].duplicated(), 'respondent_id'].iloc[0]}'"
+             f" appears twice; rebuild the weights with the 'weight' rule.")
+    weight = pd.to_numeric(w["final_weight"], errors="coerce")
+    if not (weight.notna() & (weight >= 0) & np.isfinite(weight)).all():
+        fail(f"{path}: final_weight must be a number >= 0 for every respondent; rebuild the weights.")
+    return pd.Series(weight.to_numpy(), index=w["respondent_id"])
 
 
 def write_csv(table: pd.DataFrame, path: str | Path) -> None:
