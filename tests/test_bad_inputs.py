@@ -26,7 +26,7 @@ CASES = [
     ("wrong_type.xlsx", "has type '.xlsx', which the pipeline cannot read"),
     ("unknown_code.sav", "variable P4_1 (trust_private) has unknown code(s) 7 in 3 row(s)"),
     ("duplicate_id.sav", "id variable 'resp_id' repeats in 2 row(s)"),
-    ("missing_variable.sav", "'rename' names P4_1, which"),
+    ("missing_variable.sav", "rename names 'P4_1', which raw/missing_variable.sav does not contain"),
 ]
 
 
@@ -66,23 +66,56 @@ def test_bad_delivery(project: Path, name: str, message: str) -> None:
     assert written == []
 
 
-def test_missing_delivery_is_named_by_snakemake(project: Path) -> None:
-    res = run(
+def one_error(res: subprocess.CompletedProcess[str]) -> str:
+    """The run stopped with exactly one ERROR line, no traceback, no schema dump, nothing run."""
+    out = res.stdout + res.stderr
+    assert res.returncode != 0, out[-2000:]
+    errors = [line for line in out.splitlines() if line.startswith("ERROR: ")]
+    assert len(errors) == 1, out[-3000:]
+    assert "Traceback" not in out and "Failed validating" not in out, out[-3000:]
+    assert len(out.splitlines()) <= 3, out[-3000:]  # Snakemake's config note + our line
+    return errors[0]
+
+
+def test_missing_delivery_is_one_line_before_any_job(project: Path) -> None:
+    err = one_error(run(
         project,
         "surveys:\n  pilot:\n    raw: raw/does_not_exist.sav\n    plan: config/plans/pilot.yaml\n    "
         "weighted: false\n",
-    )
-    out = res.stdout + res.stderr
-    assert res.returncode != 0
-    assert "Missing input files" in out and "raw/does_not_exist.sav" in out
+    ))
+    assert "surveys.pilot.raw names raw/does_not_exist.sav, which is not a file here" in err
     assert not (project / "results").exists()
 
 
-def test_bad_config_names_the_key(project: Path) -> None:
-    res = run(project, "disclosure:\n  min_base: fifty\n  min_cell: 10\n")
-    out = res.stdout + res.stderr
-    assert res.returncode != 0
-    assert "'fifty' is not of type 'integer'" in out and "min_base" in out
+CONFIG_CASES = [
+    # (override, what the one line must say)
+    ("disclosure:\n  min_base: fifty\n  min_cell: 10\n",
+     'disclosure.min_base is "fifty" (a string) but must be a whole number'),
+    ("weighting:\n  trimm: {lower: 0.2, upper: 5}\n",
+     "weighting.trimm is not a setting the pipeline knows; did you mean weighting.trim?"),
+    ("study:\n  titel: A study\n", "study.titel is not a setting the pipeline knows; did you mean study.title?"),
+    ('documents:\n  redistributable: "false"\n',
+     'documents.redistributable is "false" (a string) but must be true or false (without quotes)'),
+    ("reports:\n  audiences: [parents, councillors]\n", "reports.audiences[1] is \"councillors\"; choose one of"),
+    ("unknown_section: 1\n", "unknown_section is not a setting the pipeline knows"),
+    ("analysis:\n  main:\n    items: [heard]\n    breakdowns: [ethnicty]\n",
+     "analysis.main.breakdowns[0] 'ethnicty' is not a variable of the cleaned main data made by "
+     "config/plans/main.yaml; did you mean 'ethnicity'?"),
+    ("weighting:\n  design_weight: pw\n",
+     "weighting.design_weight 'pw' is not a cleaned variable of main; the plan config/plans/main.yaml "
+     "turns the delivered design_wt into 'design_weight'"),
+    ("model:\n  outcome: social_licence_hi\n  predictors: [sex]\n",
+     "model.outcome 'social_licence_hi' is not a variable of the cleaned main data"),
+    ("weighting:\n  survey: pilot\n", "weighting.survey 'pilot' is marked weighted: false in surveys.pilot"),
+    ("documents:\n  source: raw/nothing.qdpx\n", "documents.source names raw/nothing.qdpx, which is not a file"),
+]
+
+
+@pytest.mark.parametrize(("override", "message"), CONFIG_CASES)
+def test_bad_config_is_one_line_naming_the_key(project: Path, override: str, message: str) -> None:
+    """Found before the first job runs (nothing under results/), named by key path, with the fix."""
+    err = one_error(run(project, override))
+    assert message in err, err
     assert not (project / "results").exists()
 
 
@@ -103,17 +136,14 @@ def test_plan_naming_a_missing_grid_item(project: Path) -> None:
 
 
 def test_quotes_naming_an_unknown_survey(project: Path) -> None:
-    res = run(project, "quotes:\n  survey: nosuch\n")
-    out = res.stdout + res.stderr
-    assert res.returncode != 0
-    assert "quotes.survey 'nosuch' is not one of the surveys (main, pilot)" in out, out[-2000:]
+    err = one_error(run(project, "quotes:\n  survey: nosuch\n"))
+    assert "quotes.survey 'nosuch' is not a survey; choose one of main, pilot" in err
     assert not (project / "results").exists()
 
 
 def test_quotes_item_that_is_not_labelled(project: Path) -> None:
-    res = run(project, "quotes:\n  item: comment\n", target="results/report/parent_quotes.json")
-    out = res.stdout + res.stderr
-    errors = [line for line in out.splitlines() if line.startswith("ERROR: ")]
-    assert res.returncode != 0 and len(errors) == 1, out[-3000:]
-    assert "quotes.item 'comment' is not a labelled categorical variable" in errors[0]
-    assert not (project / "results/report/parent_quotes.json").exists()
+    err = one_error(run(project, "quotes:\n  item: comment\n",
+                        target="results/report/parent_quotes.json"))
+    assert "quotes.item 'comment' is a text variable of the cleaned main data, but it must be " \
+        "categorical" in err
+    assert not (project / "results").exists()

@@ -35,7 +35,8 @@ def sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def _check_file(p: Path) -> None:
+def check_file(p: Path) -> None:
+    """The delivery exists, has a type the pipeline reads, is not empty, and looks like one."""
     if not p.is_file():
         raise UserError(
             f"Raw file {p} does not exist: put the agency's delivery there or fix surveys.*.raw in "
@@ -140,7 +141,7 @@ def _read_csv(p: Path) -> tuple[pd.DataFrame, dict[str, Any], str]:
 def read_raw(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Read one delivered file: data with codes as numbers (user-missing kept) and its metadata."""
     p = Path(path)
-    _check_file(p)
+    check_file(p)
     if p.suffix.lower() == ".csv":
         df, variables, file_label = _read_csv(p)
     else:

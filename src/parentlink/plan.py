@@ -112,3 +112,32 @@ def load_plan(path: str | Path) -> dict[str, Any]:
         raise UserError(f"Cleaning plan {p}, key '{where}': {err.message}.") from None
     plan["missing"] = {int(k): v for k, v in plan["missing"].items()}
     return plan
+
+
+def output_variables(plan: dict[str, Any]) -> dict[str, str]:
+    """Every variable of the cleaned data a plan produces, with its kind: 'categorical',
+    'numeric', 'text', 'id', 'weight' or 'paradata'.
+
+    Read from the plan alone, so the config's variable names can be checked before any job runs;
+    ``tests/test_config.py`` checks it against what :func:`parentlink.clean.clean` really makes.
+    """
+    out: dict[str, str] = {"respondent_id": "id"}
+    if "design_weight" in plan:
+        out["design_weight"] = "weight"
+    if "timestamps" in plan:
+        out["duration_sec"] = "paradata"
+        out["fieldwork_date"] = "paradata"
+    numeric = set(plan.get("numeric", []))
+    for name in plan["rename"].values():
+        out[name] = "numeric" if name in numeric else "categorical"
+    for spec in plan.get("recode", []):
+        for src in spec["from"]:
+            out[spec["into"].format(name=src)] = "categorical"
+    for spec in plan.get("derive", []):
+        out[spec["into"]] = "numeric" if "index" in spec else "categorical"
+    for spec in plan.get("multi_response", []):
+        out[f"{spec['name']}_count"] = "numeric"
+        out[f"{spec['name']}_any"] = "categorical"
+    for name in plan.get("text", {}).values():
+        out[name] = "text"
+    return out

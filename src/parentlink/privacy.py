@@ -9,11 +9,15 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Mapping
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from parentlink.errors import UserError
 
 # The lookbehind lets a match start only where a run of address characters starts: without it a
 # long run with no "@" is rescanned from every position (a 100 kB answer took 37 s).
@@ -103,6 +107,15 @@ def pseudonymise_series(values: pd.Series, key: str) -> pd.Series:
     return pd.Series(np.char.add("R", hexed), index=values.index, dtype=object)
 
 
-def pseudonym_key(privacy: dict[str, str]) -> str:
-    """The pseudonym key: from the environment variable named in config, else the config fallback."""
-    return os.environ.get(privacy["pseudonym_key_env"]) or privacy["fallback_pseudonym_key"]
+def pseudonym_key(privacy: Mapping[str, Any], synthetic: bool = True) -> str:
+    """The pseudonym key: from the environment variable named in config. The published fallback
+    key in config is used only for a study marked synthetic; real data without the key stop."""
+    key = os.environ.get(str(privacy["pseudonym_key_env"]))
+    if key:
+        return key
+    if not synthetic:
+        raise UserError(
+            f"the environment variable {privacy['pseudonym_key_env']} (privacy.pseudonym_key_env) "
+            "is not set, and the published fallback key may only pseudonymise synthetic data: "
+            "set it to the study's secret key (keep it out of the repository) and run again.")
+    return str(privacy["fallback_pseudonym_key"])

@@ -23,6 +23,7 @@ rule archive:
         outputs=all_outputs(),
         lock="env/requirements.lock",
         config="config/config.yaml",
+        code=code_inputs("archive.py"),
     output:
         ARCHIVE_ZIP,
     log:
@@ -35,5 +36,8 @@ rule archive:
         ).stdout.strip()
         or "no-git",
         wheel_cache=".cache/wheels",
+        # The bundle's plan reads the whole config (which inputs are redistributable, titles).
+        config=uses("study", "surveys", "documents", "weighting"),
+        build_epoch=BUILD_EPOCH,
     script:
         "../scripts/archive.py"

@@ -4,6 +4,7 @@ rule clean:
         data="results/ingest/{survey}.parquet",
         meta="results/ingest/{survey}_meta.json",
         plan=lambda wc: config["surveys"][wc.survey]["plan"],
+        code=code_inputs("clean.py"),
     output:
         data="results/clean/{survey}.parquet",
         meta="results/clean/{survey}_meta.json",
@@ -13,7 +14,7 @@ rule clean:
             category="Cleaning",
         ),
     params:
-        weighted=lambda wc: config["surveys"][wc.survey]["weighted"],
+        config=uses("surveys.{survey}.weighted"),
     log:
         "logs/clean/{survey}.log",
     resources:
@@ -28,10 +29,13 @@ rule export_clean:
     input:
         data="results/clean/{survey}.parquet",
         meta="results/clean/{survey}_meta.json",
+        code=code_inputs("export_clean.py"),
     output:
         sav="results/clean/{survey}.sav",
         codebook_csv="results/codebook/{survey}.csv",
         codebook_html=report("results/codebook/{survey}.html", category="Codebook"),
+    params:
+        build_epoch=BUILD_EPOCH,
     log:
         "logs/export_clean/{survey}.log",
     resources:

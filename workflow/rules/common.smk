@@ -1,12 +1,79 @@
 # Helpers shared by all rules. Kept cheap to load: every cluster job re-parses the Snakefile.
+#
+# Dependencies are complete (tests/test_dependencies.py checks it). Each step declares
+#   * as input, the package modules its script imports, transitively (code_inputs);
+#   * as params, every config value it reads (uses), so that changing one re-runs exactly the steps
+#     that read it (scripts never read snakemake.config);
+#   * as input, every file the config names (raw files, plans, margins, document codings).
+import hashlib
+import json
 import os
-import subprocess
+import sys
+from pathlib import Path
 
 import parentlink
-from snakemake.exceptions import WorkflowError
+from parentlink import buildinfo
+from parentlink.config import check_study, load_schema, prepare
+from parentlink.deps import module_files
+from parentlink.errors import UserError
+
+SCHEMA = "config/schema.json"
+
+
+def stop(message):
+    """One line on the console, no traceback, nothing run (used for config and input problems)."""
+    print(f"ERROR: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def _config_source():
+    files = [str(f) for f in (workflow.overwrite_configfiles or [])]
+    return " + ".join(["config/config.yaml", *files])
+
+
+try:
+    _prepared = prepare(config, load_schema(SCHEMA), _config_source())
+except UserError as _err:
+    stop(_err)
+config.clear()
+config.update(_prepared)
+
+
+from parentlink.config import input_files as _input_files
+
+# The package as the rules will import it (an editable install points at src/parentlink).
+_PACKAGE_DIR = Path(parentlink.__file__).resolve().parent
+
+
+def _preflight():
+    """Files, plans and variable names the config refers to (parentlink.config.check_study),
+    checked once per change of config, inputs or checking code: remembered under .snakemake/."""
+    stamp = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode())
+    files = [SCHEMA, *[f for _, f in _input_files(config)],
+             *[str(_PACKAGE_DIR / m) for m in ("config.py", "plan.py")]]
+    for f in files:
+        try:
+            st = os.stat(f)
+            stamp.update(f"{f}:{st.st_mtime_ns}:{st.st_size};".encode())
+        except OSError:
+            stamp.update(f"{f}:absent;".encode())
+    memo = Path(".snakemake/parentlink/preflight")
+    if memo.is_file() and memo.read_text() == stamp.hexdigest():
+        return
+    try:
+        # Inputs under results/ are made by the workflow itself (the scale scenario's survey).
+        check_study(config, Path.cwd(), _config_source(), made_by_workflow=("results/",))
+    except UserError as err:
+        stop(err)
+    memo.parent.mkdir(parents=True, exist_ok=True)
+    memo.write_text(stamp.hexdigest())
+
+
+if workflow.is_main_process:  # cluster jobs re-parse this file: check once, in the main process
+    _preflight()
 
 SURVEYS = sorted(config["surveys"])
-AUDIENCES = ["local_authorities", "national_policy", "parents"]
+AUDIENCES = list(config["reports"]["audiences"])
 
 
 wildcard_constraints:
@@ -14,35 +81,49 @@ wildcard_constraints:
     audience="|".join(AUDIENCES),
 
 
-def code_version():
-    """The code version printed in the reports: pinned by the archive, else `git describe`."""
-    pinned = os.environ.get("PARENTLINK_CODE_VERSION")
-    if pinned:
-        return pinned
-    try:
-        out = subprocess.run(
-            ["git", "describe", "--always", "--tags", "--dirty"],
-            cwd=workflow.basedir,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        )
-        return out.stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "no git checkout"
+# --------------------------------------------------------------------------- code and config
 
 
-# Both go into the reports and are passed as params, so a new commit re-renders the documents.
-CODE_VERSION = code_version()
-BUILD_EPOCH = os.environ.get("SOURCE_DATE_EPOCH", str(parentlink.FALLBACK_SOURCE_DATE_EPOCH))
+def code_inputs(script):
+    """The package modules `workflow/scripts/<script>` imports, transitively (parentlink.deps)."""
+    return [str(p) for p in module_files(Path(workflow.basedir) / "workflow/scripts" / script,
+                                         _PACKAGE_DIR)]
 
 
-if config["quotes"]["survey"] not in config["surveys"]:
-    raise WorkflowError(
-        f"config/config.yaml: quotes.survey '{config['quotes']['survey']}' is not one of the "
-        f"surveys ({', '.join(SURVEYS)}); set it to one of them."
-    )
+def setting(path, wildcards=None):
+    """The config value at a dotted key path; '{survey}' in it is filled from the wildcards."""
+    if wildcards is not None:
+        path = path.format(**dict(wildcards.items()))
+    value = config
+    parts = path.split(".")
+    for part in parts[:-1]:
+        value = value[part]
+    return value.get(parts[-1])  # an optional setting left out (and with no default) is None
+
+
+def uses(*paths):
+    """Params entry holding every config value a step reads, as {key path: value}.
+
+    Declared once per step as `config=uses(...)` under params; its script reads these and nothing
+    else from the config. tests/test_dependencies.py reads these declarations.
+    """
+
+    def values(wildcards):
+        return {p.format(**dict(wildcards.items())): setting(p, wildcards) for p in paths}
+
+    return values
+
+
+# --------------------------------------------------------------------------- build identity
+
+# The same date and version however the workflow is started (parentlink.buildinfo).
+# The date is also exported to the jobs, which inherit it (WeasyPrint's font subsets read it);
+# cluster jobs re-parse this file and get the same.
+BUILD_EPOCH = str(buildinfo.export_build_epoch(Path(workflow.basedir)))
+CODE_VERSION = buildinfo.code_version(Path(workflow.basedir))
+
+
+# --------------------------------------------------------------------------- inputs
 
 
 def quotes_inputs(wildcards):
@@ -82,7 +163,7 @@ def estimate_inputs(wildcards):
     """Clean data and meta; weighted surveys also need the weights and the raking margins."""
     s = wildcards.survey
     inputs = {"data": f"results/clean/{s}.parquet", "meta": f"results/clean/{s}_meta.json"}
-    if config["surveys"][s].get("weighted", False):
+    if config["surveys"][s]["weighted"]:
         inputs["weights"] = "results/weights/main_weights.csv"
         inputs["targets"] = config["weighting"]["targets"]
     return inputs

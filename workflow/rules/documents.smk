@@ -5,6 +5,7 @@
 rule documents:
     input:
         source=config["documents"]["source"],
+        code=code_inputs("documents.py"),
     output:
         code_frequencies=report(
             "results/documents/code_frequencies.csv", category="Document analysis"
@@ -22,8 +23,6 @@ rule documents:
         mem_mb=1000,
         runtime=10,
     params:
-        synthetic=config["study"]["synthetic"],
-        problem_root=config["documents"].get("problem_root", "Problem constructions"),
-        solution_root=config["documents"].get("solution_root", "Solution rationales"),
+        config=uses("study.synthetic", "documents.problem_root", "documents.solution_root"),
     script:
         "../scripts/documents.py"

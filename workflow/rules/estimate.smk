@@ -3,6 +3,7 @@
 rule estimate:
     input:
         unpack(estimate_inputs),
+        code=code_inputs("estimate.py"),
     output:
         estimates=report(
             "results/tables/{survey}_estimates.csv",
@@ -11,7 +12,7 @@ rule estimate:
         ),
         tests="results/tables/{survey}_tests.csv",
     params:
-        weighted=lambda wc: config["surveys"][wc.survey].get("weighted", False),
+        config=uses("surveys.{survey}.weighted", "analysis.{survey}", "disclosure"),
     log:
         "logs/estimate_{survey}.log",
     resources:
@@ -27,11 +28,11 @@ rule model:
         meta="results/clean/main_meta.json",
         weights="results/weights/main_weights.csv",
         targets=config["weighting"]["targets"],
+        code=code_inputs("model.py"),
     output:
         "results/models/main_social_licence_glm.csv",
     params:
-        outcome=config["model"]["outcome"],
-        predictors=config["model"]["predictors"],
+        config=uses("model"),
     log:
         "logs/model_main.log",
     resources:

@@ -3,11 +3,12 @@ rule ingest:
     input:
         raw=lambda wc: config["surveys"][wc.survey]["raw"],
         plan=lambda wc: config["surveys"][wc.survey]["plan"],
+        code=code_inputs("ingest.py"),
     output:
         data="results/ingest/{survey}.parquet",
         meta="results/ingest/{survey}_meta.json",
     params:
-        privacy=config["privacy"],
+        config=uses("privacy", "study.synthetic"),
     log:
         "logs/ingest/{survey}.log",
     resources:

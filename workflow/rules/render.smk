@@ -28,6 +28,7 @@ rule facts:
         main_tests="results/tables/main_tests.csv",
         model="results/models/main_social_licence_glm.csv",
         main_meta="results/clean/main_meta.json",
+        code=code_inputs("facts.py"),
     output:
         "results/report/facts.json",
     log:
@@ -36,8 +37,7 @@ rule facts:
         mem_mb=1000,
         runtime=5,
     params:
-        study=config["study"],
-        min_base=config["disclosure"]["min_base"],
+        config=uses("study", "disclosure.min_base"),
     script:
         "../scripts/facts.py"
 
@@ -46,6 +46,7 @@ rule quotes:
     """Parents' own words: open-text comments chosen by the rule in parentlink.comments."""
     input:
         unpack(quotes_inputs),
+        code=code_inputs("quotes.py"),
     output:
         "results/report/parent_quotes.json",
     log:
@@ -54,7 +55,7 @@ rule quotes:
         mem_mb=1000,
         runtime=5,
     params:
-        settings=config["quotes"],
+        config=uses("quotes"),
     script:
         "../scripts/quotes.py"
 
@@ -63,6 +64,7 @@ rule charts:
     input:
         facts="results/report/facts.json",
         fonts=FONTS,
+        code=code_inputs("charts.py"),
     output:
         # Each chart in the Snakemake report (`snakemake --report`), with its own caption.
         svg=[
@@ -92,6 +94,7 @@ rule render_briefing:
         template=f"{TEMPLATES}/{{audience}}.html",
         shared=SHARED_TEMPLATES,
         fonts=FONTS,
+        code=code_inputs("render.py"),
     output:
         pdf=report(
             "reports/briefings/{audience}.pdf",
@@ -106,7 +109,7 @@ rule render_briefing:
         mem_mb=2000,
         runtime=15,
     params:
-        study=config["study"],
+        config=uses("study"),
         build_epoch=BUILD_EPOCH,
     script:
         "../scripts/render.py"
@@ -129,6 +132,7 @@ rule technical_report:
         shared=SHARED_TEMPLATES,
         fonts=FONTS,
         hashed=report_inputs(),
+        code=code_inputs("render.py"),
     output:
         pdf=report(
             "reports/technical_report.pdf",
@@ -142,9 +146,8 @@ rule technical_report:
         mem_mb=2000,
         runtime=20,
     params:
-        study=config["study"],
+        config=uses("study", "disclosure.min_cell"),
         build_epoch=BUILD_EPOCH,
         code_version=CODE_VERSION,
-        min_cell=config["disclosure"]["min_cell"],
     script:
         "../scripts/render.py"

@@ -1,5 +1,7 @@
 rule synthesize_main:
     """A bigger SYNTHETIC main survey from the project's generator (scale scenario, benchmarks)."""
+    input:
+        code=code_inputs("synthesize.py"),
     output:
         "results/synthetic/main_survey_{n}.sav",
     wildcard_constraints:

@@ -6,15 +6,19 @@ rule workbook:
     input:
         estimates="results/tables/{survey}_estimates.csv",
         meta="results/clean/{survey}_meta.json",
+        code=code_inputs("workbook.py"),
     output:
         report("results/tables/{survey}_tables.xlsx", category="Estimates"),
     params:
-        study=config["study"],
-        disclosure=config["disclosure"],
-        survey_label=lambda wc: config["surveys"][wc.survey].get("label", wc.survey),
-        weighted=lambda wc: config["surveys"][wc.survey].get("weighted", False),
         # Raking margin files (config/targets/<variable>.csv): named in the Notes of weighted surveys.
-        targets=config["weighting"]["targets"],
+        config=uses(
+            "study",
+            "disclosure",
+            "surveys.{survey}.label",
+            "surveys.{survey}.weighted",
+            "weighting.targets",
+        ),
+        build_epoch=BUILD_EPOCH,
     log:
         "logs/workbook_{survey}.log",
     resources:

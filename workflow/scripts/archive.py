@@ -16,9 +16,10 @@ def main() -> None:
     res = build_bundle(
         Path.cwd(),
         Path(sm.output[0]),
-        sm.config,
+        dict(sm.params.config),
         snakemake_cmd=[sys.executable, "-m", "snakemake"],
         wheel_cache=Path(sm.params.wheel_cache),
+        epoch=int(sm.params.build_epoch),
         allow_dirty=os.environ.get("PARENTLINK_ARCHIVE_ALLOW_DIRTY", "") not in ("", "0"),
         contract_outputs=list(sm.input.outputs),
     )

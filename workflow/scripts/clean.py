@@ -14,7 +14,8 @@ sm = snakemake  # type: ignore[name-defined] # noqa: F821
 def main() -> None:
     plan = load_plan(sm.input.plan)
     raw_meta = json.loads(open(sm.input.meta, encoding="utf-8").read())
-    cleaned = clean(pd.read_parquet(sm.input.data), raw_meta, plan, sm.params.weighted)
+    cleaned = clean(pd.read_parquet(sm.input.data), raw_meta, plan,
+                    bool(sm.params.config[f"surveys.{sm.wildcards.survey}.weighted"]))
     write_cleaned(cleaned, sm.output.data, sm.output.meta, sm.output.flow)
 
 

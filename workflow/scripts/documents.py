@@ -20,9 +20,9 @@ def main() -> None:
     write_outputs(
         project,
         {name: snakemake.output[name] for name in OUTPUTS},
-        synthetic=bool(snakemake.params.synthetic),
-        problem_root=snakemake.params.problem_root,
-        solution_root=snakemake.params.solution_root,
+        synthetic=bool(snakemake.params.config["study.synthetic"]),
+        problem_root=snakemake.params.config["documents.problem_root"],
+        solution_root=snakemake.params.config["documents.solution_root"],
     )
     with open(snakemake.log[0], "w", encoding="utf-8") as log:
         log.write(

@@ -21,19 +21,20 @@ snakemake = globals()["snakemake"]
 def main() -> None:
     logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, force=True)
     survey = snakemake.wildcards.survey
-    analysis = snakemake.config["analysis"][survey]
+    cfg = snakemake.params.config
+    analysis = cfg[f"analysis.{survey}"]
     meta = json.loads(Path(snakemake.input.meta).read_text(encoding="utf-8"))
-    weighted = bool(snakemake.params.weighted)
+    weighted = bool(cfg[f"surveys.{survey}.weighted"])
     data, design = load_design(
         snakemake.input.data,
         snakemake.input.weights if weighted else None,
         list(snakemake.input.targets) if weighted else [],
     )
-    items, breakdowns = analysis["items"], analysis.get("breakdowns", [])
+    items, breakdowns = analysis["items"], analysis["breakdowns"]
     table = estimate_table(data, meta, design, items, breakdowns, survey)
-    disc = snakemake.config.get("disclosure", {})
-    table = suppress(table, int(disc.get("min_base", 50)), int(disc.get("min_cell", 10)),
-                     suppress_zeros=bool(disc.get("suppress_zeros", False)))
+    disc = cfg["disclosure"]
+    table = suppress(table, int(disc["min_base"]), int(disc["min_cell"]),
+                     suppress_zeros=bool(disc["suppress_zeros"]))
     write_csv(table[ESTIMATE_COLUMNS], snakemake.output.estimates)
     write_csv(tests_table(data, meta, design, items, breakdowns, survey), snakemake.output.tests)
     logging.info("%s: %d estimates (%d suppressed), design %s", survey, len(table),

@@ -1,6 +1,7 @@
 """Rule export_clean: cleaned parquet + metadata -> labelled .sav and the codebook (CSV, HTML)."""
 
 import json
+import os
 
 import pandas as pd
 
@@ -12,6 +13,7 @@ sm = snakemake  # type: ignore[name-defined] # noqa: F821
 
 
 def main() -> None:
+    os.environ["SOURCE_DATE_EPOCH"] = str(sm.params.build_epoch)
     data = pd.read_parquet(sm.input.data)
     meta = json.loads(open(sm.input.meta, encoding="utf-8").read())
     write_labelled(data, meta, sm.output.sav)

@@ -15,7 +15,8 @@ def main() -> None:
                                            "pilot_flow", "diagnostics", "code_frequencies",
                                            "cooccurrence", "chains", "reliability",
                                            "main_tests", "model", "main_meta")}
-    facts = build_facts(**inp, study=dict(sm.params.study), min_base=int(sm.params.min_base))
+    cfg = sm.params.config
+    facts = build_facts(**inp, study=dict(cfg["study"]), min_base=int(cfg["disclosure.min_base"]))
     write_facts(facts, Path(sm.output[0]))
 
 

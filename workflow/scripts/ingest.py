@@ -12,8 +12,9 @@ sm = snakemake  # type: ignore[name-defined] # noqa: F821
 def main() -> None:
     plan = load_plan(sm.input.plan)
     df, meta = read_raw(sm.input.raw)
-    privacy = sm.params.privacy
-    df = apply_privacy(df, meta, plan, pseudonym_key(privacy), privacy["max_text_chars"])
+    privacy = sm.params.config["privacy"]
+    key = pseudonym_key(privacy, synthetic=bool(sm.params.config["study.synthetic"]))
+    df = apply_privacy(df, meta, plan, key, privacy["max_text_chars"])
     validate(df, meta, plan)  # names, types and codes: fail before any output exists
     write_ingested(df, meta, sm.output.data, sm.output.meta)
 

@@ -17,7 +17,8 @@ def main() -> None:
     data, design = load_design(
         snakemake.input.data, snakemake.input.weights, list(snakemake.input.targets)
     )
-    fit = fit_model(data, meta, design, snakemake.params.outcome, snakemake.params.predictors)
+    model = snakemake.params.config["model"]
+    fit = fit_model(data, meta, design, model["outcome"], model["predictors"])
     write_csv(glm_table(fit)[[*GLM_COLUMNS, "label"]], snakemake.output[0])
     logging.info("model on %d complete cases, df %d, design %s", fit.n, fit.df, design.label)
 

@@ -3,6 +3,7 @@
 # No `from __future__` import: Snakemake prepends its own preamble to scripts.
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -14,12 +15,14 @@ sm = snakemake  # type: ignore[name-defined]  # noqa: F821  (injected by Snakema
 
 
 def main() -> None:
+    os.environ["SOURCE_DATE_EPOCH"] = str(sm.params.build_epoch)
+    cfg = sm.params.config
     project = Path.cwd()
     common = {
         "facts": load_facts(Path(sm.input.facts)),
         "alt_text": json.loads(Path(sm.input.alt).read_text(encoding="utf-8")),
         "quotes": json.loads(Path(sm.input.quotes).read_text(encoding="utf-8")),
-        "study": dict(sm.params.study),
+        "study": dict(cfg["study"]),
         "templates_dir": Path(sm.input.template).parent,
         "fonts_dir": Path(sm.input.fonts[0]).parent,
         "results_dir": project / "results",
@@ -40,7 +43,7 @@ def main() -> None:
                                              sm.input.code_frequencies, sm.input.quotes]],
             project_root=project,
             codebooks={Path(p).stem: Path(p) for p in sm.input.codebooks},
-            min_cell=int(sm.params.min_cell),
+            min_cell=int(cfg["disclosure.min_cell"]),
             version=f"{sm.params.code_version} (parentlink {render.__version__})",
         )
     else:

@@ -15,19 +15,20 @@ snakemake = globals()["snakemake"]
 
 def main() -> None:
     logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, force=True)
-    cfg = snakemake.config["weighting"]
+    params = snakemake.params.config
+    cfg = {k.split(".", 1)[1]: v for k, v in params.items()}  # "weighting.trim" -> "trim"
     data = pd.read_parquet(snakemake.input.data)
     margins = read_margin_files(list(snakemake.input.targets))
-    trim = cfg.get("trim")
+    trim = cfg["trim"]
     result = rake(
-        data, margins, cfg.get("design_weight", "design_weight"),
-        tolerance=float(cfg.get("tolerance", 1e-10)),
-        max_iterations=int(cfg.get("max_iterations", 500)),
+        data, margins, cfg["design_weight"],
+        tolerance=float(cfg["tolerance"]),
+        max_iterations=int(cfg["max_iterations"]),
         trim=(float(trim["lower"]), float(trim["upper"])) if trim else None,
     )
     out = pd.DataFrame({
         "respondent_id": data["respondent_id"].astype(str),
-        "design_weight": data[cfg.get("design_weight", "design_weight")].astype(float),
+        "design_weight": data[cfg["design_weight"]].astype(float),
         "final_weight": result.weights,
     }).sort_values("respondent_id", kind="mergesort")
     Path(snakemake.output.weights).parent.mkdir(parents=True, exist_ok=True)

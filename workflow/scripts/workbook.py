@@ -2,6 +2,7 @@
 
 # No `from __future__` import: Snakemake prepends its own preamble to scripts.
 import logging
+import os
 from pathlib import Path
 
 from parentlink.errors import run_stage
@@ -12,17 +13,19 @@ sm = snakemake  # type: ignore[name-defined]  # noqa: F821  (injected by Snakema
 
 def main() -> None:
     logging.basicConfig(filename=sm.log[0], level=logging.INFO, force=True)
+    os.environ["SOURCE_DATE_EPOCH"] = str(sm.params.build_epoch)
     survey = sm.wildcards.survey
-    disclosure = dict(sm.params.disclosure)
+    cfg = sm.params.config
+    disclosure = dict(cfg["disclosure"])
     ctx = Context(
         survey=survey,
-        survey_label=str(sm.params.survey_label),
-        weighted=bool(sm.params.weighted),
-        study=dict(sm.params.study),
-        min_base=int(disclosure.get("min_base", 50)),
-        min_cell=int(disclosure.get("min_cell", 10)),
-        suppress_zeros=bool(disclosure.get("suppress_zeros", False)),
-        margins=[Path(t).stem for t in sm.params.targets],
+        survey_label=str(cfg[f"surveys.{survey}.label"] or survey),
+        weighted=bool(cfg[f"surveys.{survey}.weighted"]),
+        study=dict(cfg["study"]),
+        min_base=int(disclosure["min_base"]),
+        min_cell=int(disclosure["min_cell"]),
+        suppress_zeros=bool(disclosure["suppress_zeros"]),
+        margins=[Path(t).stem for t in cfg["weighting.targets"]],
         estimates_name=str(sm.input.estimates),
     )
     write_workbook(sm.input.estimates, sm.input.meta, sm.output[0], ctx)
