@@ -14,20 +14,30 @@ Security: data only ever reaches HTML through autoescaped Jinja2 variables (neve
 template built from data), free text is capped, and WeasyPrint fetches only through
 :class:`SafeFetcher`, which serves file: URLs inside the project's template, font and results
 folders and data: URIs, and refuses everything else.
+
+Isolation: WeasyPrint is imported only through :func:`_weasyprint`, which first points fontconfig
+at a generated config (no /etc/fonts, no system or user font folders, no fontconfig cache outside
+this process's temporary render folder), keeps :mod:`mimetypes` to Python's built-in table (no
+/etc/mime.types) and stops cffi from running ``ldconfig``/``gcc``/``ld`` to look for the libraries
+WeasyPrint loads (the dynamic loader finds them by soname). tests/test_render_isolation.py checks
+with strace what a render job opens.
 """
 
 from __future__ import annotations
 
 import atexit
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import mimetypes
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+import warnings
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
@@ -57,16 +67,16 @@ class FetchRefused(ValueError):
     """A document asked for a resource outside what the reports may read."""
 
 
-def _weasy_urls() -> Any:
-    # Imported lazily: importing weasyprint costs about a second and charts/facts don't need it.
-    from weasyprint import urls
-
-    return urls
+# Content types of what the documents fetch, fixed here: mimetypes would otherwise consult the
+# machine's /etc/mime.types (Python's own table has no .ttf).
+CONTENT_TYPES = {".svg": "image/svg+xml", ".ttf": "font/ttf", ".otf": "font/otf",
+                 ".woff": "font/woff", ".woff2": "font/woff2", ".css": "text/css",
+                 ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 
 
 def make_fetcher(roots: Iterable[Path]) -> Any:
     """A WeasyPrint URL fetcher confined to `roots` (after resolving symlinks) and data: URIs."""
-    urls = _weasy_urls()
+    urls = _weasyprint().urls
 
     class SafeFetcher(urls.URLFetcher):  # type: ignore[name-defined]
         def __init__(self, allowed: Sequence[Path]) -> None:
@@ -83,7 +93,7 @@ def make_fetcher(roots: Iterable[Path]) -> Any:
             if scheme != "file":
                 raise FetchRefused(f"refused to fetch {url[:100]!r}: only file: and data: allowed")
             path = self.allowed_path(url)
-            mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            mime = CONTENT_TYPES.get(path.suffix.lower(), "application/octet-stream")
             return urls.URLFetcherResponse(url, path.read_bytes(), {"Content-Type": mime})
 
         def allowed_path(self, url: str) -> Path:
@@ -219,8 +229,7 @@ def render_html(env: jinja2.Environment, template: str, context: Mapping[str, An
 FONTCONFIG_TEMPLATE = """<?xml version="1.0"?>
 <!DOCTYPE fontconfig SYSTEM "urn:fontconfig:fonts.dtd">
 <fontconfig>
-  <dir>{fonts_dir}</dir>
-  <cachedir>{cache_dir}</cachedir>
+{dirs}  <cachedir>{cache_dir}</cachedir>
   <match target="font">
     <edit name="hinting" mode="assign"><bool>false</bool></edit>
     <edit name="antialias" mode="assign"><bool>true</bool></edit>
@@ -238,44 +247,144 @@ FONTCONFIG_TEMPLATE = """<?xml version="1.0"?>
 </fontconfig>
 """
 
+RENDER_DIR_PREFIX = "parentlink-render-"
 
-def isolate_fontconfig(fonts_dir: Path) -> Path:
-    """Point fontconfig (FONTCONFIG_FILE) at a config naming only `fonts_dir`; returns its path.
+
+def render_dir() -> Path:
+    """This process's temporary render folder, removed at exit: fontconfig's configs and cache and
+    WeasyPrint's temporary font files live here and nowhere else.
+
+    Made in $TMPDIR (else /tmp) without tempfile.gettempdir(), which would first probe the system
+    temp folders by writing a file in them.
+    """
+    global _RENDER_DIR
+    if _RENDER_DIR is None:
+        base = tempfile.tempdir or next(
+            (os.environ[v] for v in ("TMPDIR", "TEMP", "TMP") if os.environ.get(v)), "/tmp")
+        # Real path: fontconfig compares paths with its sysroot after resolving links.
+        _RENDER_DIR = Path(os.path.realpath(tempfile.mkdtemp(prefix=RENDER_DIR_PREFIX, dir=base)))
+        atexit.register(shutil.rmtree, _RENDER_DIR, True)
+    return _RENDER_DIR
+
+
+_RENDER_DIR: Path | None = None
+
+
+def isolate_fontconfig(fonts_dir: Path | None) -> Path:
+    """Point fontconfig at a generated config naming only `fonts_dir` (None: no font at all);
+    returns the config's path.
 
     WeasyPrint loads a fresh fontconfig configuration for every document, so this takes effect for
-    the next render even if WeasyPrint is already imported. The renderer then reads no font, and
-    no font rule, from the operating system. Written once per process to a temporary folder
-    (removed at exit) that also holds fontconfig's cache.
+    the next render even if WeasyPrint is already imported. The config includes nothing (no
+    /etc/fonts, no user config) and keeps its cache next to it. Each config lives in its own
+    folder in the render folder, which is also fontconfig's FONTCONFIG_SYSROOT: fontconfig looks
+    up every path of its configuration under it, which stops it from parsing its rule templates
+    (/usr/share/fontconfig/conf.avail, which name /etc/fonts/local.conf and the user's
+    ~/.config/fontconfig), as it does for every configuration it loads. `fonts_dir` is made
+    visible there by a symlink at its own path; font files keep their real path. Written once
+    per fonts folder and process.
     """
-    fonts = Path(os.path.realpath(fonts_dir))
+    fonts = None if fonts_dir is None else Path(os.path.realpath(fonts_dir))
     current = _FONTCONFIG.get(fonts)
     if current is None:
-        folder = Path(tempfile.mkdtemp(prefix="parentlink-fontconfig-"))
-        atexit.register(shutil.rmtree, folder, True)
-        current = folder / "fonts.conf"
+        sysroot = render_dir() / f"fontconfig-{len(_FONTCONFIG)}"
+        sysroot.mkdir()
+        dirs = ""
+        if fonts is not None:
+            mirror = sysroot / fonts.relative_to(fonts.anchor)
+            mirror.parent.mkdir(parents=True)
+            mirror.symlink_to(fonts, target_is_directory=True)
+            dirs = f"  <dir>{xml_escape(str(fonts))}</dir>\n"
+        current = sysroot / "fonts.conf"
+        # fontconfig puts the sysroot in front of the cache folder too: the cache ends up in
+        # sysroot/<sysroot>/cache, inside the render folder either way.
         current.write_text(FONTCONFIG_TEMPLATE.format(
-            fonts_dir=xml_escape(str(fonts)), cache_dir=xml_escape(str(folder / "cache"))),
-            encoding="utf-8")
+            dirs=dirs, cache_dir=xml_escape(str(sysroot / "cache"))), encoding="utf-8")
         _FONTCONFIG[fonts] = current
-    os.environ["FONTCONFIG_FILE"] = str(current)
+    os.environ["FONTCONFIG_SYSROOT"] = str(current.parent)
+    os.environ["FONTCONFIG_FILE"] = str(current)  # inside the sysroot: not prefixed again
+    # Where fontconfig resolves relative config names (none in ours): never /etc/fonts.
+    os.environ["FONTCONFIG_PATH"] = str(current.parent)
     return current
 
 
-_FONTCONFIG: dict[Path, Path] = {}
+_FONTCONFIG: dict[Path | None, Path] = {}
+
+
+def _builtin_mimetypes() -> None:
+    """Initialise mimetypes from Python's built-in table only. Its first use (WeasyPrint makes one
+    at import) would otherwise read /etc/mime.types and four other system files."""
+    if mimetypes.inited:
+        return
+    system_files = mimetypes.knownfiles
+    mimetypes.knownfiles = []
+    try:
+        mimetypes.init()
+    finally:
+        mimetypes.knownfiles = system_files
+
+
+@contextlib.contextmanager
+def _no_library_search() -> Iterator[None]:
+    """WeasyPrint asks cffi for each library under several names; for a name the loader does not
+    know, cffi falls back to ctypes.util.find_library, which runs ldconfig, gcc and ld (reading
+    compiler folders and writing files in /tmp). With the fallback off, each library is loaded by
+    its soname, which is in WeasyPrint's list (e.g. libpango-1.0.so.0): the same file as before."""
+    import ctypes.util
+
+    find_library = ctypes.util.find_library
+    ctypes.util.find_library = lambda name: None
+    try:
+        yield
+    finally:
+        ctypes.util.find_library = find_library
+
+
+@contextlib.contextmanager
+def _temporary_files_in(folder: Path) -> Iterator[None]:
+    """tempfile's default folder is `folder` for the duration (WeasyPrint stores the fonts of
+    @font-face rules in a temporary folder of its own)."""
+    saved = tempfile.tempdir
+    tempfile.tempdir = str(folder)
+    try:
+        yield
+    finally:
+        tempfile.tempdir = saved
+
+
+def _weasyprint(fonts_dir: Path | None = None) -> ModuleType:
+    """WeasyPrint, imported so that nothing outside the project, the Python installation, the
+    shared libraries and the render folder is read (see the module docstring).
+
+    Every import of weasyprint in this package goes through here, so fontconfig is isolated
+    before WeasyPrint's import-time font check (which would otherwise load /etc/fonts/fonts.conf,
+    the system font folders and their caches). Lazy: importing WeasyPrint costs about a second and
+    charts/facts don't need it. `fonts_dir`: the fonts fontconfig may see from now on; None
+    (making a fetcher, before there is anything to draw) keeps the current config, or if there is
+    none yet a config with no font (WeasyPrint's import-time warning about that is expected).
+    """
+    if fonts_dir is not None or not _FONTCONFIG:
+        isolate_fontconfig(fonts_dir)
+    _builtin_mimetypes()
+    with _no_library_search(), _temporary_files_in(render_dir()), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="No fonts configured in FontConfig")
+        import weasyprint
+        import weasyprint.urls
+    return weasyprint
 
 
 def write_pdf(html: str, out: Path, doc_name: str, fetcher: Any, base_dir: Path,
               fonts_dir: Path) -> None:
     """Deterministic tagged PDF: fixed identifier, dates from the document's dcterms meta, and
     fonts from `fonts_dir` only."""
-    isolate_fontconfig(fonts_dir)
-    from weasyprint import HTML
-
+    weasyprint = _weasyprint(fonts_dir)
     source_date()  # font subsets embed a timestamp unless SOURCE_DATE_EPOCH is set
     identifier = hashlib.sha256(f"parentlink:{doc_name}".encode()).hexdigest()[:32].encode()
     out.parent.mkdir(parents=True, exist_ok=True)
-    HTML(string=html, base_url=base_dir.resolve().as_uri() + "/", url_fetcher=fetcher).write_pdf(
-        str(out), pdf_variant=PDF_VARIANT, pdf_identifier=identifier, pdf_tags=True)
+    with _temporary_files_in(render_dir()):
+        weasyprint.HTML(string=html, base_url=base_dir.resolve().as_uri() + "/",
+                        url_fetcher=fetcher).write_pdf(
+            str(out), pdf_variant=PDF_VARIANT, pdf_identifier=identifier, pdf_tags=True)
 
 
 # ----------------------------------------------------------------------------- documents
