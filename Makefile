@@ -5,13 +5,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= all
-# Dates inside outputs (PDF metadata, font subsets) come from the commit, so builds are byte-identical.
-export SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 1700000000)
+# Dates inside outputs (PDF metadata, font subsets, .sav and workbook headers) are the commit time
+# of the checkout, set by the workflow itself (parentlink.buildinfo), so `make`, plain `snakemake`
+# and a Slurm run give the same bytes.
 
 .PHONY: all test lint bench clean lock raw archive verify-archive cluster
 
 all: $(VENV)/.installed
-	$(BIN)/snakemake --cores $(CORES)
+	$(BIN)/python -m parentlink.build --cores $(CORES)
 
 $(VENV)/.installed: env/requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

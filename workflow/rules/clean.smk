@@ -3,7 +3,7 @@ rule clean:
     input:
         data="results/ingest/{survey}.parquet",
         meta="results/ingest/{survey}_meta.json",
-        plan=lambda wc: config["surveys"][wc.survey]["plan"],
+        plan=lambda wc: setting("surveys.{survey}.plan", wc),
         code=code_inputs("clean.py"),
     output:
         data="results/clean/{survey}.parquet",

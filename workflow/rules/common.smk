@@ -72,22 +72,15 @@ def _preflight():
 if workflow.is_main_process:  # cluster jobs re-parse this file: check once, in the main process
     _preflight()
 
-SURVEYS = sorted(config["surveys"])
-AUDIENCES = list(config["reports"]["audiences"])
-
-
-wildcard_constraints:
-    survey="|".join(SURVEYS),
-    audience="|".join(AUDIENCES),
-
-
 # --------------------------------------------------------------------------- code and config
 
 
 def code_inputs(script):
-    """The package modules `workflow/scripts/<script>` imports, transitively (parentlink.deps)."""
-    return [str(p) for p in module_files(Path(workflow.basedir) / "workflow/scripts" / script,
-                                         _PACKAGE_DIR)]
+    """The package modules `workflow/scripts/<script>` imports, transitively (parentlink.deps);
+    relative to the working directory when the package lives inside it (src/parentlink)."""
+    files = module_files(Path(workflow.basedir) / "workflow/scripts" / script, _PACKAGE_DIR)
+    here = Path.cwd().resolve()
+    return [str(p.relative_to(here)) if p.is_relative_to(here) else str(p) for p in files]
 
 
 def setting(path, wildcards=None):
@@ -112,6 +105,15 @@ def uses(*paths):
         return {p.format(**dict(wildcards.items())): setting(p, wildcards) for p in paths}
 
     return values
+
+
+SURVEYS = sorted(config["surveys"])
+AUDIENCES = list(setting("reports.audiences"))
+
+
+wildcard_constraints:
+    survey="|".join(SURVEYS),
+    audience="|".join(AUDIENCES),
 
 
 # --------------------------------------------------------------------------- build identity

@@ -4,7 +4,7 @@
 
 rule documents:
     input:
-        source=config["documents"]["source"],
+        source=setting("documents.source"),
         code=code_inputs("documents.py"),
     output:
         code_frequencies=report(

@@ -27,7 +27,7 @@ rule model:
         data="results/clean/main.parquet",
         meta="results/clean/main_meta.json",
         weights="results/weights/main_weights.csv",
-        targets=config["weighting"]["targets"],
+        targets=setting("weighting.targets"),
         code=code_inputs("model.py"),
     output:
         "results/models/main_social_licence_glm.csv",

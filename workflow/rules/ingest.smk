@@ -1,8 +1,8 @@
 rule ingest:
     """Read the agency's delivery once (labels, user-missing codes kept); privacy applied here."""
     input:
-        raw=lambda wc: config["surveys"][wc.survey]["raw"],
-        plan=lambda wc: config["surveys"][wc.survey]["plan"],
+        raw=lambda wc: setting("surveys.{survey}.raw", wc),
+        plan=lambda wc: setting("surveys.{survey}.plan", wc),
         code=code_inputs("ingest.py"),
     output:
         data="results/ingest/{survey}.parquet",

@@ -3,9 +3,9 @@
 
 rule weight:
     input:
-        data=f"results/clean/{config['weighting']['survey']}.parquet",
-        meta=f"results/clean/{config['weighting']['survey']}_meta.json",
-        targets=config["weighting"]["targets"],
+        data=lambda wc: f"results/clean/{setting('weighting.survey')}.parquet",
+        meta=lambda wc: f"results/clean/{setting('weighting.survey')}_meta.json",
+        targets=setting("weighting.targets"),
         code=code_inputs("weight.py"),
     output:
         weights="results/weights/main_weights.csv",
