@@ -1,4 +1,16 @@
-"""Codebook: every variable of a cleaned survey with label, type, values, missing codes and counts."""
+"""Codebook: every variable of a cleaned survey with label, type, values, missing codes and counts.
+
+The codebook leaves the secure setting (results/codebook, the technical report, the Snakemake
+report), so its counts obey the same rule as the estimates (:func:`protect`): a count of 1 to
+``min_cell`` - 1 prints as ``[c]``, and so does any count whose complement within the variable
+would be such a count:
+
+* a coded variable's counts (including system missing) add up to the survey's n, which is
+  published: where exactly one count of a variable is hidden, the next smallest positive count is
+  hidden too;
+* a numeric, text or date variable shows how many respondents have a value; where the number
+  without one is from 1 to ``min_cell`` - 1, the count itself is hidden (else n minus it tells).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +19,8 @@ from typing import Any
 
 import pandas as pd
 from jinja2 import Environment, select_autoescape
+
+from parentlink.wording import SUPPRESSION_MARK
 
 COLUMNS = [
     "variable",
@@ -118,6 +132,29 @@ def build(data: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
             continue
         rows.extend(_rows(name, v, data[name]))
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def protect(book: pd.DataFrame, n_total: int, min_cell: int) -> pd.DataFrame:
+    """The codebook with every disclosive count replaced by [c] (module docstring); `n` becomes
+    text. `min_cell` 0 or 1 hides nothing."""
+    out = book.copy()
+    shown = out["n"].astype(object)
+    for _, g in out.groupby("variable", sort=False):
+        counts = pd.to_numeric(g["n"]).to_numpy(dtype=float)
+        small = (counts > 0) & (counts < min_cell)
+        if g["type"].iloc[0] == "categorical":
+            hide = small.copy()
+            if hide.sum() == 1 and (~hide & (counts > 0)).any():
+                others = counts.copy()
+                others[hide | (counts == 0)] = float("inf")
+                hide[int(others.argmin())] = True
+        else:
+            rest = n_total - counts
+            hide = small | ((rest > 0) & (rest < min_cell))
+        for idx, hidden in zip(g.index, hide, strict=True):
+            shown[idx] = SUPPRESSION_MARK if hidden else str(int(out.at[idx, "n"]))
+    out["n"] = shown
+    return out
 
 
 def write(book: pd.DataFrame, survey: str, n: int, csv: str | Path, html: str | Path) -> None:

@@ -476,31 +476,21 @@ def estimate_tables(df: pd.DataFrame, min_base: int) -> list[dict[str, Any]]:
     } for var, t in tables.items()]
 
 
-def codebook_summary(book: pd.DataFrame, min_cell: int) -> list[dict[str, str]]:
+def codebook_summary(book: pd.DataFrame) -> list[dict[str, str]]:
     """One row per variable of a codebook CSV (parentlink.codebook): values joined with counts.
 
-    The PDF leaves the secure setting, so counts of 1 to min_cell - 1 print as [c]; where only one
-    count of a variable would be hidden, the next smallest is hidden too (else the variable's
-    total gives it away).
+    The CSV's counts are already protected (parentlink.codebook.protect: [c] for counts of 1 to
+    min_cell - 1 and for the counts that would give them away).
     """
-    import pandas as pd
-
     rows = []
     for name, g in book.groupby("variable", sort=False):
         first = g.iloc[0]
         origin = first["source"] or (f"derived from {first['derived_from']}" if first["derived_from"] else "")
         if first["type"] == "categorical":
-            counts = pd.to_numeric(g["n"]).to_numpy()
-            hide = (counts > 0) & (counts < min_cell)
-            if hide.sum() == 1 and (~hide & (counts > 0)).any():
-                others = counts.astype(float)
-                others[hide | (counts == 0)] = float("inf")
-                hide[int(others.argmin())] = True
             parts = []
-            for r, hidden in zip(g.itertuples(), hide, strict=True):
+            for r in g.itertuples():
                 mark = f" [{r.missing}]" if r.missing else ""
-                shown = "[c]" if hidden else r.n
-                parts.append(f"{r.code} {r.value_label}{mark} ({shown})".replace("  ", " "))
+                parts.append(f"{r.code} {r.value_label}{mark} ({r.n})".replace("  ", " "))
             values = "; ".join(parts)
         else:
             values = f"{first['type']}, n = {first['n']}" + (f"; {first['note']}" if first["note"] else "")
@@ -551,7 +541,7 @@ def render_technical_report(
         hashes=sha256_files(hashed_inputs, project_root),
         code_version=version,
         min_cell=min_cell,
-        codebooks={s: codebook_summary(pd.read_csv(p, dtype=str, keep_default_na=False), min_cell)
+        codebooks={s: codebook_summary(pd.read_csv(p, dtype=str, keep_default_na=False))
                    for s, p in (codebooks or {}).items()},
     )
     html = render_html(env, "technical_report.html", ctx)

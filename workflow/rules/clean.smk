@@ -35,6 +35,7 @@ rule export_clean:
         codebook_csv="results/codebook/{survey}.csv",
         codebook_html=report("results/codebook/{survey}.html", category="Codebook"),
     params:
+        config=uses("disclosure.min_cell"),
         build_epoch=BUILD_EPOCH,
     log:
         "logs/export_clean/{survey}.log",

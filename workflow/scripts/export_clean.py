@@ -17,7 +17,8 @@ def main() -> None:
     data = pd.read_parquet(sm.input.data)
     meta = json.loads(open(sm.input.meta, encoding="utf-8").read())
     write_labelled(data, meta, sm.output.sav)
-    book = codebook.build(data, meta)
+    book = codebook.protect(codebook.build(data, meta), len(data),
+                            int(sm.params.config["disclosure.min_cell"]))
     codebook.write(book, meta["survey"], len(data), sm.output.codebook_csv, sm.output.codebook_html)
 
 
