@@ -15,10 +15,12 @@ all: $(VENV)/.installed
 	$(BIN)/python -m parentlink.build --cores $(CORES)
 
 $(VENV)/.installed: env/requirements.lock pyproject.toml
+	@echo "make: creating the environment in $(VENV) from env/requirements.lock (first run only; a few minutes)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
-	$(BIN)/python -m pip install --quiet --require-virtualenv -r env/requirements.lock
+	$(BIN)/python -m pip install --progress-bar off --require-virtualenv -r env/requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	@echo "make: environment ready"
 	touch $@
 
 test: $(VENV)/.installed
