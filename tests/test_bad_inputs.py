@@ -93,10 +93,12 @@ CONFIG_CASES = [
      'disclosure.min_base is "fifty" (a string) but must be a whole number'),
     ("weighting:\n  trimm: {lower: 0.2, upper: 5}\n",
      "weighting.trimm is not a setting the pipeline knows; did you mean weighting.trim?"),
-    ("study:\n  titel: A study\n", "study.titel is not a setting the pipeline knows; did you mean study.title?"),
+    ("study:\n  titel: A study\n",
+     "study.titel is not a setting the pipeline knows; did you mean study.title?"),
     ('documents:\n  redistributable: "false"\n',
      'documents.redistributable is "false" (a string) but must be true or false (without quotes)'),
-    ("reports:\n  audiences: [parents, councillors]\n", "reports.audiences[1] is \"councillors\"; choose one of"),
+    ("reports:\n  audiences: [parents, councillors]\n",
+     "reports.audiences[1] is \"councillors\"; choose one of"),
     ("unknown_section: 1\n", "unknown_section is not a setting the pipeline knows"),
     ("analysis:\n  main:\n    items: [heard]\n    breakdowns: [ethnicty]\n",
      "analysis.main.breakdowns[0] 'ethnicty' is not a variable of the cleaned main data made by "
@@ -106,8 +108,10 @@ CONFIG_CASES = [
      "turns the delivered design_wt into 'design_weight'"),
     ("model:\n  outcome: social_licence_hi\n  predictors: [sex]\n",
      "model.outcome 'social_licence_hi' is not a variable of the cleaned main data"),
-    ("weighting:\n  survey: pilot\n", "weighting.survey 'pilot' is marked weighted: false in surveys.pilot"),
-    ("documents:\n  source: raw/nothing.qdpx\n", "documents.source names raw/nothing.qdpx, which is not a file"),
+    ("weighting:\n  survey: pilot\n",
+     "weighting.survey 'pilot' is marked weighted: false in surveys.pilot"),
+    ("documents:\n  source: raw/nothing.qdpx\n",
+     "documents.source names raw/nothing.qdpx, which is not a file"),
 ]
 
 
