@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from parentlink.privacy import pseudonym, redact
+from parentlink.errors import UserError
+from parentlink.privacy import pseudonym, pseudonym_key, redact
 
 
 @pytest.mark.parametrize(
@@ -49,3 +50,19 @@ def test_pseudonym_is_stable_keyed_and_not_the_id() -> None:
     assert a == pseudonym("PNL1234567", "k1")
     assert a != pseudonym("PNL1234567", "k2")
     assert "1234567" not in a and a.startswith("R") and len(a) == 17
+
+
+PRIVACY = {"pseudonym_key_env": "PARENTLINK_TEST_KEY_VARIABLE", "fallback_pseudonym_key": "published"}
+
+
+def test_real_data_without_the_key_stop(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PARENTLINK_TEST_KEY_VARIABLE", raising=False)
+    with pytest.raises(UserError, match="PARENTLINK_TEST_KEY_VARIABLE .* is not set"):
+        pseudonym_key(PRIVACY, synthetic=False)
+    assert pseudonym_key(PRIVACY, synthetic=True) == "published"  # synthetic data only
+
+
+def test_the_key_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PARENTLINK_TEST_KEY_VARIABLE", "s3cret")
+    assert pseudonym_key(PRIVACY, synthetic=False) == "s3cret"
+    assert pseudonym_key(PRIVACY, synthetic=True) == "s3cret"
