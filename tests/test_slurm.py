@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from parentlink.slurm import parse_show_config, required_min_job_age
 from tests.slurm.cluster import LocalSlurm, SlurmError, existing_slurm_daemons, install_if_missing
 
 pytestmark = [pytest.mark.slurm, pytest.mark.integration]
@@ -33,15 +34,18 @@ ROOT = Path(__file__).resolve().parents[1]
 PROJECT = ("Snakefile", "config", "raw", "workflow", "pyproject.toml")
 OUTPUT_DIRS = ("results", "reports")
 ENV = {"SOURCE_DATE_EPOCH": "1700000000"}
-# The project's Slurm profile, as a user runs it, plus what this test cluster needs: it has no
-# accounting (slurmdbd), so status comes from squeue (MinJobAge=43200 in its slurm.conf), and a
-# short first status check keeps the test quick. Logs of successful jobs are kept for inspection.
+# The project's Slurm profile, as a user runs it. The test cluster has no accounting (no slurmdbd;
+# `sacct` is installed but answers "Slurm accounting storage is disabled"), and nothing here says
+# so: the workflow must find out by itself and check status with squeue (workflow/rules/
+# cluster.smk), or the plugin polls sacct and waits forever. A short first status check keeps the
+# test quick; logs of successful jobs are kept for inspection.
 CLUSTER_ARGS = (
     "--profile", "workflow/profiles/slurm",
-    "--slurm-status-command", "squeue",
     "--slurm-init-seconds-before-status-checks", "10",
     "--slurm-keep-successful-logs",
 )  # fmt: skip
+# What the workflow logs when it switches the plugin from sacct to squeue (parentlink.slurm).
+SWITCHED = "job status via squeue instead of sacct"
 # Outputs excluded from the byte comparison, with the reason. Keep empty unless two *local*
 # runs of the same commit differ too (then it is not a cluster problem); never to hide a
 # cluster-only difference.
@@ -175,6 +179,24 @@ def cluster_built(
     return work, res
 
 
+def test_cluster_has_no_accounting(cluster: LocalSlurm) -> None:
+    """The case the status check is for: no accounting, but a `sacct` the plugin would pick."""
+    cfg = parse_show_config(cluster.run("scontrol", "show", "config").stdout)
+    assert cfg.has_accounting is False, cfg
+    assert cfg.min_job_age is not None and cfg.min_job_age >= required_min_job_age(10), cfg
+    assert shutil.which("sacct", path=cluster.env["PATH"]), "sacct must be installed for this case"
+    res = cluster.run("sacct", "-X", "-n", check=False)
+    assert res.returncode != 0 and "accounting storage is disabled" in res.stdout + res.stderr, res
+    assert not [p for p in Path("/proc").iterdir() if p.name.isdigit() and _comm(p) == "slurmdbd"]
+
+
+def _comm(proc: Path) -> str:
+    try:
+        return (proc / "comm").read_text().strip()
+    except OSError:
+        return ""
+
+
 def test_cluster_run_matches_local(
     cluster: LocalSlurm, local_sums: dict[str, str],
     cluster_built: tuple[Path, subprocess.CompletedProcess[str]], pytestconfig: pytest.Config,
@@ -183,6 +205,7 @@ def test_cluster_run_matches_local(
     assert res.returncode == 0, f"{res.stderr[-6000:]}\n{cluster.logs()}"
     ids = slurm_job_ids(res.stderr)
     assert ids, "no job went through Slurm"
+    assert SWITCHED in res.stderr, "the status command was not switched to squeue"
     states = {j["id"]: j["state"] for j in cluster.jobs()}
     assert all(states.get(i) == "COMPLETED" for i in ids), states
     sums = checksums(work)
@@ -270,3 +293,26 @@ def test_cancelled_job_leaves_no_partial_output(
         f"re-run after the cancel: {time.monotonic() - t1:.1f} s, outputs byte-identical to the "
         f"local run; fault case total {time.monotonic() - t0:.1f} s",
     )
+
+
+def test_too_short_min_job_age_stops_before_submitting(
+    cluster: LocalSlurm, tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
+) -> None:
+    """Without accounting, squeue must still list a job when the status check comes: asking for a
+    first check later than MinJobAge/3 (43200 s here) stops the run in seconds with one ERROR line
+    naming the setting, and nothing is submitted."""
+    work = copy_project(tmp_path_factory.mktemp("short") / "project")
+    before = {j["id"] for j in cluster.jobs()}
+    t0 = time.monotonic()
+    args = [*CLUSTER_ARGS, "--slurm-init-seconds-before-status-checks", "20000"]
+    res = run(snakemake_cmd(*args), work, cluster.env)
+    took = time.monotonic() - t0
+    out = res.stdout + res.stderr
+    errors = [line for line in out.splitlines() if line.startswith("ERROR: ")]
+    assert res.returncode == 1, out[-4000:]
+    assert len(errors) == 1, out[-4000:]
+    assert "set slurm-init-seconds-before-status-checks: 14400 or less" in errors[0], errors
+    assert not slurm_job_ids(res.stderr), "a job was submitted"
+    assert {j["id"] for j in cluster.jobs()} == before
+    say(pytestconfig, f"too short MinJobAge for the first status check: stopped after {took:.1f} s "
+        f"with {errors[0][:90]}...")  # fmt: skip

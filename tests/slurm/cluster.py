@@ -180,6 +180,8 @@ ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 MpiDefault=none
 SwitchType=switch/none
+# No accounting (no slurmdbd, no AccountingStorageHost): `sacct` answers "Slurm accounting storage
+# is disabled". The workflow must notice and check job status with squeue (test_slurm.py).
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
@@ -188,7 +190,7 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 ReturnToService=2
 # Without accounting, finished jobs must stay visible to squeue long enough for the
-# Snakemake plugin's status checks (slurm-status-command: squeue).
+# Snakemake plugin's status checks (at least 300 s: see parentlink.slurm).
 MinJobAge=43200
 KillWait=5
 InactiveLimit=0
