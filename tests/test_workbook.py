@@ -237,3 +237,26 @@ def test_bad_inputs_fail_cleanly(inputs: tuple[Path, Path], tmp_path: Path) -> N
         wbk.read_estimates(bad)
     with pytest.raises(UserError, match="no rows for survey"):
         wbk.build_workbook(wbk.read_estimates(inputs[0]), meta(), context(survey="pilot"))
+
+
+def test_labels_that_look_like_formulas_stay_text(tmp_path: Path) -> None:
+    """A delivery's label starting with '=' is text in the workbook, never a live formula."""
+    rows = fixture_rows()
+    for r in rows:
+        if r["variable"] == "heard":
+            r["variable_label"] = '=HYPERLINK("http://evil.example","click")'
+            r["category"] = "=1+1" if r["category_code"] == 1 else "@SUM(A1)"
+    est = tmp_path / "main_estimates.csv"
+    pd.DataFrame(rows, columns=ESTIMATE_COLUMNS).to_csv(est, index=False, lineterminator="\n")
+    m = tmp_path / "main_meta.json"
+    m.write_text(json.dumps(meta()), encoding="utf-8")
+    out = tmp_path / "t.xlsx"
+    wbk.write_workbook(est, m, out, context())
+    with zipfile.ZipFile(out) as z:
+        xml = "".join(z.read(n).decode("utf-8") for n in z.namelist() if n.endswith(".xml"))
+    assert "<f>" not in xml and "<f " not in xml  # no formula element anywhere
+    book = openpyxl.load_workbook(out)
+    texts = [c.value for ws in book.worksheets for row in ws.iter_rows() for c in row
+             if isinstance(c.value, str)]
+    assert '=HYPERLINK("http://evil.example","click")' in texts and "=1+1: % (weighted)" in texts
+    assert all(c.data_type != "f" for ws in book.worksheets for row in ws.iter_rows() for c in row)

@@ -431,8 +431,22 @@ def normalise_xlsx(data: bytes, epoch: int) -> bytes:
     return out.getvalue()
 
 
+def text_cells_stay_text(wb: Workbook) -> int:
+    """No cell is a formula: the workbook writes none, so a value that openpyxl took for one (a
+    label starting with '=' from a delivery) is stored as the text it is. Returns how many."""
+    n = 0
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                if cell.data_type == "f":
+                    cell.data_type = "s"
+                    n += 1
+    return n
+
+
 def save_workbook(wb: Workbook, path: str | Path, epoch: int | None = None) -> None:
-    """Save byte-stably (see the module docstring), atomically."""
+    """Save byte-stably (see the module docstring), atomically; every text cell stays text."""
+    text_cells_stay_text(wb)
     value = source_date_epoch() if epoch is None else epoch
     wb.properties.created = build_datetime(value)
     buf = io.BytesIO()
