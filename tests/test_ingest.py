@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from parentlink.errors import UserError
@@ -127,3 +128,32 @@ def test_csv_delivery_without_sidecar_is_named(tmp_path: Path) -> None:
     csv.write_text("a,b\n1,2\n")
     with pytest.raises(UserError, match=r"needs its metadata sidecar .*pilot\.csv\.meta\.json"):
         read_raw(csv)
+
+
+def test_labels_lose_control_characters_and_are_capped(tmp_path: Path,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    """A delivery's labels reach documents, charts and workbooks: no control or invisible
+    character survives ingest, and a runaway label is cut to MAX_LABEL_CHARS (each logged)."""
+    import pyreadstat
+
+    from parentlink.ingest import MAX_LABEL_CHARS, clean_label
+
+    df = pd.DataFrame({"q1": [1.0, 2.0], "q2": [1.0, 1.0]})
+    path = tmp_path / "hostile.sav"
+    pyreadstat.write_sav(df, str(path), column_labels={"q1": "Trust\x07 the\x1b council?\u200b",
+                                                       "q2": "x" * 100_000},
+                         variable_value_labels={"q1": {1.0: "Yes\x0b", 2.0: "No\u2028way\tat all"}})
+    with caplog.at_level("WARNING"):
+        _, meta = read_raw(path)
+        long = clean_label("x" * 100_000, "sidecar: variable q2")
+    v = meta["variables"]
+    assert v["q1"]["label"] == "Trust the council?"
+    assert v["q1"]["value_labels"] == {"1": "Yes", "2": "Noway at all"}
+    assert len(v["q2"]["label"]) <= MAX_LABEL_CHARS  # SPSS itself keeps 256 bytes
+    assert "hostile.sav: variable q1: control or invisible characters removed" in caplog.text
+    # A CSV sidecar has no such limit: the cap applies.
+    assert len(long) == MAX_LABEL_CHARS and long.endswith("…")
+    assert "sidecar: variable q2: label of 100000 characters cut to 300" in caplog.text
+    assert clean_label("a\x00b\x9fc\ufeff", "x") == "abc"
+    assert clean_label("  Plain label  ", "x") == "Plain label"
+    assert clean_label(None, "x") == ""

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import re
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +60,36 @@ def check_file(p: Path) -> None:
                 f"Raw file {p} is not an SPSS data file (it does not start with '$FL2'): check that "
                 "the right file was delivered and not renamed."
             )
+
+
+MAX_LABEL_CHARS = 300  # longest variable or value label kept; longer ones are cut with "…"
+# Control characters (C0 but the ones turned into spaces, DEL, C1) and invisible format characters.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e"
+                      "\u2060-\u206f\ufeff\ufff9-\ufffb]")
+_SPACES = re.compile(r"[\t\n\r ]+")
+
+
+def clean_label(text: Any, where: str) -> str:
+    """A label as documents, charts and workbooks can print it: NFC, no control or invisible
+    characters (tabs and line breaks become spaces), at most MAX_LABEL_CHARS. Each change is
+    logged (one line naming `where`)."""
+    raw = "" if text is None else str(text)
+    out = _SPACES.sub(" ", _CONTROL.sub("", unicodedata.normalize("NFC", raw))).strip()
+    if out != raw.strip() and _CONTROL.search(raw):
+        logging.warning("%s: control or invisible characters removed from the label", where)
+    if len(out) > MAX_LABEL_CHARS:
+        logging.warning("%s: label of %d characters cut to %d", where, len(out), MAX_LABEL_CHARS)
+        out = out[: MAX_LABEL_CHARS - 1] + "…"
+    return out
+
+
+def clean_labels(variables: dict[str, dict[str, Any]], source: str) -> dict[str, dict[str, Any]]:
+    """clean_label for every variable and value label of a delivery's metadata."""
+    for name, v in variables.items():
+        v["label"] = clean_label(v.get("label"), f"{source}: variable {name}")
+        v["value_labels"] = {k: clean_label(lab, f"{source}: variable {name}, value {k}")
+                             for k, lab in (v.get("value_labels") or {}).items()}
+    return variables
 
 
 def _variables_from_meta(meta: Any, df: pd.DataFrame) -> dict[str, dict[str, Any]]:
@@ -146,10 +179,11 @@ def read_raw(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
         df, variables, file_label = _read_csv(p)
     else:
         df, variables, file_label = _read_spss_or_stata(p)
+    variables = clean_labels(variables, p.name)
     meta = {
         "file": p.name,
         "sha256": sha256(p),
-        "file_label": file_label,
+        "file_label": clean_label(file_label, f"{p.name}: file label"),
         "n_rows": len(df),
         "variables": variables,
     }

@@ -1,5 +1,7 @@
 """Rule ingest: raw delivery -> results/ingest/{survey}.parquet + metadata (privacy applied)."""
 
+import logging
+
 from parentlink.clean import validate
 from parentlink.errors import run_stage
 from parentlink.ingest import apply_privacy, read_raw, write_ingested
@@ -10,6 +12,7 @@ sm = snakemake  # type: ignore[name-defined] # noqa: F821
 
 
 def main() -> None:
+    logging.basicConfig(filename=sm.log[0], level=logging.INFO, force=True)
     plan = load_plan(sm.input.plan)
     df, meta = read_raw(sm.input.raw)
     privacy = sm.params.config["privacy"]
