@@ -157,3 +157,24 @@ def test_labels_lose_control_characters_and_are_capped(tmp_path: Path,
     assert clean_label("a\x00b\x9fc\ufeff", "x") == "abc"
     assert clean_label("  Plain label  ", "x") == "Plain label"
     assert clean_label(None, "x") == ""
+
+
+def test_undeclared_free_text_never_leaves_ingest(root: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """An "Other, please specify" column the plan does not list stops ingest (default deny), or
+    is dropped and logged when the plan says undeclared_text: drop."""
+    df, meta = read_raw(root / "raw/pilot_survey.sav")
+    df["P7_other"] = ["my son jack at st mary's"] + [""] * (len(df) - 1)
+    meta["variables"]["P7_other"] = {"label": "Other", "value_labels": {}, "missing_codes": [],
+                                     "missing_ranges": [], "type": "text"}
+    df["P8_blank"] = ""  # a text column with nothing in it holds nothing to leak
+    meta["variables"]["P8_blank"] = dict(meta["variables"]["P7_other"])
+    plan = load_plan(root / "config/plans/pilot.yaml")
+    with pytest.raises(UserError, match=r"variable\(s\) P7_other hold free text that the cleaning "
+                                        r"plan does not declare: list each under 'text'"):
+        apply_privacy(df.copy(), dict(meta, variables=dict(meta["variables"])), plan, "k", 600)
+    plan["undeclared_text"] = "drop"
+    with caplog.at_level("WARNING"):
+        out = apply_privacy(df.copy(), dict(meta, variables=dict(meta["variables"])), plan, "k", 600)
+    assert "P7_other" not in out.columns and "P8_blank" in out.columns
+    assert "free-text variable P7_other is not declared in the plan: dropped" in caplog.text
+    assert not out.astype(str).apply(lambda c: c.str.contains("jack")).any().any()

@@ -199,6 +199,28 @@ def _require(df: pd.DataFrame, names: list[str], key: str, path: str) -> None:
         )
 
 
+def _undeclared_text(df: pd.DataFrame, meta: dict[str, Any], plan: dict[str, Any]) -> pd.DataFrame:
+    """Default deny for free text: a string column the plan neither redacts ('text') nor drops
+    ('drop') stops the run, or with ``undeclared_text: drop`` is dropped and logged."""
+    declared = set(plan.get("text", {}))
+    free = [c for c in df.columns if c not in declared
+            and meta["variables"].get(c, {}).get("type", _kind(df[c])) == "text"
+            and df[c].astype("string").fillna("").str.strip().ne("").any()]
+    if not free:
+        return df
+    if plan.get("undeclared_text", "error") == "drop":
+        for c in free:
+            logging.warning("%s: free-text variable %s is not declared in the plan: dropped "
+                            "(undeclared_text: drop)", meta["file"], c)
+            meta["variables"].pop(c, None)
+        return df.drop(columns=free)
+    shown = ", ".join(free[:5]) + (" …" if len(free) > 5 else "")
+    raise UserError(
+        f"{meta['file']}: variable(s) {shown} hold free text that the cleaning plan does not "
+        "declare: list each under 'text' (redacted) or 'drop', or set 'undeclared_text: drop'."
+    )
+
+
 def apply_privacy(
     df: pd.DataFrame, meta: dict[str, Any], plan: dict[str, Any], key: str, max_chars: int
 ) -> pd.DataFrame:
@@ -214,6 +236,7 @@ def apply_privacy(
             f"{src}: id variable '{plan['id']}' is empty in {n} row(s): every record needs the agency's id."
         )
     out = df.drop(columns=[plan["id"], *plan.get("drop", [])])
+    out = _undeclared_text(out, meta, plan)
     pseudo = pseudonymise_series(ids, key)
     if pseudo.duplicated().sum() != ids.astype(str).str.strip().duplicated().sum():
         raise UserError(

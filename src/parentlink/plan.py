@@ -24,6 +24,7 @@ PLAN_SCHEMA: dict[str, Any] = {
         "id": {"type": "string"},
         "drop": {"type": "array", "items": {"type": "string"}},
         "text": {"type": "object", "additionalProperties": {"type": "string"}},
+        "undeclared_text": {"enum": ["error", "drop"]},
         "design_weight": {"type": "string"},
         "timestamps": {
             "type": "object",
