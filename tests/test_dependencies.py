@@ -169,9 +169,9 @@ def closure(start: Iterable[Job], down: dict[Job, set[Job]]) -> set[Job]:
 WORKFLOW = "(which jobs exist)"
 
 
-def rule_blocks() -> dict[str, str]:
+def rule_blocks(project: Path) -> dict[str, str]:
     blocks: dict[str, str] = {WORKFLOW: ""}
-    for smk in [ROOT / "Snakefile", *sorted((ROOT / "workflow/rules").glob("*.smk"))]:
+    for smk in [project / "Snakefile", *sorted((project / "workflow/rules").glob("*.smk"))]:
         text = smk.read_text(encoding="utf-8")
         parts = re.split(r"^(?:rule|checkpoint) (\w+):", text, flags=re.M)
         blocks[WORKFLOW] += parts[0]
@@ -180,10 +180,10 @@ def rule_blocks() -> dict[str, str]:
     return blocks
 
 
-def declared_keys() -> dict[str, list[str]]:
+def declared_keys(project: Path) -> dict[str, list[str]]:
     """Config key paths each rule declares (uses(...) in params, setting(...) in inputs)."""
     out: dict[str, list[str]] = {}
-    for name, body in rule_blocks().items():
+    for name, body in rule_blocks(project).items():
         keys: list[str] = []
         for m in re.finditer(r"uses\(([^)]*)\)", body):
             keys += re.findall(r'"([^"]+)"', m.group(1))
@@ -192,19 +192,19 @@ def declared_keys() -> dict[str, list[str]]:
     return out
 
 
-def rule_scripts() -> dict[str, str]:
+def rule_scripts(project: Path) -> dict[str, str]:
     out = {}
-    for name, body in rule_blocks().items():
+    for name, body in rule_blocks(project).items():
         m = re.search(r'script:\s*"\.\./scripts/([\w.]+)"', body)
         if m:
             out[name] = m.group(1)
     return out
 
 
-def jobs_declaring(key: str, down: dict[Job, set[Job]]) -> set[Job]:
+def jobs_declaring(key: str, down: dict[Job, set[Job]], project: Path) -> set[Job]:
     """Jobs (in the DAG of `all`) whose rule declares `key` or a key containing it."""
     found: set[Job] = set()
-    for rule, keys in declared_keys().items():
+    for rule, keys in declared_keys(project).items():
         for job in down:
             if job[0] != rule:
                 continue
@@ -295,7 +295,7 @@ def test_every_config_key_reruns_exactly_its_consumers(built: Path, dag: dict[Jo
     cfg = yaml.safe_load((built / "config/config.yaml").read_text(encoding="utf-8"))
     schema = load_schema(built / "config/schema.json")
     keys = leaf_keys(schema, cfg)
-    declared_anywhere = {k for ks in declared_keys().values() for k in ks}
+    declared_anywhere = {k for ks in declared_keys(built).values() for k in ks}
     cases = []
     problems: list[str] = []
     for key in keys:
@@ -324,7 +324,7 @@ def test_every_config_key_reruns_exactly_its_consumers(built: Path, dag: dict[Jo
             got = dry_run(built, "--configfile", str(path))
         except AssertionError as err:
             return f"{dotted}: the dry run failed: {str(err)[-600:]}"
-        want = closure(jobs_declaring(dotted, dag), dag)
+        want = closure(jobs_declaring(dotted, dag, built), dag)
         if got != want:
             return (f"{dotted}: ran {fmt(got)} but the declarations say {fmt(want)} "
                     f"(extra {fmt(got - want)}, missing {fmt(want - got)})")
@@ -367,7 +367,7 @@ def untouch(path: Path, before: tuple[float, bytes]) -> None:
 def test_every_module_reruns_exactly_the_rules_that_import_it(
         built: Path, dag: dict[Job, set[Job]]) -> None:
     users = module_users(built)
-    scripts = rule_scripts()
+    scripts = rule_scripts(built)
     problems: list[str] = []
     modules = sorted((built / "src/parentlink").rglob("*.py"))
     assert len(modules) > 10
