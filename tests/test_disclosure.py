@@ -39,10 +39,12 @@ def test_small_base_suppresses_whole_group_but_keeps_bases() -> None:
     t = table({("all", 0): [200, 200, 200], ("sex", 1): [15, 15, 15], ("sex", 2): [185, 185, 185]})
     out = suppress(t)
     assert flags(out, "sex", 1) == ["base"] * 3
-    assert flags(out, "sex", 2) == [""] * 3  # quality-only suppression needs no complement
+    # sex 1's shares would follow from the whole sample minus sex 2 (shares x weighted bases):
+    # with two groups, the other one must go too.
+    assert flags(out, "sex", 2) == ["secondary"] * 3
     sup = out[out["suppressed"]]
     assert sup[["estimate", "se", "ci_lower", "ci_upper", "deff_kish"]].isna().all().all()
-    assert (sup["base_unweighted"] == 45).all() and sup["base_weighted"].notna().all()
+    assert sup["base_unweighted"].isin([45, 555]).all() and sup["base_weighted"].notna().all()
 
 
 def test_single_small_cell_gets_complement_within_group() -> None:
@@ -87,3 +89,18 @@ def test_thresholds_from_config() -> None:
     out = suppress(table({("all", 0): [30, 30, 30]}), min_base=100, min_cell=5)
     assert out["suppressed"].all() and set(out["suppression"]) == {"base"}
     assert np.isnan(out["estimate"]).all()
+
+
+def test_group_hidden_for_its_base_is_protected_by_the_smallest_other_group() -> None:
+    """The shipped-output attack: a group hidden for its base (12 parents) had a category whose
+    column held no other suppression, so its share followed by subtraction (whole sample minus the
+    other groups' shares x weighted bases), and with the group's 100% the one-person cell."""
+    t = table({("all", 0): [600, 300, 400], ("age", 1): [11, 0, 1], ("age", 2): [60, 20, 30],
+               ("age", 3): [200, 100, 150], ("age", 4): [329, 180, 219]})
+    out = suppress(t)
+    assert flags(out, "age", 1) == ["base", "base", "cell"]
+    assert flags(out, "age", 2) == ["secondary"] * 3  # the smallest other group, every column
+    assert flags(out, "age", 3) == [""] * 3 and flags(out, "age", 4) == [""] * 3
+    for k in (1, 2, 3):  # no column of the breakdown holds a single suppression
+        col = out[(out["group_variable"] == "age") & (out["category_code"] == k)]
+        assert col["suppressed"].sum() != 1

@@ -10,9 +10,10 @@ Rules (config ``disclosure``):
    is in the cell), and suppressing zeros triggers cascades of secondary suppression that
    remove most of a small survey's tables. Set ``disclosure.suppress_zeros: true`` where a 0%
    itself would disclose an attribute of a known group.
-3. Secondary suppression, repeated until nothing changes. A suppression is *protected* when it
-   comes from rule 2 or from this rule; quality-only suppressions (rule 1 alone) need no
-   protection, because their group's cells are all >= min_cell.
+3. Secondary suppression, repeated until nothing changes. Every suppression is *protected*:
+   one from rule 2, one from this rule, and one from rule 1 too — a group hidden for its small
+   base would otherwise be recovered by subtraction (the whole sample minus the other groups'
+   shares x published weighted bases), and with it any small cell inside it.
 
    * Within an item x group the reported shares sum to 100% (don't-know is outside the base), so
      if exactly one protected value is suppressed there, the unsuppressed category with the
@@ -67,8 +68,10 @@ def suppress(table: pd.DataFrame, min_base: int = 50, min_cell: int = 10,
     counts = out[count_column].to_numpy()
     cell = (counts < min_cell) & ((counts > 0) | suppress_zeros)
     reason[cell] = "cell"
-    protected = cell.copy()
     suppressed = reason != ""
+    # A group hidden for its small base needs protection too: its share would otherwise follow
+    # from the whole-sample figure and the other groups' published shares and weighted bases.
+    protected = suppressed.copy()
     # One complement at a time, within groups first: adding within- and across-group complements
     # in the same pass over-suppresses (both rows of a 2-group breakdown lose every category).
     while True:
