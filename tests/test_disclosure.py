@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from parentlink.disclosure import suppress
+from parentlink.disclosure import audit, required_width, suppress
 from parentlink.errors import UserError
 
 
@@ -104,3 +104,41 @@ def test_group_hidden_for_its_base_is_protected_by_the_smallest_other_group() ->
     for k in (1, 2, 3):  # no column of the breakdown holds a single suppression
         col = out[(out["group_variable"] == "age") & (out["category_code"] == k)]
         assert col["suppressed"].sum() != 1
+
+
+def published(out: pd.DataFrame) -> pd.DataFrame:
+    """What a reader sees: suppressed shares are gone, bases stay."""
+    return out.drop(columns=["cell_count"])
+
+
+def test_audit_finds_a_cell_recovered_by_subtraction() -> None:
+    """A table hidden without complements (one hidden group in a column) is attackable: the LP
+    pins the hidden share exactly."""
+    t = table({("all", 0): [600, 300, 400], ("age", 1): [11, 0, 1], ("age", 2): [60, 20, 30],
+               ("age", 3): [200, 100, 150], ("age", 4): [329, 180, 219]})
+    naive = t.assign(suppressed=(t["group_code"] == 1) & (t["group_variable"] == "age"))
+    naive.loc[naive["suppressed"], "estimate"] = np.nan
+    naive["suppression"] = np.where(naive["suppressed"], "base", "")
+    res = audit(published(naive), min_cell=10)
+    assert len(res) == 3 and not res["protected"].any()
+    one = res[res["category_code"] == 3].iloc[0]  # the one-person cell: 1/12
+    assert one["share_low"] == pytest.approx(1 / 12) and one["share_high"] == pytest.approx(1 / 12)
+
+
+def test_audit_intervals_after_complementary_suppression() -> None:
+    t = table({("all", 0): [600, 300, 400], ("age", 1): [11, 0, 1], ("age", 2): [60, 20, 30],
+               ("age", 3): [200, 100, 150], ("age", 4): [329, 180, 219]})
+    res = audit(published(suppress(t)), min_cell=10)
+    assert set(res["group_code"]) == {1, 2}
+    # every hidden share now has a real interval containing its true value
+    truth = {(1, 1): 11 / 12, (1, 2): 0.0, (1, 3): 1 / 12, (2, 1): 60 / 110, (2, 2): 20 / 110,
+             (2, 3): 30 / 110}
+    for r in res.itertuples():
+        assert r.share_low - 1e-9 <= truth[(r.group_code, r.category_code)] <= r.share_high + 1e-9
+        assert r.width > 0.05
+
+
+def test_required_width_at_the_boundary() -> None:
+    assert required_width(10, 10) == 1.0
+    assert required_width(100, 10) == pytest.approx(0.1)
+    assert required_width(5, 10) == 1.0

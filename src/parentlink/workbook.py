@@ -394,8 +394,9 @@ def _suppression_text(ctx: Context) -> str:
             f"uncertain. Percentages are not shown where the unweighted base is under "
             f"{ctx.min_base} (the whole row is {SUPPRESSED}). A cell with 1 to {ctx.min_cell - 1} "
             f"respondents is suppressed, and further cells are then suppressed so that a hidden "
-            f"value cannot be worked out by subtraction from the row total (100%) or from the "
-            f"all-parents figure. {zeros} Unweighted bases are always shown.")
+            f"value cannot be worked out by subtracting the others from the row total (100%) or "
+            f"from the all-parents figure. Combining several published figures can still narrow "
+            f"some hidden values to a range. {zeros} Unweighted bases are always shown.")
 
 
 # --------------------------------------------------------------------------- byte-stable save
