@@ -3,7 +3,7 @@
 Snakemake re-runs a rule when its script changes (the ``code`` trigger), but not when a library
 module that the script imports changes. The workflow therefore declares, as inputs of every rule,
 the files of ``parentlink`` that the rule's script imports (directly or through other modules of
-the package), found here by reading the import statements (``ast``; nothing is imported). The
+the package), found here by reading the import statements (nothing is imported). The
 package's ``__init__.py`` is always included, since importing any submodule runs it.
 
 Imports inside functions count too (lazy imports are still code the rule runs). An import of a
@@ -12,7 +12,7 @@ name that is not a module (``from parentlink.errors import fail``) counts as its
 
 from __future__ import annotations
 
-import ast
+import re
 from functools import cache
 from pathlib import Path
 
@@ -33,30 +33,47 @@ def _module_file(package_dir: Path, dotted: str) -> Path | None:
     return None
 
 
+_FROM = re.compile(r"^[ \t]*from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n#]+)", re.M)
+_IMPORT = re.compile(r"^[ \t]*import[ \t]+([\w., \t]+)", re.M)
+
+
 def _imported_modules(source: str, filename: str, current: str | None) -> set[str]:
     """Dotted names of every module (or module.attribute) that `source` imports.
 
-    `current` is the dotted name of the module being read (for relative imports), None for a
-    script outside the package.
+    Read with regular expressions over the import statements (at any indentation, so imports
+    inside functions count; a parenthesised name list may span lines): parsing every module with
+    `ast` cost about 0.3 s each time the Snakefile was read. An import-like line inside a string
+    can only add a dependency, never lose one. `current` is the dotted name of the module being
+    read (for relative imports), None for a script outside the package.
     """
     names: set[str] = set()
-    for node in ast.walk(ast.parse(source, filename=filename)):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                if current is None:
-                    continue
-                base_parts = current.split(".")
-                is_pkg = filename.endswith("__init__.py")
-                keep = len(base_parts) - node.level + (1 if is_pkg else 0)
-                base = ".".join(base_parts[:keep])
-                mod = f"{base}.{node.module}" if node.module else base
-            else:
-                mod = node.module or ""
-            names.add(mod)
-            names.update(f"{mod}.{alias.name}" for alias in node.names if alias.name != "*")
+    for m in _IMPORT.finditer(source):
+        for part in m.group(1).split(","):
+            words = part.split()
+            if words:
+                names.add(words[0])
+    for m in _FROM.finditer(source):
+        mod, listed = m.group(1), m.group(2).strip("() \t\n")
+        level = len(mod) - len(mod.lstrip("."))
+        mod = mod.lstrip(".")
+        if level:
+            if current is None:
+                continue
+            base_parts = current.split(".")
+            keep = len(base_parts) - level + (1 if filename.endswith("__init__.py") else 0)
+            base = ".".join(base_parts[:keep])
+            mod = f"{base}.{mod}" if mod else base
+        names.add(mod)
+        for part in listed.replace("\n", ",").split(","):
+            words = part.split()
+            if words and words[0] != "*":
+                names.add(f"{mod}.{words[0]}")
     return names
+
+
+@cache
+def _imports_of(path: Path, current: str | None, mtime_ns: int) -> frozenset[str]:
+    return frozenset(_imported_modules(path.read_text(encoding="utf-8"), str(path), current))
 
 
 @cache
@@ -65,8 +82,7 @@ def _closure(script: Path, package_dir: Path) -> tuple[Path, ...]:
     todo: list[tuple[Path, str | None]] = [(script, None)]
     while todo:
         path, current = todo.pop()
-        text = path.read_text(encoding="utf-8")
-        for dotted in _imported_modules(text, str(path), current):
+        for dotted in _imports_of(path, current, path.stat().st_mtime_ns):
             if dotted.split(".")[0] != PACKAGE:
                 continue
             # Importing a.b.c runs a/__init__, a/b/__init__ ... : every prefix that is a module.
