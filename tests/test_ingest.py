@@ -148,14 +148,14 @@ def test_labels_lose_control_characters_and_are_capped(tmp_path: Path,
         long = clean_label("x" * 100_000, "sidecar: variable q2")
     v = meta["variables"]
     assert v["q1"]["label"] == "Trust the council?"
-    assert v["q1"]["value_labels"] == {"1": "Yes", "2": "Noway at all"}
+    assert v["q1"]["value_labels"] == {"1": "Yes", "2": "No way at all"}  # line separator, tab: spaces
     assert len(v["q2"]["label"]) <= MAX_LABEL_CHARS  # SPSS itself keeps 256 bytes
     assert "hostile.sav: variable q1: control or invisible characters removed" in caplog.text
     # A CSV sidecar has no such limit: the cap applies.
     assert len(long) == MAX_LABEL_CHARS and long.endswith("…")
     assert "sidecar: variable q2: label of 100000 characters cut to 300" in caplog.text
     assert clean_label("a\x00b\x9fc\ufeff", "x") == "abc"
-    assert clean_label("  Plain label  ", "x") == "Plain label"
+    assert clean_label("  Plain  label ", "x") == "  Plain  label "  # spaces kept as delivered
     assert clean_label(None, "x") == ""
 
 

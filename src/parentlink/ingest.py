@@ -64,18 +64,18 @@ def check_file(p: Path) -> None:
 
 MAX_LABEL_CHARS = 300  # longest variable or value label kept; longer ones are cut with "…"
 # Control characters (C0 but the ones turned into spaces, DEL, C1) and invisible format characters.
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e"
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\u200b-\u200f\u202a-\u202e"
                       "\u2060-\u206f\ufeff\ufff9-\ufffb]")
-_SPACES = re.compile(r"[\t\n\r ]+")
+_BREAKS = re.compile("\r\n|[\t\n\r\x85\u2028\u2029]")
 
 
 def clean_label(text: Any, where: str) -> str:
     """A label as documents, charts and workbooks can print it: NFC, no control or invisible
-    characters (tabs and line breaks become spaces), at most MAX_LABEL_CHARS. Each change is
-    logged (one line naming `where`)."""
+    characters (a tab or line break becomes one space), at most MAX_LABEL_CHARS; anything else,
+    spaces included, is kept as delivered. Each change is logged (one line naming `where`)."""
     raw = "" if text is None else str(text)
-    out = _SPACES.sub(" ", _CONTROL.sub("", unicodedata.normalize("NFC", raw))).strip()
-    if out != raw.strip() and _CONTROL.search(raw):
+    out = _CONTROL.sub("", _BREAKS.sub(" ", unicodedata.normalize("NFC", raw)))
+    if _CONTROL.search(raw) or _BREAKS.search(raw):
         logging.warning("%s: control or invisible characters removed from the label", where)
     if len(out) > MAX_LABEL_CHARS:
         logging.warning("%s: label of %d characters cut to %d", where, len(out), MAX_LABEL_CHARS)
