@@ -178,3 +178,28 @@ def test_undeclared_free_text_never_leaves_ingest(root: Path, caplog: pytest.Log
     assert "P7_other" not in out.columns and "P8_blank" in out.columns
     assert "free-text variable P7_other is not declared in the plan: dropped" in caplog.text
     assert not out.astype(str).apply(lambda c: c.str.contains("jack")).any().any()
+
+
+def test_string_variables_with_value_labels_and_missing_values_read(tmp_path: Path) -> None:
+    """SPSS string variables with value labels or string user-missing values (9 of 29 real SPSS
+    files, IBM's sample among them) crashed the reader; they read, and the plan decides."""
+    import pyreadstat
+
+    df = pd.DataFrame({"id": [1.0, 2.0, 3.0], "sex": ["m", "f", "x"], "q": [1.0, 2.0, 9.0]})
+    path = tmp_path / "strings.sav"
+    pyreadstat.write_sav(df, str(path),
+                         variable_value_labels={"sex": {"m": "Male", "f": "Female", "x": "Prefer not"},
+                                                "q": {1.0: "Yes", 2.0: "No", 9.0: "Refused"}},
+                         missing_ranges={"sex": ["x"], "q": [9.0]})
+    raw, meta = read_raw(path)
+    sex = meta["variables"]["sex"]
+    assert sex["value_labels"] == {"m": "Male", "f": "Female", "x": "Prefer not"}
+    assert sex["missing_strings"] == ["x"] and sex["type"] == "text"
+    assert meta["variables"]["q"]["missing_codes"] == [9.0]
+    plan = {"survey": "t", "id": "id", "rename": {"q": "q"}, "missing": {9: "refused"},
+            "exclusions": []}
+    with pytest.raises(UserError, match="sex is a string variable.s. with value labels"):
+        apply_privacy(raw.copy(), dict(meta, variables=dict(meta["variables"])), plan, "k", 100)
+    out = apply_privacy(raw.copy(), dict(meta, variables=dict(meta["variables"])),
+                        dict(plan, drop=["sex"]), "k", 100)
+    assert "sex" not in out.columns

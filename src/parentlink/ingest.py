@@ -99,17 +99,22 @@ def _variables_from_meta(meta: Any, df: pd.DataFrame) -> dict[str, dict[str, Any
     for col, label in zip(meta.column_names, meta.column_labels, strict=True):
         codes: list[float] = []
         spans: list[list[float]] = []
+        strings: list[str] = []  # user-missing values of a string variable
         for r in ranges.get(col, []):
-            if r["lo"] == r["hi"]:
+            if isinstance(r["lo"], str) or isinstance(r["hi"], str):
+                strings += sorted({str(r["lo"]), str(r["hi"])})
+            elif r["lo"] == r["hi"]:
                 codes.append(float(r["lo"]))
             else:
                 spans.append([float(r["lo"]), float(r["hi"])])
         codes += [float(v) for v in user_vals.get(col, []) if isinstance(v, int | float)]
+        strings += [v for v in user_vals.get(col, []) if isinstance(v, str)]
         out[col] = {
             "label": label or "",
             "value_labels": {_code_key(k): v for k, v in (meta.variable_value_labels.get(col) or {}).items()},
             "missing_codes": sorted(set(codes)),
             "missing_ranges": spans,
+            **({"missing_strings": sorted(set(strings))} if strings else {}),
             "measure": (meta.variable_measure or {}).get(col, "unknown"),
             "format": (meta.original_variable_types or {}).get(col, ""),
             "type": _kind(df[col]),
@@ -118,6 +123,9 @@ def _variables_from_meta(meta: Any, df: pd.DataFrame) -> dict[str, dict[str, Any
 
 
 def _code_key(value: Any) -> str:
+    """A value label's code as a JSON key: '1', '-1', '1.5'; a string variable's code as itself."""
+    if isinstance(value, str):
+        return value
     f = float(value)
     return str(int(f)) if f.is_integer() else repr(f)
 
@@ -215,9 +223,14 @@ def _undeclared_text(df: pd.DataFrame, meta: dict[str, Any], plan: dict[str, Any
             meta["variables"].pop(c, None)
         return df.drop(columns=free)
     shown = ", ".join(free[:5]) + (" …" if len(free) > 5 else "")
+    labelled = [c for c in free if meta["variables"].get(c, {}).get("value_labels")]
+    note = (f" ({', '.join(labelled[:3])} {'is a' if len(labelled) == 1 else 'are'} string "
+            "variable(s) with value labels: the pipeline analyses numeric codes only)"
+            if labelled else "")
     raise UserError(
         f"{meta['file']}: variable(s) {shown} hold free text that the cleaning plan does not "
-        "declare: list each under 'text' (redacted) or 'drop', or set 'undeclared_text: drop'."
+        f"declare{note}: list each under 'text' (redacted) or 'drop', or set "
+        "'undeclared_text: drop'."
     )
 
 
