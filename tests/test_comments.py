@@ -89,7 +89,8 @@ def test_rule_counts_every_comment_once() -> None:
     ]
     out = select(frame(rows))
     assert out["counts"] == {"comments": 9, "redacted": 1, "markup": 1, "names_or_numbers": 1,
-                             "length": 1, "no_view": 2, "duplicate": 1, "eligible": 2}
+                             "length": 1, "no_view": 2, "duplicate": 1, "eligible": 2,
+                             "approved": 2, "not_approved": 0}
     assert sorted(q["text"] for q in out["quotes"]) == [
         "Data should only be shared if parents are told first.",
         "If it helps a child at risk then it is worth it."]
@@ -136,12 +137,45 @@ def test_bad_settings_are_named(tmp_path: Path) -> None:
 
 def test_build_writes_the_file(tmp_path: Path) -> None:
     data, meta = tmp_path / "main.parquet", tmp_path / "main_meta.json"
-    frame([("Data should only be shared if parents are told first.", 3)]).to_parquet(data)
+    text = "Data should only be shared if parents are told first."
+    frame([(text, 3)]).to_parquet(data)
     meta.write_text(json.dumps(META))
     out = tmp_path / "report" / "parent_quotes.json"
-    Q.build_quotes(data=data, meta=meta, weights=None, settings=SETTINGS, out=out)
+    review = tmp_path / "review" / "quote_candidates.json"
+    approved = dict(SETTINGS, approved=[Q.fingerprint(text)])
+    Q.build_quotes(data=data, meta=meta, weights=None, settings=approved, out=out, review=review)
     saved = json.loads(out.read_text())
     assert saved["survey"] == "main" and saved["quotes"][0]["view"] == "Unacceptable"
+    assert "candidates" not in saved
+    listed = json.loads(review.read_text())["candidates"]
+    assert listed == [{"fingerprint": Q.fingerprint(text), "view_code": "3",
+                       "view": "Unacceptable", "draw": 1, "text": text, "approved": True}]
+
+
+def test_no_comment_is_printed_without_a_researchers_approval(tmp_path: Path) -> None:
+    """A child's name and school written in lower case pass every pattern; only a person reading
+    the candidates can stop it. Unapproved candidates are never quoted, and a setting with no
+    approvals quotes nobody."""
+    leak = "please ask aisling o'brien at holy cross school what the council did to us."
+    safe = "Data should only be shared if parents are told first."
+    rows = [(leak, 3), (safe, 3), ("If it helps a child at risk then it is worth it.", 1)]
+    data, meta = tmp_path / "main.parquet", tmp_path / "main_meta.json"
+    frame(rows).to_parquet(data)
+    meta.write_text(json.dumps(META))
+    out, review = tmp_path / "q.json", tmp_path / "c.json"
+    none = Q.build_quotes(data=data, meta=meta, weights=None, settings=SETTINGS, out=out,
+                          review=review)
+    assert none["quotes"] == [] and none["counts"]["eligible"] == 3
+    assert none["counts"]["approved"] == 0 and none["counts"]["not_approved"] == 3
+    assert "aisling" in review.read_text() and "aisling" not in out.read_text()
+    some = Q.build_quotes(data=data, meta=meta, weights=None, out=out, review=review,
+                          settings=dict(SETTINGS, approved=[Q.fingerprint(safe)]))
+    assert [q["text"] for q in some["quotes"]] == [safe]
+    assert "aisling" not in out.read_text()
+    assert Q.fingerprint("DATA should only be shared  if parents are told first.") == Q.fingerprint(safe)
+    with pytest.raises(UserError, match="quotes.approved has 'abc', which is not a fingerprint"):
+        Q.build_quotes(data=data, meta=meta, weights=None, out=out,
+                       settings=dict(SETTINGS, approved=["abc"]))
 
 
 def test_choice_does_not_depend_on_the_pseudonym_key() -> None:

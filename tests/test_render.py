@@ -262,7 +262,8 @@ def test_technical_report(tmp_path: Path) -> None:
                    "Unit of analysis: document x code presence (double-coded documents)",
                    "Pooled: all codes", "87.5 0.61 0.62", "— = undefined",
                    # Open-text quotes: the rule, its counts and the quotes.
-                   "2.2 Parents' own words: how quotes are chosen", "could be quoted 3",
+                   "2.2 Parents' own words: how quotes are chosen", "could be quoted (candidates) 3",
+                   "approved by the research team 3",
                    "“Ask parents first & tell us why — it is our children's data.”"):
         assert needle in text, needle
     assert "B" * 300 not in text

@@ -71,6 +71,8 @@ ROW_LEVEL_OUTPUTS = (
     "results/clean/{survey}.sav",
     "results/weights/{survey}_weights.csv",
 )
+# The comments proposed for quoting (free text, before a researcher's approval).
+QUOTE_CANDIDATES = "results/review/quote_candidates.json"
 DOCUMENT_ROW_LEVEL_OUTPUTS = ("results/documents/segments.csv", "results/documents/quotes.json")
 PROFILES = {
     "https://w3id.org/ro/wfrun/process/0.6": "Process Run Crate",
@@ -293,6 +295,8 @@ def plan_inputs(config: Mapping[str, Any], config_path: str = "config/config.yam
             inputs.append(Input(s["raw"] + ".meta.json", "survey", sid, ok, "metadata sidecar"))
         if not ok:
             excluded_outputs += [p.format(survey=sid) for p in ROW_LEVEL_OUTPUTS]
+            if sid == config.get("quotes.survey", (config.get("quotes") or {}).get("survey")):
+                excluded_outputs.append(QUOTE_CANDIDATES)
     docs = config["documents"]
     ok = bool(docs.get("redistributable", synthetic))
     inputs.append(Input(docs["source"], "documents", "documents", ok, "coded document corpus"))

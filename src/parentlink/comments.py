@@ -24,6 +24,14 @@ The rule, so that nobody picks quotes by hand and it can be stated in the method
    left is skipped.
 3. Within an answer the comments are drawn at random with a fixed seed, so the choice is
    repeatable and nobody's favourite.
+4. **A person approves every quote.** Patterns cannot catch every identifying detail (a child's
+   name and school written in lower case pass rule 1), so a comment that passes the rule is only
+   a *candidate*: it is printed only if its fingerprint (:func:`fingerprint`, ``q`` + 12 hex
+   digits of the SHA-256 of its normalised text) is listed in ``quotes.approved`` in the config.
+   The candidates, in the order the draw would use them, go to a review file
+   (results/review/quote_candidates.json) that the research team reads; quotes are then drawn
+   from the approved candidates only, and the counts say how many were proposed, approved and
+   left out. No approval, no quote.
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ import hashlib
 import json
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +53,7 @@ from parentlink.estimate import read_final_weights
 REDACTION_MARKS = ("[name]", "[email]", "[phone]", "[postcode]", "[link]")
 CUT_MARK = "…"  # privacy.redact ends a capped comment with it
 EXCLUSION_REASONS = ("redacted", "markup", "names_or_numbers", "length", "no_view", "duplicate")
+FINGERPRINT = re.compile(r"^q[0-9a-f]{12}$")
 SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 PRONOUN_I = {"I", "I'm", "I’m", "I've", "I’ve", "I'd", "I’d", "I'll", "I’ll"}
 
@@ -79,6 +88,12 @@ def _normalised(text: str) -> str:
     return re.sub(r"\s+", " ", unicodedata.normalize("NFC", text)).strip().casefold()
 
 
+def fingerprint(text: str) -> str:
+    """The id under which a researcher approves a comment: stable for the same words (case,
+    spacing and Unicode form ignored), and says nothing about who wrote it."""
+    return "q" + hashlib.sha256(_normalised(text).encode("utf-8")).hexdigest()[:12]
+
+
 def allocate(shares: Mapping[str, float], available: Mapping[str, int], n: int) -> list[str]:
     """The answer each of n quotes goes to, in order: Sainte-Laguë (Webster) one slot at a time.
 
@@ -111,8 +126,12 @@ def select_quotes(
     seed: int,
     weights: pd.Series | None = None,
     source: str = "clean data",
+    approved: Collection[str] | None = None,
 ) -> dict[str, Any]:
-    """Apply the module's rule; returns what parent_quotes.json holds."""
+    """Apply the module's rule; returns what parent_quotes.json holds, plus ``candidates`` (for
+    the review file, not for parent_quotes.json). `approved`: fingerprints a researcher approved;
+    None skips the approval step (exploration and tests only; the workflow always passes the
+    config's list)."""
     variables = meta.get("variables", {})
     for col in (text, item, "respondent_id"):
         if col not in data.columns:
@@ -166,12 +185,20 @@ def select_quotes(
         home = max(by_view, key=lambda v: (by_view[v], _tiebreak(seed, v, key)))
         pools[home].append(wording[key])
 
-    order = allocate(shares, {k: len(v) for k, v in pools.items()}, n)
     drawn = {}
     for code, pool in pools.items():
         # One generator per answer: an answer's draw does not depend on the other answers.
         rng = np.random.default_rng([seed, int(code) % 2**32])
         drawn[code] = [pool[i] for i in rng.permutation(len(pool))]
+    candidates = [{"fingerprint": fingerprint(body), "view_code": code, "view": labels[code],
+                   "draw": i + 1, "text": body}
+                  for code in sorted(drawn, key=float) for i, body in enumerate(drawn[code])]
+    ok = None if approved is None else set(approved)
+    for c in candidates:
+        c["approved"] = ok is None or c["fingerprint"] in ok
+    drawn = {code: [b for b in bodies if ok is None or fingerprint(b) in ok]
+             for code, bodies in drawn.items()}
+    order = allocate(shares, {k: len(v) for k, v in drawn.items()}, n)
     taken = dict.fromkeys(pools, 0)
     quotes = []
     for code in order:
@@ -187,25 +214,45 @@ def select_quotes(
         "rule": {"n": n, "min_chars": min_chars, "max_chars": max_chars, "seed": seed,
                  "weighted": weights is not None},
         "counts": {"comments": len(comments), **counts,
-                   "eligible": sum(len(p) for p in pools.values())},
+                   "eligible": len(candidates),
+                   "approved": sum(c["approved"] for c in candidates),
+                   "not_approved": sum(not c["approved"] for c in candidates)},
+        "approval": approved is not None,
         "views": views,
         "quotes": quotes,
+        "candidates": candidates,
     }
 
 
 def build_quotes(*, data: Path, meta: Path, weights: Path | None, settings: Mapping[str, Any],
-                 out: Path) -> dict[str, Any]:
-    """Read the cleaned survey, select the quotes and write parent_quotes.json."""
+                 out: Path, review: Path | None = None) -> dict[str, Any]:
+    """Read the cleaned survey, select the quotes and write parent_quotes.json (and the
+    candidates for the researcher's approval to `review`)."""
     for path in (data, meta):
         if not path.is_file():
             fail(f"{path}: not found; run the clean stage first.")
+    approved = [str(a) for a in settings.get("approved", [])]
+    bad = [a for a in approved if not FINGERPRINT.match(a)]
+    if bad:
+        fail(f"config/config.yaml: quotes.approved has {bad[0]!r}, which is not a fingerprint "
+             "(q and 12 hex digits); copy it from results/review/quote_candidates.json.")
     result = select_quotes(
         pd.read_parquet(data), json.loads(meta.read_text(encoding="utf-8")),
         text=str(settings["text"]), item=str(settings["item"]), n=int(settings["n"]),
         min_chars=int(settings["min_chars"]), max_chars=int(settings["max_chars"]),
         seed=int(settings["seed"]), weights=None if weights is None else read_final_weights(weights),
-        source=str(data))
+        source=str(data), approved=approved)
     result["survey"] = str(settings["survey"])
+    candidates = result.pop("candidates")
+    if review is not None:
+        review.parent.mkdir(parents=True, exist_ok=True)
+        review.write_text(json.dumps({
+            "survey": result["survey"], "item": result["item"],
+            "how": ("Read every candidate. To let the briefings quote one, add its fingerprint to "
+                    "quotes.approved in config/config.yaml; only approved candidates are printed. "
+                    "Candidates are in the order the draw uses them (draw 1 first, per answer)."),
+            "candidates": candidates}, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
+            encoding="utf-8")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
                    encoding="utf-8")

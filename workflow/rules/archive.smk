@@ -37,7 +37,7 @@ rule archive:
         or "no-git",
         wheel_cache=".cache/wheels",
         # The bundle's plan reads the whole config (which inputs are redistributable, titles).
-        config=uses("study", "surveys", "documents", "weighting"),
+        config=uses("study", "surveys", "documents", "weighting", "quotes.survey"),
         build_epoch=BUILD_EPOCH,
     script:
         "../scripts/archive.py"

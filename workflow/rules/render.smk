@@ -48,7 +48,9 @@ rule quotes:
         unpack(quotes_inputs),
         code=code_inputs("quotes.py"),
     output:
-        "results/report/parent_quotes.json",
+        quotes="results/report/parent_quotes.json",
+        # Every candidate comment, for the research team to read and approve (quotes.approved).
+        review="results/review/quote_candidates.json",
     log:
         "logs/render/quotes.log",
     resources:
