@@ -66,3 +66,108 @@ def test_the_key_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("PARENTLINK_TEST_KEY_VARIABLE", "s3cret")
     assert pseudonym_key(PRIVACY, synthetic=False) == "s3cret"
     assert pseudonym_key(PRIVACY, synthetic=True) == "s3cret"
+
+
+# ----------------------------------------------------------------------------- hostile corpus
+
+
+def _nhs_numbers(n: int) -> list[str]:
+    out, i = [], 400_000_000
+    while len(out) < n:
+        i += 7919
+        d = f"{i:09d}"
+        check = 11 - sum(int(x) * w for x, w in zip(d, range(10, 1, -1), strict=True)) % 11
+        check = 0 if check == 11 else check
+        if check != 10:
+            out.append(d + str(check))
+    return out
+
+
+def hostile_corpus() -> list[tuple[str, list[str]]]:
+    """(answer, tokens that must not survive redaction): personal details as people write them."""
+    cases: list[tuple[str, list[str]]] = []
+    zw = "\u200b"
+    for local, domain in (("jo.bloggs", "example.org"), ("sam_smith1", "mail.co.uk"),
+                          ("kieran.oneil", "school.sch.uk"), ("priya.kaur", "nhs.net")):
+        user, host = domain.split(".", 1)
+        forms = [f"{local}@{domain}", f"{local.upper()}@{domain.upper()}", f"{local}＠{domain}",
+                 f"{local[:3]}{zw}{local[3:]}@{domain}", f"{local}@\n{domain}",
+                 f"{local.replace('.', ' dot ')} at {user} dot {host.replace('.', ' dot ')}",
+                 f"{local}(at){user}(dot){host.replace('.', '(dot)')}",
+                 f"{local} [at] {user} [dot] {host.replace('.', ' [dot] ')}",
+                 f"{local} @ {domain}"]
+        for f in forms:
+            token = local.replace(".", " ").split()[-1].replace("_", " ").split()[-1]
+            cases.append((f"Please email me at {f} if you want to talk.", [token]))
+    for national in ("7700 900123", "20 7946 0958", "113 496 0000"):
+        digits = national.replace(" ", "")
+        a, b = national.split(" ", 1)
+        forms = [f"0{national}", f"+44 {national}", f"0044 {national}", f"+44 (0){national}",
+                 f"(0{a}) {b}", f"0{national}".replace(" ", "."), f"+44-{national.replace(' ', '-')}",
+                 f"0{digits}", f"+44{digits}"]
+        for f in forms:
+            cases.append((f"You can ring me on {f} after six.", [digits[-4:]]))
+    for number in _nhs_numbers(6):
+        for f in (f"{number[:3]} {number[3:6]} {number[6:]}", number,
+                  f"{number[:3]}-{number[3:6]}-{number[6:]}"):
+            cases.append((f"Her NHS number is {f} if that helps.", [number[-4:]]))
+    for day, month, name, year in ((12, 3, "March", 2015), (1, 1, "January", 2016),
+                                   (23, 11, "November", 2012), (5, 7, "July", 2019),
+                                   (30, 9, "September", 2010)):
+        for f in (f"{day:02d}/{month:02d}/{year}", f"{day}.{month}.{str(year)[2:]}",
+                  f"{day}-{month}-{year}", f"{day} {name} {year}", f"{day}th of {name[:3]} {year}",
+                  f"{name} {day}, {year}"):
+            cases.append((f"My son was born on {f} in hospital.", [str(year)[2:]]))
+    for code in ("SO17 1BJ", "LS6 2AB", "W1B 2HW", "EC1A 1BB", "GIR 0AA", "M1 1AE"):
+        out, inward = code.split()
+        for f in (code, code.lower(), out + inward, " ".join(code.replace(" ", "")),
+                  f"{out}  {inward}"):
+            cases.append((f"We live in {f} near the park.", [inward, inward.lower()]))
+    for name in ("jack", "aisling", "Amelia", "mohammed", "kyle", "oliwia", "Kofi", "siobhan",
+                 "Zainab", "tyrone"):
+        for f in (f"my son {name} is", f"our daughter {name} has", f"she is called {name} and",
+                  f"my little boy {name} was", f"a girl named {name} in"):
+            cases.append((f"The council wrote about {f} it upset us.", [name.lower()]))
+    cases.append(("ask aisling o'brien at holy cross school what happened", ["aisling", "brien", "holy"]))
+    for school, token in (("holy cross school", "holy"), ("St Mary's primary", "mary"),
+                          ("oakfield academy", "oakfield"), ("Greenfields Nursery", "greenfields")):
+        for f in (f"the teachers at {school} told", f"{school} shared it", f"she goes to {school}."):
+            cases.append((f"I found out that {f} with the police.", [token]))
+    for url in ("https://example.org/my-family", "www.facebook.com/jo.bloggs", "http://bit.ly/x1y2"):
+        cases.append((f"See {url} for what happened.", [url.split("/")[-1] or url]))
+    return cases
+
+
+def test_hostile_corpus_is_fully_redacted(capsys: pytest.CaptureFixture[str]) -> None:
+    corpus = hostile_corpus()
+    assert len(corpus) >= 200
+    missed = []
+    for text, tokens in corpus:
+        out = redact(text, 600).lower()
+        if any(t.lower() in out for t in tokens):
+            missed.append((text, redact(text, 600)))
+    recall = 1 - len(missed) / len(corpus)
+    with capsys.disabled():
+        print(f"\nredaction recall on {len(corpus)} hostile answers: {recall:.3f}")
+    assert missed == [], "\n".join(f"{a!r} -> {b!r}" for a, b in missed[:20])
+
+
+ORDINARY = [
+    "I will trust the council in May.",
+    "I looked at the council website and it said nothing about this.",
+    "The local primary school was good at telling us what they do.",
+    "We have 3 kids and in 2019 we moved house.",
+    "My son is autistic and the school has been great.",
+    "Councils make mistakes with records and families pay the price.",
+    "Private companies should not be anywhere near our children's data.",
+    "Data should only be shared if parents are told first and can say no.",
+    "It is about 50 50 for me, depends who is looking at it.",
+    "At least tell us when it happens, that is all I ask.",
+    "We got a letter from the school at the end of term.",
+    "I would say no to the police but yes to the NHS.",
+]
+
+
+@pytest.mark.parametrize("text", ORDINARY)
+def test_ordinary_answers_are_left_alone(text: str) -> None:
+    assert redact(text, 600) == text
