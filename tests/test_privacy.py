@@ -128,9 +128,11 @@ def hostile_corpus() -> list[tuple[str, list[str]]]:
         for f in (f"my son {name} is", f"our daughter {name} has", f"she is called {name} and",
                   f"my little boy {name} was", f"a girl named {name} in"):
             cases.append((f"The council wrote about {f} it upset us.", [name.lower()]))
-    cases.append(("ask aisling o'brien at holy cross school what happened", ["aisling", "brien", "holy"]))
-    for school, token in (("holy cross school", "holy"), ("St Mary's primary", "mary"),
-                          ("oakfield academy", "oakfield"), ("Greenfields Nursery", "greenfields")):
+    # The school in lower case ("holy cross school") is left to the quote approval: lower-case
+    # school names cannot be told from ordinary words ("after school", "high school").
+    cases.append(("ask aisling o'brien at holy cross school what happened", ["aisling", "brien"]))
+    for school, token in (("Holy Cross School", "holy"), ("St Mary's primary", "mary"),
+                          ("Oakfield Academy", "oakfield"), ("Greenfields Nursery", "greenfields")):
         for f in (f"the teachers at {school} told", f"{school} shared it", f"she goes to {school}."):
             cases.append((f"I found out that {f} with the police.", [token]))
     for url in ("https://example.org/my-family", "www.facebook.com/jo.bloggs", "http://bit.ly/x1y2"):
@@ -165,9 +167,30 @@ ORDINARY = [
     "At least tell us when it happens, that is all I ask.",
     "We got a letter from the school at the end of term.",
     "I would say no to the police but yes to the NHS.",
+    # found by review: each was changed by an earlier version of the patterns
+    "We meet at 10 am and my 14 yo comes too, he is 16 or over in 10 or 20 years.",
+    "It happened 12 to 15 times in the 2020-2021 school year and cost £1,200.",
+    "My daughter loves it, my son didn't get help and their children need support.",
+    "My ex husband works nights; they called us twice and called social services.",
+    "Their partner agencies and the named person scheme were no help.",
+    "After school clubs, Every school, Primary school teachers and High school.",
+    "Sixth form college, mainstream school, Pre school and the council nursery.",
+    "I work at home. Me and my partner looked at it. Co-operation matters.",
 ]
 
 
 @pytest.mark.parametrize("text", ORDINARY)
 def test_ordinary_answers_are_left_alone(text: str) -> None:
     assert redact(text, 600) == text
+
+
+@pytest.mark.parametrize("text", ["a at " * 20000, "0 " * 50000, "my son " * 20000, "x." * 50000,
+                                  "School " * 20000, "Ab " * 30000 + "school", "a@" * 30000])
+def test_no_pattern_backtracks_on_long_answers(text: str) -> None:
+    """Redaction runs on the whole answer before the cap: a pattern that backtracks would stall
+    ingest on one long answer (earlier versions took over a minute on "x." * 50000)."""
+    import time
+
+    t0 = time.perf_counter()
+    redact(text, 600)
+    assert time.perf_counter() - t0 < 10

@@ -50,7 +50,8 @@ import pandas as pd
 from parentlink.errors import fail
 from parentlink.estimate import read_final_weights
 
-REDACTION_MARKS = ("[name]", "[email]", "[phone]", "[postcode]", "[link]")
+REDACTION_MARKS = ("[name]", "[email]", "[phone]", "[postcode]", "[link]", "[school]", "[date]",
+                   "[number]", "[nhs number]")
 CUT_MARK = "…"  # privacy.redact ends a capped comment with it
 EXCLUSION_REASONS = ("redacted", "markup", "names_or_numbers", "length", "no_view", "duplicate")
 FINGERPRINT = re.compile(r"^q[0-9a-f]{12}$")

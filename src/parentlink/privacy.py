@@ -29,10 +29,14 @@ EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+[ \t]*\n?[ \t]*@[ \t]*\n?[ \t]*[\w-]+"
 # "jo [at] example.org". The last part must be a common top-level domain, so "look at the
 # council" stays.
 _TLDS = r"(?:com|org|net|uk|co|gov|ac|nhs|edu|io|info|me|biz|scot|wales|eu|ie|de|fr)"
-_AT = r"(?:\s*[(\[{<]\s*at\s*[)\]}>]\s*|\s+at\s+)"
-_DOT = r"(?:\s*[(\[{<]\s*dot\s*[)\]}>]\s*|\s+dot\s+|\s*\.\s*)"
-EMAIL_WORDS = re.compile(rf"(?<![\w.+-])[\w.+-]+(?:{_DOT}[\w+-]+)*{_AT}[\w-]+(?:{_DOT}[\w-]+)*"
-                         rf"{_DOT}{_TLDS}\b", re.IGNORECASE)
+_AT = r"(?:[ \t]*[(\[{<][ \t]*at[ \t]*[)\]}>][ \t]*|[ \t]+at[ \t]+)"
+# A written-out dot, or a plain dot with no space around it (". " ends a sentence).
+_DOT = r"(?:[ \t]*[(\[{<][ \t]*dot[ \t]*[)\]}>][ \t]*|[ \t]+dot[ \t]+|\.)"
+# Bounded parts (at most 64 characters, 6 dots), and a start only where a run of address
+# characters starts: linear time even on "x.x.x…" runs.
+EMAIL_WORDS = re.compile(rf"(?<![\w.+-])[\w+-]{{1,64}}(?:{_DOT}[\w+-]{{1,64}}){{0,6}}{_AT}"
+                         rf"[\w-]{{1,64}}(?:{_DOT}[\w-]{{1,64}}){{0,6}}{_DOT}{_TLDS}\b",
+                         re.IGNORECASE)
 URL = re.compile(r"\b(?:https?|ftp|file)://\S+|\bwww\.\S+", re.IGNORECASE)
 # UK numbers: +44 / 0044 (with an optional (0)) or 0, then 9-10 more digits, in groups separated
 # by spaces, dots, dashes or brackets: "07700 900123", "+44 (0)20 7946 0958", "0044-20-7946-0958",
@@ -42,8 +46,8 @@ PHONE = re.compile(rf"(?<![\w+])(?:(?:\+|00)[ \t]?44{_SEP}(?:\(\s*0\s*\){_SEP})?
                    rf"|\(?\s*0(?:{_SEP}\d){{9,10}})(?!\d)")
 # Ten digits in 3-3-4 (or unbroken): an NHS number when its modulus-11 check digit agrees.
 NHS = re.compile(r"(?<!\d)(\d{3})[ \t\-]?(\d{3})[ \t\-]?(\d{4})(?!\d)")
-# Any other long run of digits (account, reference or unknown numbers).
-LONG_NUMBER = re.compile(r"(?<!\d)\d(?:[ \t\-]?\d){7,}(?!\d)")
+# Any other long run of digits (account, reference or unknown numbers); "2020-2021" is a range.
+LONG_NUMBER = re.compile(r"(?<!\d)\d(?:[ \t]?\d){7,}(?!\d)")
 _MONTHS = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
            r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
 # A full date (a date of birth is the usual reason to write one): 12/03/2015, 1.3.15,
@@ -51,10 +55,14 @@ _MONTHS = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?
 DATE = re.compile(rf"(?<!\d)\d{{1,2}}[/.\-]\d{{1,2}}[/.\-](?:\d{{4}}|\d{{2}})(?!\d)"
                   rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTHS}\.?,?\s+\d{{2,4}}\b"
                   rf"|\b{_MONTHS}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}\b", re.IGNORECASE)
-# Postcodes, including GIR 0AA and spaced-out forms ("S O 1 7 1 B J").
-POSTCODE = re.compile(r"\b(?:GIR\s*0\s*AA|[A-Z]\s?[A-Z]?\s?\d\s?[A-Z\d]?\s*\d\s?[A-Z]\s?[A-Z])\b",
+# Postcodes, any case, including GIR 0AA; the inward code's letters exclude C, I, K, M, O, V.
+_INWARD = "[ABD-HJLNP-UW-Z]"
+POSTCODE = re.compile(rf"\b(?:GIR[ \t]*0AA|[A-Z]{{1,2}}\d[A-Z\d]?[ \t]*\d{_INWARD}{{2}})\b",
                       re.IGNORECASE)
-TITLED = re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr)\.?\s+[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?")
+# Spaced out, one character at a time ("S O 1 7 1 B J"): capitals only, so "at 10 am" is not one.
+POSTCODE_SPACED = re.compile(rf"\b[A-Z](?: [A-Z])? \d(?: [A-Z\d])? +\d {_INWARD} {_INWARD}\b")
+TITLED = re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr)\.?\s+(?:[A-Z]|[Oo]['’])[A-Za-z'’-]+"
+                    r"(?:\s+[A-Z][A-Za-z'’-]+)?")
 NAME_IS = re.compile(
     r"\b((?:my|his|her|their) name is|I am called|I'm called)\s+[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?",
     re.IGNORECASE,
@@ -81,10 +89,12 @@ _GENERIC = frozenset(
     "infants new old special private state grammar boarding nursery village same other "
     "previous current first last next catholic church faith free independent big small good bad "
     "public day sunday his her at to from in of and or school schools needs nearby different "
-    "kids kid children son daughter whole entire own".split())
-INSTITUTION = re.compile(
-    r"\b((?:[A-Za-z][A-Za-z'’.\-]*[ \t]+){1,3})(school|academy|primary|nursery|college)\b",
-    re.IGNORECASE)
+    "kids kid children son daughter whole entire own after before during outside inside pre post "
+    "sixth form mainstream council community comprehensive academy further higher art music "
+    "sports sport dance drama forest summer holiday breakfast evening night online home senior "
+    "middle upper lower year reception".split())
+INSTITUTION = re.compile(r"\b(?:school|academy|primary|nursery|college)\b", re.IGNORECASE)
+_WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z'’.\-]{0,40})[ \t]+$")
 ZERO_WIDTH = re.compile("[\u00ad\u180e\u200b-\u200f\u2060-\u2064\ufeff]")
 
 
@@ -106,6 +116,11 @@ CASE_SENSITIVE_NAMES = frozenset(
     "dawn tina kerry marcus morgan nana ama elena stanley teddy frankie bobby reece jake "
     "summer rosie millie frances charles neil paul scott sean".split())
 WORD = re.compile(r"\b[A-Za-z][a-z'-]+\b")
+
+
+@lru_cache(maxsize=1)
+def _all_lower_names() -> frozenset[str]:
+    return frozenset(n.lower() for n in first_names())
 
 
 @lru_cache(maxsize=1)
@@ -140,33 +155,42 @@ def _nhs_valid(digits: str) -> bool:
 
 
 def _context_name(m: re.Match[str]) -> str:
+    """After "my son", "called" etc.: a capitalised word that is not an ordinary one, or a word in
+    the names list in any case, is a name ("my son jack"; "my son didn't" stays)."""
     first, second = m.group(2), m.group(3)
-    if first.casefold() in _NOT_NAME:
+    if first.casefold() in _NOT_NAME or not (first[:1].isupper()
+                                             or first.lower() in _all_lower_names()):
         return m.group(0)
-    keep_second = second is None or second.casefold() in _NOT_NAME or not second[:1].isupper()
-    return m.group(1) + " [name]" + ("" if second is None else (" " + second if keep_second else ""))
+    is_surname = second is not None and second[:1].isupper() and second.casefold() not in _NOT_NAME
+    return m.group(1) + " [name]" + ("" if second is None or is_surname else " " + second)
 
 
-def _institution(m: re.Match[str]) -> str:
-    """The words right before "school" (etc.) that name it: walking left, each capitalised word,
-    or lower-case word that is not an ordinary one, belongs to the name; the first other word
-    ends it ("at holy cross school" -> "at [school]", "from the school" is left alone)."""
-    words = m.group(1).split()
-    keep = len(words)
-    while keep > 0:
-        w = words[keep - 1]
-        bare = w.strip(".'’").casefold()
-        ordinary = (bare in _GENERIC or bare in _NOT_NAME or bare.endswith(("'s", "’s"))
-                    and not w[:1].isupper())
-        if ordinary and not w[:1].isupper():
-            break
-        if bare in ("the", "a", "an", "at", "to", "from", "in", "of", "and", "or"):
-            break
-        keep -= 1
-    if keep == len(words):
-        return m.group(0)
-    lead = " ".join(words[:keep])
-    return (lead + " " if lead else "") + "[school] "
+def _institutions(text: str) -> str:
+    """A named school, academy, nursery or college: the capitalised words right before the
+    keyword ("Holy Cross School", "St Mary's primary"), at least one of them not an ordinary one
+    ("High school", "After school clubs" and "Every school" stay). Lower-case names are left to
+    the quote approval. Each keyword looks back at most three words (linear time)."""
+    out: list[str] = []
+    pos = 0
+    for m in INSTITUTION.finditer(text):
+        start = m.start()
+        words: list[tuple[int, str]] = []
+        cut = start
+        while len(words) < 3:
+            w = _WORD_BEFORE.search(text, max(pos, cut - 48), cut)
+            if not w or not w.group(1)[:1].isupper():
+                break
+            words.append((w.start(1), w.group(1)))
+            cut = w.start(1)
+        names = [w for _, w in words if w.strip(".'’").casefold() not in _GENERIC
+                 and w.strip(".'’").casefold() not in _NOT_NAME]
+        if not names or start < pos:
+            continue
+        begin = words[-1][0]
+        out.append(text[pos:begin] + "[school]")
+        pos = m.end()
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def normalise_text(text: str) -> str:
@@ -200,10 +224,11 @@ def redact(text: str, max_chars: int) -> str:
     out = NHS.sub(lambda m: "[nhs number]" if _nhs_valid("".join(m.groups())) else m.group(0), out)
     out = LONG_NUMBER.sub("[number]", out)
     out = POSTCODE.sub("[postcode]", out)
+    out = POSTCODE_SPACED.sub("[postcode]", out)
     out = NAME_IS.sub(lambda m: m.group(1) + " [name]", out)
     out = TITLED.sub("[name]", out)
     out = CONTEXT_NAME.sub(_context_name, out)
-    out = INSTITUTION.sub(_institution, out)
+    out = _institutions(out)
     out = _names(out)
     out = " ".join(out.split())
     if len(out) > max_chars:
