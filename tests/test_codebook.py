@@ -28,10 +28,13 @@ def test_count_of_exactly_min_cell_is_shown_and_one_below_is_hidden_with_a_compl
     assert shown(codebook.protect(b, 61, 10)) == [C, C, "30", "12"]
 
 
-def test_two_hidden_counts_need_no_complement_and_zero_is_shown() -> None:
+def test_hidden_counts_are_a_derivable_count_that_meets_the_threshold_and_zero_is_shown() -> None:
+    # 3 + 4 = 7 follows from n minus the shown counts: itself under 10, so 50 is hidden too
     b = book([("q", "categorical", 3), ("q", "categorical", 4), ("q", "categorical", 0),
               ("q", "categorical", 50)])
-    assert shown(codebook.protect(b, 57, 10)) == [C, C, "0", "50"]
+    assert shown(codebook.protect(b, 57, 10)) == [C, C, "0", C]
+    b = book([("q", "categorical", 3), ("q", "categorical", 7), ("q", "categorical", 50)])
+    assert shown(codebook.protect(b, 60, 10)) == [C, C, "50"]  # 3 + 7 = 10: enough
 
 
 def test_each_variable_is_protected_on_its_own() -> None:
@@ -62,3 +65,21 @@ def test_the_study_codebook_prints_no_small_count(cleaned_main: Cleaned) -> None
     assert not ((numbers > 0) & (numbers < 10)).any()
     missing = len(cleaned_main.data) - numbers[raw.loc[numbers.index, "type"] != "categorical"]
     assert not ((missing > 0) & (missing < 10)).any()
+
+
+def test_hidden_counts_total_at_least_min_cell() -> None:
+    """Two hidden 1s of a variable with n published would both be known (their sum is 2)."""
+    b = book([("q", "categorical", 500), ("q", "categorical", 1), ("q", "categorical", 1)])
+    assert shown(codebook.protect(b, 502, 10)) == [C, C, C]
+    b = book([("q", "categorical", 60), ("q", "categorical", 4), ("q", "categorical", 5),
+              ("q", "categorical", 30)])
+    assert shown(codebook.protect(b, 99, 10)) == ["60", C, C, C]  # 4 + 5 = 9 < 10: one more
+
+
+def test_a_recode_hides_its_counts_when_its_source_hides_one() -> None:
+    """The shipped leak: net 'Acceptable' (35) minus code 2 (31) gave the hidden code 1 (4)."""
+    b = book([("src", "categorical", 4), ("src", "categorical", 31), ("src", "categorical", 65),
+              ("src_net", "categorical", 35), ("src_net", "categorical", 65)])
+    b.loc[b["variable"] == "src_net", "derived_from"] = "src"
+    out = shown(codebook.protect(b, 100, 10))
+    assert out[:3] == [C, C, "65"] and out[3:] == [C, C]

@@ -6,8 +6,9 @@ report), so its counts obey the same rule as the estimates (:func:`protect`): a 
 would be such a count:
 
 * a coded variable's counts (including system missing) add up to the survey's n, which is
-  published: where exactly one count of a variable is hidden, the next smallest positive count is
-  hidden too;
+  published: hidden counts are added, smallest first, until they total at least ``min_cell``;
+* a derived variable (a recode, a multi-response count) hides all its counts when its source
+  hides any (net minus the visible codes would give the hidden one back);
 * a numeric, text or date variable shows how many respondents have a value; where the number
   without one is from 1 to ``min_cell`` - 1, the count itself is hidden (else n minus it tells).
 """
@@ -136,24 +137,43 @@ def build(data: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
 
 def protect(book: pd.DataFrame, n_total: int, min_cell: int) -> pd.DataFrame:
     """The codebook with every disclosive count replaced by [c] (module docstring); `n` becomes
-    text. `min_cell` 0 or 1 hides nothing."""
+    text. `min_cell` 0 or 1 hides nothing.
+
+    Within a coded variable, hidden counts are added (smallest visible count first) until they
+    total at least `min_cell`: two hidden counts of 1 summing to 2 would otherwise both be known.
+    A variable derived from another (a recode, a multi-response count) hides all its counts when
+    a source hides any, since net minus the visible codes gives the hidden one back; repeated
+    until nothing changes (derivations of derivations).
+    """
     out = book.copy()
-    shown = out["n"].astype(object)
+    counts_all = pd.to_numeric(out["n"]).to_numpy(dtype=float)
+    hidden = pd.Series(False, index=out.index)
     for _, g in out.groupby("variable", sort=False):
-        counts = pd.to_numeric(g["n"]).to_numpy(dtype=float)
+        counts = counts_all[out.index.get_indexer(g.index)]
         small = (counts > 0) & (counts < min_cell)
         if g["type"].iloc[0] == "categorical":
             hide = small.copy()
-            if hide.sum() == 1 and (~hide & (counts > 0)).any():
+            while hide.any() and counts[hide].sum() < min_cell and (~hide & (counts > 0)).any():
                 others = counts.copy()
                 others[hide | (counts == 0)] = float("inf")
                 hide[int(others.argmin())] = True
         else:
             rest = n_total - counts
             hide = small | ((rest > 0) & (rest < min_cell))
-        for idx, hidden in zip(g.index, hide, strict=True):
-            shown[idx] = SUPPRESSION_MARK if hidden else str(int(out.at[idx, "n"]))
-    out["n"] = shown
+        hidden[g.index] = hide
+    sources = {str(v): str(d).split() for v, d in
+               out.groupby("variable", sort=False)["derived_from"].first().items() if str(d).strip()}
+    changed = True
+    while changed:
+        changed = False
+        hiding = set(out.loc[hidden, "variable"])
+        for var, srcs in sources.items():
+            rows = (out["variable"] == var) & (pd.to_numeric(out["n"]) > 0)
+            if any(s in hiding for s in srcs) and not hidden[rows].all():
+                hidden[rows] = True
+                changed = True
+    out["n"] = [SUPPRESSION_MARK if h else str(int(c)) for h, c in zip(hidden, counts_all,
+                                                                       strict=True)]
     return out
 
 
