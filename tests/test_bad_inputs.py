@@ -112,6 +112,12 @@ CONFIG_CASES = [
      "weighting.survey 'pilot' is marked weighted: false in surveys.pilot"),
     ("documents:\n  source: raw/nothing.qdpx\n",
      "documents.source names raw/nothing.qdpx, which is not a file"),
+    # found by review: each gave a traceback or no hint
+    ("weigthing:\n  survey: main\n", "weigthing is not a setting the pipeline knows; did you mean "
+     "weighting?"),
+    ("quotes:\n  seed: 2021-03-01\n", 'quotes.seed is "2021-03-01" (date) but must be a whole number'),
+    ("surveys:\n  2022:\n    raw: raw/pilot_survey.sav\n    plan: config/plans/pilot.yaml\n"
+     "    weighted: false\n", "surveys has the key 2022; names here start with a letter"),
 ]
 
 

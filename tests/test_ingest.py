@@ -166,16 +166,20 @@ def test_undeclared_free_text_never_leaves_ingest(root: Path, caplog: pytest.Log
     df["P7_other"] = ["my son jack at st mary's"] + [""] * (len(df) - 1)
     meta["variables"]["P7_other"] = {"label": "Other", "value_labels": {}, "missing_codes": [],
                                      "missing_ranges": [], "type": "text"}
+    df["P9_sneaky"] = ["call me on the landline"] + [""] * (len(df) - 1)
+    meta["variables"]["P9_sneaky"] = {"label": "x", "value_labels": {}, "missing_codes": [],
+                                      "missing_ranges": [], "type": "categorical"}  # a sidecar's claim
     df["P8_blank"] = ""  # a text column with nothing in it holds nothing to leak
     meta["variables"]["P8_blank"] = dict(meta["variables"]["P7_other"])
     plan = load_plan(root / "config/plans/pilot.yaml")
-    with pytest.raises(UserError, match=r"variable\(s\) P7_other hold free text that the cleaning "
+    with pytest.raises(UserError, match=r"variable\(s\) P7_other, P9_sneaky hold free text that the cleaning "
                                         r"plan does not declare: list each under 'text'"):
         apply_privacy(df.copy(), dict(meta, variables=dict(meta["variables"])), plan, "k", 600)
     plan["undeclared_text"] = "drop"
     with caplog.at_level("WARNING"):
         out = apply_privacy(df.copy(), dict(meta, variables=dict(meta["variables"])), plan, "k", 600)
-    assert "P7_other" not in out.columns and "P8_blank" in out.columns
+    assert "P7_other" not in out.columns and "P9_sneaky" not in out.columns
+    assert "P8_blank" in out.columns
     assert "free-text variable P7_other is not declared in the plan: dropped" in caplog.text
     assert not out.astype(str).apply(lambda c: c.str.contains("jack")).any().any()
 

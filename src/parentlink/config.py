@@ -90,6 +90,9 @@ def _message(err: jsonschema.ValidationError, schema: Mapping[str, Any], source:
     where = key_path(err.absolute_path)
     at = f"{source}: {where}" if where else f"{source}: (top level)"
     v = err.validator
+    if "propertyNames" in err.schema_path:
+        return (f"{at} has the key {err.instance!r}; names here start with a letter and hold only "
+                "letters, digits and _ (e.g. y2022).")
     if v == "additionalProperties" and isinstance(err.instance, dict):
         known = list(err.schema.get("properties", {}))
         extra = sorted(k for k in err.instance if k not in known)
@@ -109,17 +112,17 @@ def _message(err: jsonschema.ValidationError, schema: Mapping[str, Any], source:
         wants = [want] if isinstance(want, str) else list(want)
         words = " or ".join(_TYPE_WORDS.get(w, w) for w in wants)
         got = _json_type(err.instance)
-        shown = json.dumps(err.instance)[:60]
+        shown = json.dumps(err.instance, default=str)[:60]
         return f"{at} is {shown} ({got}) but must be {words}; fix its value."
     if v == "enum":
-        choices = ", ".join(json.dumps(c) for c in err.validator_value)
-        return f"{at} is {json.dumps(err.instance)[:60]}; choose one of {choices}."
+        choices = ", ".join(json.dumps(c, default=str) for c in err.validator_value)
+        return f"{at} is {json.dumps(err.instance, default=str)[:60]}; choose one of {choices}."
     if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         return f"{at} is {err.instance}: {err.message}; change the value."
     if v == "pattern":
         node = _schema_at(schema, err.absolute_path)
         about = node.get("description") or f"it must match {err.validator_value}"
-        return f"{at} is {json.dumps(err.instance)[:80]}: {about}."
+        return f"{at} is {json.dumps(err.instance, default=str)[:80]}: {about}."
     if v in ("minItems", "maxItems", "uniqueItems"):
         return f"{at}: {err.message}; fix the list."
     return f"{at}: {err.message}."
@@ -149,8 +152,10 @@ def prepare(config: Mapping[str, Any], schema: Mapping[str, Any],
     validator = jsonschema.Draft202012Validator(schema)
     errors = list(validator.iter_errors(data))
     if errors:
-        # Report the shallowest problem first (an unknown section before its contents).
-        err = min(errors, key=lambda e: (len(e.absolute_path), key_path(e.absolute_path)))
+        # Report the shallowest problem first (an unknown section before its contents), and an
+        # unknown key before a missing one at the same place: a typo ('weigthing') causes both.
+        err = min(errors, key=lambda e: (len(e.absolute_path), e.validator != "additionalProperties",
+                                         key_path(e.absolute_path)))
         best = jsonschema.exceptions.best_match([err]) or err
         raise UserError(_message(best, schema, source))
     _fill_defaults(data, schema)

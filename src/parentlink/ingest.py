@@ -211,8 +211,9 @@ def _undeclared_text(df: pd.DataFrame, meta: dict[str, Any], plan: dict[str, Any
     """Default deny for free text: a string column the plan neither redacts ('text') nor drops
     ('drop') stops the run, or with ``undeclared_text: drop`` is dropped and logged."""
     declared = set(plan.get("text", {}))
+    # The column's own type counts, whatever a sidecar declares it to be.
     free = [c for c in df.columns if c not in declared
-            and meta["variables"].get(c, {}).get("type", _kind(df[c])) == "text"
+            and (_kind(df[c]) == "text" or meta["variables"].get(c, {}).get("type") == "text")
             and df[c].astype("string").fillna("").str.strip().ne("").any()]
     if not free:
         return df

@@ -50,7 +50,8 @@ def _preflight():
     checked once per change of config, inputs or checking code: remembered under .snakemake/."""
     stamp = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode())
     files = [SCHEMA, *[f for _, f in _input_files(config)],
-             *[str(_PACKAGE_DIR / m) for m in ("config.py", "plan.py")]]
+             *[f + ".meta.json" for _, f in _input_files(config) if f.lower().endswith(".csv")],
+             *[str(_PACKAGE_DIR / m) for m in ("config.py", "plan.py", "ingest.py")]]
     for f in files:
         try:
             st = os.stat(f)
@@ -65,6 +66,9 @@ def _preflight():
         check_study(config, Path.cwd(), _config_source(), made_by_workflow=("results/",))
     except UserError as err:
         stop(err)
+    except Exception as err:  # a file the check could not parse: still one line, no traceback
+        stop(f"{_config_source()}: checking the files and variables it names failed "
+             f"({type(err).__name__}: {str(err)[:200]}); fix the file the message points to.")
     memo.parent.mkdir(parents=True, exist_ok=True)
     memo.write_text(stamp.hexdigest())
 
@@ -73,6 +77,13 @@ if workflow.is_main_process:  # cluster jobs re-parse this file: check once, in 
     _preflight()
 
 # --------------------------------------------------------------------------- code and config
+
+
+def package_data(name):
+    """A data file of the package (e.g. the names list redaction reads), as a rule input."""
+    p = _PACKAGE_DIR / name
+    here = Path.cwd().resolve()
+    return str(p.relative_to(here)) if p.is_relative_to(here) else str(p)
 
 
 def code_inputs(script):

@@ -4,6 +4,8 @@ rule ingest:
         raw=lambda wc: setting("surveys.{survey}.raw", wc),
         plan=lambda wc: setting("surveys.{survey}.plan", wc),
         code=code_inputs("ingest.py"),
+        # Redaction reads the names list (parentlink.privacy).
+        names=package_data("data/first_names.txt"),
     output:
         data="results/ingest/{survey}.parquet",
         meta="results/ingest/{survey}_meta.json",
