@@ -135,6 +135,10 @@ def hostile_corpus() -> list[tuple[str, list[str]]]:
                           ("Oakfield Academy", "oakfield"), ("Greenfields Nursery", "greenfields")):
         for f in (f"the teachers at {school} told", f"{school} shared it", f"she goes to {school}."):
             cases.append((f"I found out that {f} with the police.", [token]))
+    for handle in ("@jo_bloggs", "@SamSmith1978"):
+        cases.append((f"Message me on twitter {handle} about it.", [handle[1:]]))
+    for nino in ("QQ 12 34 56 C", "AB123456D"):
+        cases.append((f"My NI number is {nino} if needed.", [nino, nino[:2] + " " + nino[3:5]]))
     for url in ("https://example.org/my-family", "www.facebook.com/jo.bloggs", "http://bit.ly/x1y2"):
         cases.append((f"See {url} for what happened.", [url.split("/")[-1] or url]))
     return cases

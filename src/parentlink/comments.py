@@ -51,7 +51,7 @@ from parentlink.errors import fail
 from parentlink.estimate import read_final_weights
 
 REDACTION_MARKS = ("[name]", "[email]", "[phone]", "[postcode]", "[link]", "[school]", "[date]",
-                   "[number]", "[nhs number]")
+                   "[number]", "[nhs number]", "[handle]", "[ni number]")
 CUT_MARK = "…"  # privacy.redact ends a capped comment with it
 EXCLUSION_REASONS = ("redacted", "markup", "names_or_numbers", "length", "no_view", "duplicate")
 FINGERPRINT = re.compile(r"^q[0-9a-f]{12}$")

@@ -38,6 +38,9 @@ EMAIL_WORDS = re.compile(rf"(?<![\w.+-])[\w+-]{{1,64}}(?:{_DOT}[\w+-]{{1,64}}){{
                          rf"[\w-]{{1,64}}(?:{_DOT}[\w-]{{1,64}}){{0,6}}{_DOT}{_TLDS}\b",
                          re.IGNORECASE)
 URL = re.compile(r"\b(?:https?|ftp|file)://\S+|\bwww\.\S+", re.IGNORECASE)
+# Social-media handles ("@jo_bloggs") and National Insurance numbers ("QQ 12 34 56 C", capitals).
+HANDLE = re.compile(r"(?<![\w@.])@[A-Za-z0-9_]{2,30}\b")
+NINO = re.compile(r"\b[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b")
 # UK numbers: +44 / 0044 (with an optional (0)) or 0, then 9-10 more digits, in groups separated
 # by spaces, dots, dashes or brackets: "07700 900123", "+44 (0)20 7946 0958", "0044-20-7946-0958",
 # "(020) 7946 0958", "07700.900.123".
@@ -219,6 +222,8 @@ def redact(text: str, max_chars: int) -> str:
     if " at " in out.lower() or "(at" in out.lower() or "[at" in out.lower():
         out = EMAIL_WORDS.sub("[email]", out)
     out = URL.sub("[link]", out)
+    out = HANDLE.sub("[handle]", out)
+    out = NINO.sub("[ni number]", out)
     out = PHONE.sub("[phone]", out)
     out = DATE.sub("[date]", out)
     out = NHS.sub(lambda m: "[nhs number]" if _nhs_valid("".join(m.groups())) else m.group(0), out)
