@@ -5,6 +5,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
+
 from parentlink import charts as C
 from tests.test_facts import build, make_results
 
@@ -96,3 +98,13 @@ def test_cooccurrence_alt_names_every_tie(tmp_path: Path) -> None:
     alt = C.make_charts(build(paths), out, FONTS, out / "alt_text.json")["cooccurrence"]
     strongest = alt.split("The strongest pairings: ")[1].split(" Next:")[0]
     assert strongest.count(" with ") == 2 and "each in 21 of 60 documents" in strongest
+
+
+def test_a_chart_that_is_not_valid_svg_stops_the_build() -> None:
+    """WeasyPrint silently drops an image it cannot parse; the chart stage refuses it instead."""
+    from parentlink.charts import check_svg
+    from parentlink.errors import UserError
+
+    check_svg('<svg xmlns="http://www.w3.org/2000/svg"><text>ok</text></svg>', "fine.svg")
+    with pytest.raises(UserError, match="breakdown.svg: the chart is not valid SVG"):
+        check_svg('<svg xmlns="http://www.w3.org/2000/svg"><text>a\x00b</text></svg>', "breakdown.svg")

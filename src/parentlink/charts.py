@@ -21,6 +21,7 @@ from matplotlib import font_manager  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from parentlink.errors import fail  # noqa: E402
 from parentlink.wording import (  # noqa: E402
     FONT_FILES,
     SUPPRESSION_MARK,
@@ -81,8 +82,21 @@ def _save(fig: Figure, path: Path) -> None:
             raise RuntimeError(f"{path.name}: matplotlib wrote chart text without "
                                f"{MPL_FONT_FAMILY!r}; update SVG_FONT_FAMILY handling in charts.py.")
         svg = svg.replace(MPL_FONT_FAMILY, SVG_FONT_FAMILY)
+    check_svg(svg, path.name)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(svg, encoding="utf-8")
+
+
+def check_svg(svg: str, name: str) -> None:
+    """A chart the renderer could not draw fails the build here: WeasyPrint leaves an image it
+    cannot parse out of the PDF without an error (a briefing once lost a page that way)."""
+    from xml.etree import ElementTree
+
+    try:
+        ElementTree.fromstring(svg)
+    except ElementTree.ParseError as err:
+        fail(f"{name}: the chart is not valid SVG ({err}); a label probably holds a character "
+             "that XML does not allow — check the labels in the clean metadata.")
 
 
 def _bars(ax: Axes, items: Sequence[Mapping[str, Any]], labels: Sequence[str],
