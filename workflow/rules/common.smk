@@ -50,7 +50,7 @@ def _preflight():
     checked once per change of config, inputs or checking code: remembered under .snakemake/."""
     stamp = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode())
     files = [SCHEMA, *[f for _, f in _input_files(config)],
-             *[f + ".meta.json" for _, f in _input_files(config) if f.lower().endswith(".csv")],
+             *[f"{f}.meta.json" for _, f in _input_files(config) if f.lower().endswith(".csv")],
              *[str(_PACKAGE_DIR / m) for m in ("config.py", "plan.py", "ingest.py")]]
     for f in files:
         try:
