@@ -19,6 +19,7 @@ import json
 import os
 import subprocess
 from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
 
 from parentlink import FALLBACK_SOURCE_DATE_EPOCH
@@ -36,6 +37,7 @@ def git(root: Path, *args: str) -> str | None:
     return out.stdout.strip() if out.returncode == 0 else None
 
 
+@cache
 def is_checkout(root: Path) -> bool:
     """`root` is the top of a git work tree (not a folder inside another repository)."""
     top = git(root, "rev-parse", "--show-toplevel")

@@ -142,7 +142,7 @@ def select_quotes(
     labels = {str(k): str(v) for k, v in (info.get("value_labels") or {}).items()}
     if info.get("type") != "categorical" or not labels:
         fail(f"{source}: quotes.item '{item}' is not a labelled categorical variable; choose an "
-             f"item with value labels (e.g. acc_notasked_net).")
+             "item with value labels.")
     no_view = {str(c) for c in info.get("exclude_from_base", [])} | {
         str(c) for c in (info.get("missing") or {})}
 

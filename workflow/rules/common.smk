@@ -79,19 +79,22 @@ if workflow.is_main_process:  # cluster jobs re-parse this file: check once, in 
 # --------------------------------------------------------------------------- code and config
 
 
-def package_data(name):
-    """A data file of the package (e.g. the names list redaction reads), as a rule input."""
-    p = _PACKAGE_DIR / name
+def _as_input(path):
+    """A package file as a step's input, relative to the working directory when the package lives
+    inside it (src/parentlink), else absolute."""
     here = Path.cwd().resolve()
-    return str(p.relative_to(here)) if p.is_relative_to(here) else str(p)
+    return str(path.relative_to(here)) if path.is_relative_to(here) else str(path)
+
+
+def package_data(name):
+    """A data file of the package (e.g. the names list redaction reads), as a step's input."""
+    return _as_input(_PACKAGE_DIR / name)
 
 
 def code_inputs(script):
-    """The package modules `workflow/scripts/<script>` imports, transitively (parentlink.deps);
-    relative to the working directory when the package lives inside it (src/parentlink)."""
+    """The package modules `workflow/scripts/<script>` imports, transitively (parentlink.deps)."""
     files = module_files(Path(workflow.basedir) / "workflow/scripts" / script, _PACKAGE_DIR)
-    here = Path.cwd().resolve()
-    return [str(p.relative_to(here)) if p.is_relative_to(here) else str(p) for p in files]
+    return [_as_input(p) for p in files]
 
 
 def setting(path, wildcards=None):
