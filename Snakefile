@@ -6,6 +6,7 @@ min_version("9.0")
 
 
 configfile: "config/config.yaml"
+configfile: "config/report.yaml"
 
 
 # Validated against config/schema.json (defaults filled in) in workflow/rules/common.smk.

@@ -16,10 +16,13 @@ import pytest
 from parentlink import charts as C
 from parentlink import render as R
 from tests.test_comments import make_quotes
-from tests.test_facts import STUDY, build, make_results
+from tests.test_facts import STUDY, build, make_results, study_config
+
+CFG, SPEC = study_config()
 
 ROOT = Path(__file__).resolve().parents[1]
-TEMPLATES = ROOT / "workflow" / "templates"
+TEMPLATES = ROOT / "config" / "templates"  # the embedded study's documents
+ENGINE = ROOT / "workflow" / "templates"  # base.html, _engine.html, briefing.css
 FONTS = ROOT / "workflow" / "fonts"
 
 HOSTILE = {
@@ -36,15 +39,15 @@ def _project(root: Path, **kw: Any) -> dict[str, Any]:
     paths = make_results(root, **kw)
     facts = build(paths)
     figures = root / "results" / "figures"
-    alt = C.make_charts(facts, figures, FONTS, figures / "alt_text.json")
+    alt = C.make_charts(facts, SPEC["charts"], figures, FONTS, figures / "alt_text.json")
     return {"paths": paths, "facts": facts, "alt": alt, "results": root / "results",
             "quotes": make_quotes()}
 
 
 def _briefing(p: dict[str, Any], audience: str, out: Path) -> Path:
-    R.render_briefing(audience=audience, facts=p["facts"], alt_text=p["alt"], study=STUDY,
-                      quotes=p["quotes"],
-                      templates_dir=TEMPLATES, fonts_dir=FONTS, results_dir=p["results"],
+    R.render_briefing(audience=audience, document=SPEC["documents"][audience], facts=p["facts"],
+                      alt_text=p["alt"], study=STUDY, quotes=p["quotes"], templates_dir=TEMPLATES,
+                      engine_dir=ENGINE, fonts_dir=FONTS, results_dir=p["results"],
                       out_pdf=out / f"{audience}.pdf", out_html=out / f"{audience}.html")
     return out / f"{audience}.pdf"
 
@@ -215,7 +218,7 @@ def test_hostile_free_text_is_inert(tmp_path: Path) -> None:
     est.write_text(text, encoding="utf-8")
     p["facts"] = build(p["paths"])
     figures = p["results"] / "figures"
-    p["alt"] = C.make_charts(p["facts"], figures, FONTS, figures / "alt_text.json")
+    p["alt"] = C.make_charts(p["facts"], SPEC["charts"], figures, FONTS, figures / "alt_text.json")
     out = tmp_path / "out"
     for audience in ("local_authorities",):
         pdf = _briefing(p, audience, out)
@@ -248,9 +251,11 @@ def test_technical_report(tmp_path: Path) -> None:
         facts=p["facts"], alt_text=p["alt"], study=STUDY, quotes=p["quotes"],
         estimates={"main": est, "pilot": p["paths"]["pilot_estimates"]},
         flows={"main": p["paths"]["main_flow"], "pilot": p["paths"]["pilot_flow"]},
-        diagnostics=p["paths"]["diagnostics"], code_frequencies=p["paths"]["code_frequencies"],
+        diagnostics={"main": p["paths"]["diagnostics"]},
+        code_frequencies=p["paths"]["code_frequencies"],
         hashed_inputs=[est, p["paths"]["diagnostics"]], project_root=tmp_path,
-        version="v-test", templates_dir=TEMPLATES, fonts_dir=FONTS, results_dir=res,
+        version="v-test", templates_dir=TEMPLATES, engine_dir=ENGINE, fonts_dir=FONTS,
+        results_dir=res,
         out_pdf=out)
     text = " ".join(_text(out).split())
     assert hashlib.sha256(est.read_bytes()).hexdigest()[:40] in text.replace(" ", "")
@@ -352,7 +357,7 @@ def test_characters_the_font_lacks_never_pull_in_a_system_font(tmp_path: Path) -
                    encoding="utf-8")
     p["facts"] = build(p["paths"])
     figures = p["results"] / "figures"
-    p["alt"] = C.make_charts(p["facts"], figures, FONTS, figures / "alt_text.json")
+    p["alt"] = C.make_charts(p["facts"], SPEC["charts"], figures, FONTS, figures / "alt_text.json")
     pdf = _briefing(p, "local_authorities", tmp_path / "out")
     fonts = _font_names(pdf)
     assert fonts and all("Report-Sans" in f for f in fonts), fonts

@@ -341,10 +341,13 @@ def check_study(config: Mapping[str, Any], root: Path, source: str = CONFIG_FILE
     for i, t in enumerate(w["targets"]):
         for v in _margin_variables(root / t):
             need(f"weighting.targets[{i}] ({t}) variable", ws, v, ("categorical",))
-    m = config["model"]
-    need("model.outcome", ws, m["outcome"], ("categorical",))
-    for i, v in enumerate(m["predictors"]):
-        need(f"model.predictors[{i}]", ws, v, ("categorical",))
+    for name, m in (config.get("models") or {}).items():
+        if m["survey"] not in surveys:
+            raise UserError(f"{source}: models.{name}.survey '{m['survey']}' is not a survey; "
+                            f"{_one_of(surveys, m['survey'])}")
+        need(f"models.{name}.outcome", m["survey"], m["outcome"], ("categorical",))
+        for i, v in enumerate(m["predictors"]):
+            need(f"models.{name}.predictors[{i}]", m["survey"], v, ("categorical",))
     q = config["quotes"]
     if q["survey"] not in surveys:
         raise UserError(f"{source}: quotes.survey '{q['survey']}' is not a survey; "

@@ -122,12 +122,17 @@ def uses(*paths):
 
 
 SURVEYS = sorted(config["surveys"])
-AUDIENCES = list(setting("reports.audiences"))
+# The study's documents (config/report.yaml): one briefing per entry, from its own template.
+AUDIENCES = list(config["report"]["documents"])
+MODELS = {name: m["survey"] for name, m in config.get("models", {}).items()}
+CHARTS = list(config["report"].get("charts", {}))
+STUDY_TEMPLATES = config["report"]["templates"]
 
 
 wildcard_constraints:
     survey="|".join(SURVEYS),
     audience="|".join(AUDIENCES),
+    model="|".join(MODELS) or "NO_MODEL",
 
 
 # --------------------------------------------------------------------------- build identity
@@ -167,12 +172,44 @@ def all_outputs():
     outs += [
         "results/weights/main_weights.csv",
         "results/weights/main_diagnostics.json",
-        "results/models/main_social_licence_glm.csv",
+        *model_outputs().values(),
         "results/documents/code_frequencies.csv",
         "reports/technical_report.pdf",
     ]
     outs += [f"reports/briefings/{a}.pdf" for a in AUDIENCES]
     return outs
+
+
+def model_outputs():
+    """results/models/<survey>_<name>_glm.csv for every model in config `models`, by name."""
+    return {name: f"results/models/{s}_{name}_glm.csv" for name, s in MODELS.items()}
+
+
+def facts_inputs(wildcards):
+    """Every results file the findings read: per survey its estimates, tests, flow and meta
+    (and weighting diagnostics when weighted), the models, and the document analysis."""
+    inputs = {}
+    for s in SURVEYS:
+        inputs[f"estimates_{s}"] = f"results/tables/{s}_estimates.csv"
+        inputs[f"tests_{s}"] = f"results/tables/{s}_tests.csv"
+        inputs[f"flow_{s}"] = f"results/clean/{s}_flow.csv"
+        inputs[f"meta_{s}"] = f"results/clean/{s}_meta.json"
+        if config["surveys"][s]["weighted"]:
+            inputs[f"diagnostics_{s}"] = f"results/weights/{s}_diagnostics.json"
+    for name, path in model_outputs().items():
+        inputs[f"model_{name}"] = path
+    for part in ("code_frequencies", "cooccurrence", "chains", "reliability"):
+        inputs[part] = f"results/documents/{part}.csv"
+    return inputs
+
+
+def document_charts(doc):
+    """The charts a document shows (report.documents.<doc>.charts, technical_report.charts)."""
+    if doc == "technical_report":
+        names = config["report"]["technical_report"].get("charts", [])
+    else:
+        names = config["report"]["documents"][doc].get("charts", [])
+    return [f"results/figures/{name}.svg" for name in names]
 
 
 def estimate_inputs(wildcards):
@@ -190,6 +227,6 @@ def report_inputs():
     raws = [config["surveys"][s]["raw"] for s in SURVEYS]
     return (
         raws
-        + [config["documents"]["source"], "config/config.yaml"]
+        + [config["documents"]["source"], "config/config.yaml", "config/report.yaml"]
         + list(config["weighting"]["targets"])
     )
