@@ -4,7 +4,7 @@ Design (R's terms): one stage, ``ids = ~1``, no strata, weights ``w`` = the fina
 main survey the weights are treated as CALIBRATED to the raking margins, i.e. R's
 
     dcal <- calibrate(svydesign(ids = ~1, weights = ~final_weight, data = d),
-                      ~sex + age_band + ..., population = <totals the weights already meet>,
+                      ~sex + age + ..., population = <totals the weights already meet>,
                       calfun = "linear")       # g-weights are 1, only the variance changes
 
 Linearised variance of an estimator with unit influence values ``x_i = w_i z_i``:

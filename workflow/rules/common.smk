@@ -28,7 +28,7 @@ def stop(message):
 
 def _config_source():
     files = [str(f) for f in (workflow.overwrite_configfiles or [])]
-    return " + ".join(["config/config.yaml", *files])
+    return " + ".join(["config/config.yaml", "config/report.yaml", *files])
 
 
 try:
@@ -102,10 +102,11 @@ def setting(path, wildcards=None):
     if wildcards is not None:
         path = path.format(**dict(wildcards.items()))
     value = config
-    parts = path.split(".")
-    for part in parts[:-1]:
-        value = value[part]
-    return value.get(parts[-1])  # an optional setting left out (and with no default) is None
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)  # an optional setting left out (and with no default) is None
+    return value
 
 
 def uses(*paths):
@@ -122,8 +123,12 @@ def uses(*paths):
 
 
 SURVEYS = sorted(config["surveys"])
+# The survey weighted to population margins (config weighting; check_study: only that one).
+WEIGHTED = [s for s in SURVEYS if config["surveys"][s]["weighted"]]
 # The study's documents (config/report.yaml): one briefing per entry, from its own template.
 AUDIENCES = list(config["report"]["documents"])
+HAS_DOCUMENTS = bool(config.get("documents"))
+HAS_QUOTES = bool(config.get("quotes"))
 MODELS = {name: m["survey"] for name, m in config.get("models", {}).items()}
 CHARTS = list(config["report"].get("charts", {}))
 STUDY_TEMPLATES = config["report"]["templates"]
@@ -151,7 +156,7 @@ def quotes_inputs(wildcards):
     """Clean data and meta of the quoted survey, and its weights if it is the weighted one."""
     s = config["quotes"]["survey"]
     inputs = {"data": f"results/clean/{s}.parquet", "meta": f"results/clean/{s}_meta.json"}
-    if s == config["weighting"]["survey"]:
+    if s in WEIGHTED:
         inputs["weights"] = f"results/weights/{s}_weights.csv"
     return inputs
 
@@ -170,10 +175,9 @@ def all_outputs():
             f"results/clean/{s}.sav",
         ]
     outs += [
-        "results/weights/main_weights.csv",
-        "results/weights/main_diagnostics.json",
+        *[f"results/weights/{s}_diagnostics.json" for s in WEIGHTED],
         *model_outputs().values(),
-        "results/documents/code_frequencies.csv",
+        *(["results/documents/code_frequencies.csv"] if HAS_DOCUMENTS else []),
         "reports/technical_report.pdf",
     ]
     outs += [f"reports/briefings/{a}.pdf" for a in AUDIENCES]
@@ -198,9 +202,15 @@ def facts_inputs(wildcards):
             inputs[f"diagnostics_{s}"] = f"results/weights/{s}_diagnostics.json"
     for name, path in model_outputs().items():
         inputs[f"model_{name}"] = path
-    for part in ("code_frequencies", "cooccurrence", "chains", "reliability"):
-        inputs[part] = f"results/documents/{part}.csv"
+    if HAS_DOCUMENTS:
+        for part in ("code_frequencies", "cooccurrence", "chains", "reliability"):
+            inputs[part] = f"results/documents/{part}.csv"
     return inputs
+
+
+def quotes_file(wildcards):
+    """Parents' own words for a document, when the study quotes any (config quotes)."""
+    return {"quotes": "results/report/parent_quotes.json"} if HAS_QUOTES else {}
 
 
 def document_charts(doc):
@@ -217,8 +227,8 @@ def estimate_inputs(wildcards):
     s = wildcards.survey
     inputs = {"data": f"results/clean/{s}.parquet", "meta": f"results/clean/{s}_meta.json"}
     if config["surveys"][s]["weighted"]:
-        inputs["weights"] = "results/weights/main_weights.csv"
-        inputs["targets"] = config["weighting"]["targets"]
+        inputs["weights"] = f"results/weights/{s}_weights.csv"
+        inputs["targets"] = config["weighting"]["targets"]  # check_study: the weighted survey
     return inputs
 
 
@@ -227,6 +237,7 @@ def report_inputs():
     raws = [config["surveys"][s]["raw"] for s in SURVEYS]
     return (
         raws
-        + [config["documents"]["source"], "config/config.yaml", "config/report.yaml"]
-        + list(config["weighting"]["targets"])
+        + ([config["documents"]["source"]] if HAS_DOCUMENTS else [])
+        + ["config/config.yaml", "config/report.yaml"]
+        + list((config.get("weighting") or {}).get("targets", []))
     )

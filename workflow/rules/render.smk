@@ -26,7 +26,8 @@ rule facts:
         runtime=5,
     params:
         config=uses("study", "disclosure.min_base", "report.population", "report.breakdowns",
-                    "report.findings", "surveys", "models", "documents"),
+                    "report.findings", "surveys", "models", "documents.type_labels",
+                    "documents.contrast", "documents.concerns_root"),
     script:
         "../scripts/facts.py"
 
@@ -80,9 +81,9 @@ rule charts:
 
 rule render_briefing:
     input:
+        unpack(quotes_file),
         facts="results/report/facts.json",
         alt="results/figures/alt_text.json",
-        quotes="results/report/parent_quotes.json",
         svg=lambda wc: document_charts(wc.audience),
         template=f"{STUDY_TEMPLATES}/{{audience}}.html",
         shared=SHARED_TEMPLATES,
@@ -112,9 +113,9 @@ rule render_briefing:
 rule technical_report:
     input:
         unpack(facts_inputs),
+        unpack(quotes_file),
         facts="results/report/facts.json",
         alt="results/figures/alt_text.json",
-        quotes="results/report/parent_quotes.json",
         svg=document_charts("technical_report"),
         codebooks=expand("results/codebook/{survey}.csv", survey=SURVEYS),
         template=f"{STUDY_TEMPLATES}/technical_report.html",
@@ -135,7 +136,7 @@ rule technical_report:
         mem_mb=2000,
         runtime=20,
     params:
-        config=uses("study", "disclosure.min_cell", "surveys"),
+        config=uses("study", "disclosure.min_cell"),
         engine_templates=ENGINE_TEMPLATES,
         build_epoch=BUILD_EPOCH,
         code_version=CODE_VERSION,

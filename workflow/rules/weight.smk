@@ -1,16 +1,16 @@
-# Weight stage: rake the main survey's design weight to the population margins (config weighting).
+# Weight stage: rake the weighted survey's design weight to the population margins (config weighting).
 
 
 rule weight:
     input:
-        data=lambda wc: f"results/clean/{setting('weighting.survey')}.parquet",
-        meta=lambda wc: f"results/clean/{setting('weighting.survey')}_meta.json",
+        data="results/clean/{survey}.parquet",
+        meta="results/clean/{survey}_meta.json",
         targets=setting("weighting.targets"),
         code=code_inputs("weight.py"),
     output:
-        weights="results/weights/main_weights.csv",
+        weights="results/weights/{survey}_weights.csv",
         diagnostics=report(
-            "results/weights/main_diagnostics.json",
+            "results/weights/{survey}_diagnostics.json",
             caption="../report/weights.rst",
             category="Weighting",
         ),
@@ -22,7 +22,7 @@ rule weight:
             "weighting.max_iterations",
         ),
     log:
-        "logs/weight.log",
+        "logs/weight_{survey}.log",
     resources:
         mem_mb=2000,
         runtime=20,

@@ -20,13 +20,16 @@ def main() -> None:
             label=s.get("label") or name, weighted=bool(s["weighted"]),
             diagnostics=Path(inp[f"diagnostics_{name}"]) if s["weighted"] else None)
         for name, s in cfg["surveys"].items()}
-    models = {name: (Path(inp[f"model_{name}"]), m) for name, m in cfg["models"].items()}
-    documents = DocumentResults(*(Path(inp[k]) for k in ("code_frequencies", "cooccurrence",
-                                                         "chains", "reliability")))
+    models = {name: (Path(inp[f"model_{name}"]), m) for name, m in (cfg["models"] or {}).items()}
+    parts = ("code_frequencies", "cooccurrence", "chains", "reliability")
+    documents = (DocumentResults(*(Path(inp[k]) for k in parts))
+                 if "code_frequencies" in inp.keys() else None)
     report = {"population": cfg["report.population"], "breakdowns": cfg["report.breakdowns"],
               "findings": cfg["report.findings"]}
     facts = build_facts(report=report, surveys=surveys, models=models, documents=documents,
-                        documents_config=cfg["documents"], study=dict(cfg["study"]),
+                        documents_config={k: cfg[f"documents.{k}"] for k in
+                                          ("type_labels", "contrast", "concerns_root")},
+                        study=dict(cfg["study"]),
                         min_base=int(cfg["disclosure.min_base"]))
     write_facts(facts, Path(sm.output[0]))
 

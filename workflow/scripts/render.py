@@ -27,7 +27,8 @@ def main() -> None:
     common = {
         "facts": load_facts(Path(sm.input.facts)),
         "alt_text": json.loads(Path(sm.input.alt).read_text(encoding="utf-8")),
-        "quotes": json.loads(Path(sm.input.quotes).read_text(encoding="utf-8")),
+        "quotes": (json.loads(Path(sm.input.quotes).read_text(encoding="utf-8"))
+                   if "quotes" in sm.input.keys() else {"quotes": []}),
         "study": dict(cfg["study"]),
         "templates_dir": Path(sm.input.template).parent,
         "engine_dir": Path(sm.params.engine_templates),
@@ -38,7 +39,7 @@ def main() -> None:
     if sm.rule == "technical_report":
         estimates, flows = _by_survey("estimates"), _by_survey("flow")
         diagnostics = _by_survey("diagnostics")
-        docs = sm.input.get("code_frequencies")
+        docs = sm.input.code_frequencies if "code_frequencies" in sm.input.keys() else None
         render.render_technical_report(
             **common,
             estimates=estimates,
@@ -48,7 +49,9 @@ def main() -> None:
             # Raw data and config, plus every results file the report reads.
             hashed_inputs=[Path(p) for p in [*sm.input.hashed, *estimates.values(),
                                              *flows.values(), *diagnostics.values(),
-                                             *([docs] if docs else []), sm.input.quotes]],
+                                             *([docs] if docs else []),
+                                             *([sm.input.quotes] if "quotes" in sm.input.keys()
+                                               else [])]],
             project_root=project,
             codebooks={Path(p).stem: Path(p) for p in sm.input.codebooks},
             min_cell=int(cfg["disclosure.min_cell"]),
