@@ -17,7 +17,11 @@ from parentlink.config import check_study, load_schema, prepare
 from parentlink.deps import module_files
 from parentlink.errors import UserError
 
-SCHEMA = "config/schema.json"
+# The engine (this repository) and the study (the working directory) may be apart: a study folder
+# such as examples/schools is built with `--directory` (or `make STUDY=...`), and every engine file
+# is found from the Snakefile's folder.
+ENGINE = Path(workflow.basedir)
+SCHEMA = str(ENGINE / "config/schema.json")
 
 
 def stop(message):
@@ -84,6 +88,11 @@ def _as_input(path):
     inside it (src/parentlink), else absolute."""
     here = Path.cwd().resolve()
     return str(path.relative_to(here)) if path.is_relative_to(here) else str(path)
+
+
+def engine_file(rel):
+    """A file of the engine (templates, fonts) as a step's input."""
+    return _as_input(ENGINE / rel)
 
 
 def package_data(name):

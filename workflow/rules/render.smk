@@ -3,14 +3,16 @@
 # accessibility and the synthetic stamp are the engine's (workflow/templates/). Each document
 # depends only on its own template plus the shared ones, so editing one re-renders only it.
 
-ENGINE_TEMPLATES = "workflow/templates"
+ENGINE_TEMPLATES = engine_file("workflow/templates")
 SHARED_TEMPLATES = [
     f"{ENGINE_TEMPLATES}/base.html",
     f"{ENGINE_TEMPLATES}/briefing.css",
     f"{ENGINE_TEMPLATES}/_engine.html",
-    f"{STUDY_TEMPLATES}/_study.html",
+    f"{ENGINE_TEMPLATES}/_technical.html",
+    # The study's own shared macros, when it has them.
+    *[f for f in [f"{STUDY_TEMPLATES}/_study.html"] if Path(f).is_file()],
 ]
-FONTS = ["workflow/fonts/DejaVuSans.ttf", "workflow/fonts/DejaVuSans-Bold.ttf"]
+FONTS = [engine_file("workflow/fonts/DejaVuSans.ttf"), engine_file("workflow/fonts/DejaVuSans-Bold.ttf")]
 
 
 rule facts:
