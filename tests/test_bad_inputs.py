@@ -109,6 +109,8 @@ CONFIG_CASES = [
      "turns the delivered design_wt into 'design_weight'"),
     ("models:\n  social_licence:\n    outcome: social_licence_hi\n",
      "models.social_licence.outcome 'social_licence_hi' is not a variable of the cleaned main data"),
+    ("surveys:\n  pilot:\n    weighted: true\n",
+     "surveys.pilot.weighted is true but weighting.survey is 'main'"),
     ("weighting:\n  survey: pilot\n",
      "weighting.survey 'pilot' is marked weighted: false in surveys.pilot"),
     ("documents:\n  source: raw/nothing.qdpx\n",

@@ -57,8 +57,9 @@ NOT_IN_ANY_RULE = {
 
 # Config keys that cannot take another valid value on their own, and what covers them instead.
 NOT_VARIED = {
-    "surveys.main.weighted": "the weighting survey must stay weighted; the same declaration is "
-                             "exercised by surveys.pilot.weighted",
+    "surveys.main.weighted": "the weighting survey must stay weighted (pre-flight check)",
+    "surveys.pilot.weighted": "only the weighting survey may be weighted: the pre-flight check "
+                              "refuses a second one (tests/test_bad_inputs.py)",
     "weighting.survey": "only one survey is weighted in the embedded study",
     "weighting.design_weight": "the cleaned data has one design weight, 'design_weight'",
     "quotes.text": "the main survey has one open-text variable",
@@ -421,7 +422,7 @@ FILE_CASES = [
 # The report spec (config/report.yaml): one change per part, and the jobs it must re-run.
 REPORT_CASES = [
     (("report", "findings", "heard", "category"), 2, {"facts"}),
-    (("report", "population"), "carers", {"facts"}),
+    (("report", "population"), "carers", {"facts", "estimate"}),
     (("report", "breakdowns", "age_band", "title"), "age group", {"facts"}),
     (("report", "charts", "trust", "axis"), "Trust (changed)", {"charts"}),
     (("report", "documents", "parents", "title"), "What parents told us (changed)",

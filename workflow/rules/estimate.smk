@@ -12,7 +12,8 @@ rule estimate:
         ),
         tests="results/tables/{survey}_tests.csv",
     params:
-        config=uses("surveys.{survey}.weighted", "analysis.{survey}", "disclosure"),
+        config=uses("surveys.{survey}.weighted", "analysis.{survey}", "disclosure",
+                    "report.population"),
     log:
         "logs/estimate_{survey}.log",
     resources:
