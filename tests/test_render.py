@@ -99,7 +99,10 @@ def test_refused_fetch_stops_the_render(tmp_path: Path, base: dict[str, Any]) ->
 
 
 def test_pdf_ua_structure(base: dict[str, Any]) -> None:
-    for audience, max_pages in (("local_authorities", 4), ("national_policy", 4), ("parents", 2)):
+    assert {a: d["pages"] for a, d in SPEC["documents"].items()} == {
+        "local_authorities": 4, "national_policy": 4, "parents": 2}
+    for audience, doc in SPEC["documents"].items():
+        max_pages = doc["pages"]
         with pikepdf.open(base[audience]) as pdf:
             assert 1 <= len(pdf.pages) <= max_pages, audience
             xmp = pdf.Root.Metadata.read_bytes().decode()
