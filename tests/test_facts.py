@@ -636,3 +636,44 @@ def test_missing_document_file_names_it(tmp_path: Path) -> None:
     paths["reliability"].unlink()
     with pytest.raises(UserError, match="reliability.csv"):
         build(paths)
+
+
+# ----------------------------------------------------------------------------- the report spec
+
+
+def test_findings_follow_the_spec_not_the_engine(tmp_path: Path) -> None:
+    """Another spec over the same results: other names, another population, generic labels."""
+    _, spec = study_config()
+    other = {
+        "population": "carers",
+        "breakdowns": {"income": {"title": "income band", "phrase": "carers earning {lower}"}},
+        "findings": {
+            "plan": {"kind": "share", "survey": "main", "item": "acc_plan_net", "category": 1},
+            "council": {"kind": "breakdown", "survey": "main", "item": "trust_council_net",
+                        "category": 1, "by": ["income", "region"]},
+        },
+    }
+    f = build(make_results(tmp_path), report={**spec, **other})["findings"]
+    assert set(f) == {"plan", "council"}
+    assert f["plan"]["pct"] == pytest.approx(46.0) and f["plan"]["finding"] == "plan"
+    inc = f["council"]["by"]["income"]
+    assert inc["title"] == "income band"
+    assert inc["rows"][0]["phrase"] == "carers earning under £20,000"
+    # A breakdown the spec does not describe gets a generic phrase in the spec's population.
+    assert f["council"]["by"]["region"]["rows"][0]["phrase"] == "carers in the group ‘North’ (region)"
+
+
+@pytest.mark.parametrize(("finding", "message"), [
+    ({"kind": "compare", "finding": "nothing", "item": "a", "against": ["b"]},
+     "report.findings.bad: 'nothing' is not a finding of kind items"),
+    ({"kind": "share", "survey": "panel", "item": "heard", "category": 1},
+     "report.findings.bad: survey 'panel' has no estimates; surveys: main, pilot"),
+    ({"kind": "share", "survey": "main", "item": "not_an_item", "category": 1},
+     "no estimates for variable 'not_an_item'"),
+    ({"kind": "model", "model": "absent"}, "report.findings.bad: no model 'absent'"),
+])
+def test_a_wrong_finding_is_one_line_naming_it(tmp_path: Path, finding: dict[str, Any],
+                                               message: str) -> None:
+    _, spec = study_config()
+    with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        build(make_results(tmp_path), report={**spec, "findings": {"bad": finding}})

@@ -15,6 +15,7 @@ import pytest
 
 from parentlink import charts as C
 from parentlink import render as R
+from parentlink.errors import UserError
 from tests.test_comments import make_quotes
 from tests.test_facts import STUDY, build, make_results, study_config
 
@@ -418,3 +419,59 @@ def test_renderer_sees_no_system_font(tmp_path: Path) -> None:
     conf = Path(os.environ["FONTCONFIG_FILE"]).read_text(encoding="utf-8")
     assert f"<dir>{os.path.realpath(FONTS)}</dir>" in conf and "/usr/share/fonts" not in conf
     assert "<include" not in conf  # nothing from /etc/fonts
+
+
+# ----------------------------------------------------------------------------- study templates
+
+
+def _study_template(tmp: Path, body: str) -> Path:
+    folder = tmp / "templates"
+    folder.mkdir(exist_ok=True)
+    (folder / "note.html").write_text(
+        '{% extends "base.html" %}\n{% import "_engine.html" as e with context %}\n'
+        "{% block content %}\n<h1>Note</h1>\n" + body + "\n{% endblock %}\n", encoding="utf-8")
+    return folder
+
+
+def _render_note(p: dict[str, Any], folder: Path, out: Path) -> None:
+    R.render_briefing(audience="note", document={"title": "A note"}, facts=p["facts"],
+                      alt_text=p["alt"], study=STUDY, quotes=p["quotes"], templates_dir=folder,
+                      engine_dir=ENGINE, fonts_dir=FONTS, results_dir=p["results"],
+                      out_pdf=out / "note.pdf", out_html=out / "note.html")
+
+
+def test_a_study_template_cites_findings_by_name(tmp_path: Path, base: dict[str, Any]) -> None:
+    folder = _study_template(tmp_path, "<p>{{ f.consent_always | pct }} say ask first; "
+                                       "{{ e.gap_sentence('trust_council_by_group', 'income', "
+                                       "'Trust') }}.</p>")
+    _render_note(base, folder, tmp_path)
+    text = _flat(tmp_path / "note.pdf")
+    assert "72% say ask first; Trust differed by household income, from" in text
+
+
+def test_an_unknown_finding_names_the_template_line(tmp_path: Path,
+                                                    base: dict[str, Any]) -> None:
+    folder = _study_template(tmp_path, "<p>fine</p>\n<p>{{ f.trust_concil | pct }}</p>")
+    with pytest.raises(UserError) as err:
+        _render_note(base, folder, tmp_path)
+    message = str(err.value)
+    assert "note.html line 6" in message and "no finding 'trust_concil'" in message
+    assert "trust_council_by_group" in message  # the findings that exist are listed
+    assert not (tmp_path / "note.pdf").exists()
+
+
+def test_a_suppressed_finding_cannot_be_printed(tmp_path: Path) -> None:
+    p = _project(tmp_path)
+    cell = dict(p["facts"]["findings"]["consent_always"])
+    p["facts"]["findings"]["consent_always"] = {"suppressed": True, "base": 31,
+                                                "finding": "consent_always",
+                                                **{k: cell[k] for k in ("variable", "short")}}
+    folder = _study_template(tmp_path, "<p>{{ f.consent_always | pct }}</p>")
+    with pytest.raises(UserError, match=r"note.html line 5: finding 'consent_always' is "
+                                        r"suppressed \(base 31\)"):
+        _render_note(p, folder, tmp_path)
+    # Guarded, the same template renders.
+    folder = _study_template(tmp_path, "<p>{% if not f.consent_always.suppressed %}"
+                                       "{{ f.consent_always | pct }}{% else %}too few{% endif %}</p>")
+    _render_note(p, folder, tmp_path)
+    assert "too few" in _flat(tmp_path / "note.pdf")
