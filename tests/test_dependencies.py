@@ -175,7 +175,7 @@ def rule_blocks(project: Path) -> dict[str, str]:
     blocks: dict[str, str] = {WORKFLOW: ""}
     for smk in [project / "Snakefile", *sorted((project / "workflow/rules").glob("*.smk"))]:
         text = smk.read_text(encoding="utf-8")
-        parts = re.split(r"^(?:rule|checkpoint) (\w+):", text, flags=re.M)
+        parts = re.split(r"^[ \t]*(?:rule|checkpoint) (\w+):", text, flags=re.M)
         blocks[WORKFLOW] += parts[0]
         for name, body in zip(parts[1::2], parts[2::2], strict=True):
             blocks[name] = body
