@@ -14,7 +14,7 @@ sm = snakemake  # type: ignore[name-defined] # noqa: F821
 def main() -> None:
     logging.basicConfig(filename=sm.log[0], level=logging.INFO, force=True)
     plan = load_plan(sm.input.plan)
-    df, meta = read_raw(sm.input.raw)
+    df, meta = read_raw(sm.input.raw, plan)
     privacy = sm.params.config["privacy"]
     key = pseudonym_key(privacy, synthetic=bool(sm.params.config["study.synthetic"]))
     df = apply_privacy(df, meta, plan, key, privacy["max_text_chars"])
