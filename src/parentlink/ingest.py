@@ -273,6 +273,29 @@ def _read_csv(p: Path) -> tuple[pd.DataFrame, dict[str, Any], str]:
     return df, variables, meta.get("file_label", "")
 
 
+def _parse_string_timestamps(df: pd.DataFrame, variables: dict[str, dict[str, Any]],
+                             plan: dict[str, Any], source: str) -> None:
+    """A 'timestamps' variable delivered as text ("2021-03-06 21:04:33") becomes a date-time if every
+    value is an ISO 8601 date-time; otherwise one error names the first value that is not."""
+    lower = {c.lower(): c for c in df.columns}
+    for role, name in (plan.get("timestamps") or {}).items():
+        col = name if name in df.columns else lower.get(name.lower())
+        if col is None or _kind(df[col]) != "text":
+            continue
+        text = df[col].astype("string").str.strip().replace("", pd.NA)
+        parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
+        bad = text.notna() & parsed.isna()
+        if bad.any():
+            raise UserError(
+                f"{source}: timestamps/{role} variable {col} is text, and {int(bad.sum())} value(s) such "
+                f"as '{text[bad].iloc[0]}' are not ISO 8601 date-times (YYYY-MM-DD hh:mm:ss): ask the "
+                "agency for a DATETIME variable or ISO 8601 text."
+            )
+        # A time-zone offset is converted to UTC; text without one is taken as it stands.
+        df[col] = parsed.dt.tz_localize(None).astype("datetime64[us]")
+        variables[col]["type"] = "datetime"
+
+
 def read_raw(path: str | Path, plan: dict[str, Any] | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Read one delivered file: data with codes as numbers (user-missing kept) and its metadata.
 
@@ -286,6 +309,7 @@ def read_raw(path: str | Path, plan: dict[str, Any] | None = None) -> tuple[pd.D
         df, variables, file_label = _read_csv(p)
     else:
         df, variables, file_label = _read_spss_or_stata(p, plan or {})
+    _parse_string_timestamps(df, variables, plan or {}, p.name)
     variables = clean_labels(variables, p.name)
     meta = {
         "file": p.name,
