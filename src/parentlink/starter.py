@@ -207,10 +207,10 @@ def starter_plan(path: str | Path, survey: str | None = None) -> str:
             file_kinds.setdefault(code, Counter())[kind] += 1
             mine[code] = kind
         for k, lab in labels.items():
-            kind = _kind_of(lab)
-            if kind and float(k) not in declared:
-                undeclared.setdefault(float(k), {})[col] = kind
-                mine[float(k)] = kind
+            guess = _kind_of(lab)
+            if guess and float(k) not in declared:
+                undeclared.setdefault(float(k), {})[col] = guess
+                mine[float(k)] = guess
         per_var_missing[col] = mine
         x = pd.to_numeric(df[col], errors="coerce").dropna()
         unlabelled = set(x) - {float(k) for k in labels} - set(mine)
