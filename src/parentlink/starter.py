@@ -27,12 +27,13 @@ from parentlink.clean import clean
 from parentlink.errors import UserError
 from parentlink.ingest import apply_privacy, read_raw
 from parentlink.plan import load_plan
+from parentlink.privacy import first_names
 
 _ID = re.compile(r"(^|_)(id|serial|caseid|case|respid|resp_id|respondent|uid|record)(_|$|no|num)|id$", re.I)
 _WEIGHT = re.compile(r"weight|(^|_)w(gt|t)(_|$)|wgt|^wt", re.I)
 _IDENTIFIER_NAME = re.compile(
     r"e_?mail|phone|mobile|(^|_)tel(_|$)|telephone|(^|_)(first|last|sur|full|given|family)_?name|"
-    r"^name$|(^|_)name(_|$)|post_?code|zip_?code|(^|_)address|street|(^|_)nino?(_|$)|nhs_?n",
+    r"name$|(^|_)name(_|$)|post_?code|zip_?code|(^|_)address|street|(^|_)nino?(_|$)|nhs_?n",
     re.I,
 )
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
@@ -65,6 +66,10 @@ def _looks_like(s: pd.Series, pattern: re.Pattern[str], share: float = 0.5) -> b
     return len(text) > 0 and text.str.fullmatch(pattern.pattern, case=False).mean() >= share
 
 
+def _lower_first_names() -> set[str]:
+    return {n.lower() for n in first_names()}
+
+
 def identifiers(df: pd.DataFrame, meta: dict[str, Any]) -> dict[str, str]:
     """Likely direct identifiers and why: by name, or (text variables) by what most values look like."""
     out = {}
@@ -79,6 +84,8 @@ def identifiers(df: pd.DataFrame, meta: dict[str, Any]) -> dict[str, str]:
                 out[col] = "values look like phone numbers"
             elif _looks_like(df[col], _POSTCODE):
                 out[col] = "values look like postcodes"
+            elif len(text) and text.str.strip().str.lower().isin(_lower_first_names()).mean() >= 0.5:
+                out[col] = "values look like first names"
     return out
 
 
