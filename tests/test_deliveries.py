@@ -493,3 +493,27 @@ def test_bad_delivery_is_one_error_line_and_no_outputs(tmp_path: Path, capsys: p
     assert raw.name in lines[0] or "export" in lines[0], lines[0]
     assert variable in lines[0] and fix in lines[0], lines[0]
     assert list(results.iterdir()) == []
+
+
+# --- logs of failed jobs ----------------------------------------------------------------------
+
+
+def test_log_of_a_failed_stage_holds_the_error(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    from parentlink.errors import logged_stage
+
+    log = tmp_path / "logs" / "ingest.log"
+
+    def user_error() -> None:
+        raise UserError("delivery.sav: variable q is wrong: fix it.")
+
+    with pytest.raises(SystemExit):
+        logged_stage(user_error, [], log)
+    assert log.read_text("utf-8") == "ERROR: delivery.sav: variable q is wrong: fix it.\n"
+    assert capfd.readouterr().err.count("ERROR: ") == 1  # and once on the console
+
+    def bug() -> None:
+        raise KeyError("oops")
+
+    with pytest.raises(KeyError):
+        logged_stage(bug, [], log)
+    assert "Traceback" in log.read_text("utf-8") and "KeyError: 'oops'" in log.read_text("utf-8")

@@ -173,7 +173,7 @@ def _stata_extended_missing(df: pd.DataFrame, variables: dict[str, dict[str, Any
     that code, declared user-missing; an unmapped letter with a value label stops the run (its meaning
     would be lost); an unmapped unlabelled one becomes system-missing, logged."""
     for col, v in variables.items():
-        if str(v.get("format", "")).lower().startswith("%") and "s" in str(v["format"]).lower():
+        if re.fullmatch(r"%-?[0-9]*s|%strl?", str(v.get("format", "")).lower()):
             continue  # a string variable (%9s, %-20s, %strL)
         s = df[col]
         if pd.api.types.is_numeric_dtype(s):
