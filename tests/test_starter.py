@@ -108,3 +108,73 @@ def test_starter_never_overwrites_and_names_bad_files(tmp_path: Path,
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 2 and all(line.startswith("ERROR: ") for line in err)
     assert not (tmp_path / "p2.yaml").exists()
+
+
+def wide_agency_file(tmp: Path, rows: int = 60) -> Path:
+    """A 388-variable file shaped like an Afrobarometer round: labelled codes with undeclared
+    8/9, a LO THRU -1 range on some items, a labelled string variable, dates, a duration, weights."""
+    rng = np.random.default_rng(18)
+    items = [f"Q{i}" for i in range(1, 378)]
+    data: dict[str, object] = {"RESPNO": [f"GB{i:05d}" for i in range(rows)]}
+    labels: dict[str, dict[object, str]] = {}
+    ranges: dict[str, list[object]] = {}
+    for j, name in enumerate(items):
+        data[name] = rng.choice([1.0, 2, 3, 4, 8, 9, -1], size=rows)
+        labels[name] = {1: "Strongly agree", 2: "Agree", 3: "Disagree", 4: "Strongly disagree",
+                        8: "Refused", 9: "Don't know", -1: "Missing"}
+        if j % 3 == 0:
+            ranges[name] = [{"lo": -math.inf, "hi": -1.0}]
+    data["URBRUR"] = rng.choice(["U", "R"], size=rows)
+    labels["URBRUR"] = {"U": "Urban", "R": "Rural"}
+    data["AGE"] = rng.choice([25.0, 40, 61, 998, 999], size=rows)
+    labels["AGE"] = {998: "Refused", 999: "Don't know"}
+    data["withinwt"] = rng.uniform(0.5, 2, size=rows)
+    data["DATEINTR"] = [13834711445.0 - 86400 * i for i in range(rows)]
+    data["STARTIME"] = [13834711445.0 + 60 * i for i in range(rows)]
+    data["ENDTIME"] = [13834711445.0 + 60 * i + 2400 for i in range(rows)]
+    data["LENGTH"] = [100000.0] * rows
+    data["RESPEMAIL"] = [f"r{i}@example.org" for i in range(rows)]
+    data["NOCALL_1Other"] = [""] * rows
+    data["THANKS"] = rng.choice(["Thank you", "Thanks"], size=rows)
+    df = pd.DataFrame(data)
+    assert df.shape[1] == 388
+    path = tmp / "wide.sav"
+    pyreadstat.write_sav(df, str(path), variable_value_labels=labels, missing_ranges=ranges,
+                         variable_format={"DATEINTR": "DATE11", "STARTIME": "DATETIME20",
+                                          "ENDTIME": "DATETIME20", "LENGTH": "TIME8", "withinwt": "F13.8"})
+    return path
+
+
+def test_starter_on_a_388_variable_agency_file(tmp_path: Path) -> None:
+    raw = wide_agency_file(tmp_path)
+    out = tmp_path / "plan.yaml"
+    assert starter.main([str(raw), "--out", str(out)]) == 0
+    plan = load_plan(out)
+    assert plan["id"] == "RESPNO" and plan["design_weight"] == "withinwt"
+    assert plan["timestamps"] == {"start": "STARTIME", "end": "ENDTIME"}
+    assert {"RESPEMAIL", "DATEINTR", "LENGTH", "NOCALL_1Other"} <= set(plan["drop"])
+    assert {"URBRUR", "THANKS"} <= set(plan["text"])
+    meta = run_plan(out, raw)
+    assert len(plan["rename"]) == 378
+    assert meta["variables"]["q1"]["missing"] == {"-1": "not_asked", "8": "refused", "9": "dont_know"}
+    # -1 "Missing" is declared by the file for Q1 (a range), and by the plan for Q2 (its label)
+    assert meta["variables"]["q2"]["missing"] == {"-1": "not_asked", "8": "refused", "9": "dont_know"}
+    assert meta["variables"]["age"]["missing"] == {"998": "refused", "999": "dont_know"}
+
+
+@pytest.mark.parametrize("suffix", [".dta", ".por", ".zsav"])
+def test_starter_on_stata_portable_and_compressed_files(tmp_path: Path, suffix: str) -> None:
+    df = pd.DataFrame({"caseid": [1.0, 2, 3, 4], "q": [1.0, 2, 1, 2], "hhsize": [2.0, 3, 4, 5]})
+    raw = tmp_path / f"d{suffix}"
+    if suffix == ".dta":
+        pyreadstat.write_dta(df, str(raw), variable_value_labels={"q": {1: "Yes", 2: "No"}})
+    elif suffix == ".por":
+        pyreadstat.write_por(df, str(raw))
+    else:
+        pyreadstat.write_sav(df, str(raw), compress=True, variable_value_labels={"q": {1: "Yes", 2: "No"}})
+    out = tmp_path / "plan.yaml"
+    assert starter.main([str(raw), "--out", str(out)]) == 0
+    plan = load_plan(out)
+    assert plan["id"].lower() == "caseid"
+    meta = run_plan(out, raw)
+    assert meta["variables"]["hhsize"]["type"] == "numeric"

@@ -29,8 +29,9 @@ from parentlink.ingest import apply_privacy, read_raw
 from parentlink.plan import load_plan
 from parentlink.privacy import first_names
 
-_ID = re.compile(r"(^|_)(id|serial|caseid|case|respid|resp_id|respondent|uid|record)(_|$|no|num)|id$", re.I)
-_WEIGHT = re.compile(r"weight|(^|_)w(gt|t)(_|$)|wgt|^wt", re.I)
+_ID = re.compile(r"(^|_)(id|serial|caseid|case|resp|respid|resp_id|respondent|uid|record)(_|$|no|num)|id$",
+                 re.I)
+_WEIGHT = re.compile(r"weight|wgt|^wt|wt$", re.I)
 _IDENTIFIER_NAME = re.compile(
     r"e_?mail|phone|mobile|(^|_)tel(_|$)|telephone|(^|_)(first|last|sur|full|given|family)_?name|"
     r"name$|(^|_)name(_|$)|post_?code|zip_?code|(^|_)address|street|(^|_)nino?(_|$)|nhs_?n",
@@ -240,9 +241,11 @@ def starter_plan(path: str | Path, survey: str | None = None) -> str:
     else:
         lines.append("drop: []")
     lines.append("text:                # open text: redacted at ingest" if text else "text: {}")
-    lines += [f"  {_q(c)}: {_q(n)}    # {_q(variables[c]['label'])}" for c, n in text.items()]
+    lines += [f"  {_q(c)}: {_q(n)}" + (f"    # {_q(variables[c]['label'])}" if variables[c]["label"] else "")
+              for c, n in text.items()]
     if weight:
-        lines.append(f"design_weight: {_q(weight)}    # {_q(variables[weight]['label'])} CHECK")
+        label = variables[weight]["label"]
+        lines.append(f"design_weight: {_q(weight)}    # {_q(label) + ' ' if label else ''}CHECK")
     if stamps:
         lines.append(f"timestamps: {{start: {_q(stamps['start'])}, end: {_q(stamps['end'])}}}    # CHECK")
     lines += ["", "# What each user-missing code the file declares means (guessed from its value labels)."]
@@ -254,8 +257,8 @@ def starter_plan(path: str | Path, survey: str | None = None) -> str:
     lines.append("exclude_from_base: [refused, not_asked]")
     declarations = _declarations(per_var_missing, study_missing, undeclared)
     if declarations:
-        lines += ["", "# Codes missing for these variables though the file does not declare them",
-                  "# (their value labels read as a missing answer), or that mean something else there.",
+        lines += ["", "# Codes missing for these variables though the file does not declare them (their",
+                  "# value labels read as a missing answer), or that mean something else there. CHECK",
                   "declare_missing:"]
         lines += declarations
     lines += ["", "rename:             # agency name: analysis name"]
@@ -278,16 +281,21 @@ def starter_plan(path: str | Path, survey: str | None = None) -> str:
 
 def _declarations(per_var: dict[str, dict[float, str]], study: dict[float, str],
                   undeclared: dict[float, dict[str, str]]) -> list[str]:
-    """One entry per variable whose codes need a meaning the study-wide 'missing' does not give."""
-    out = []
+    """'declare_missing' entries: for each variable, the codes the study-wide 'missing' does not
+    cover (not declared in the file, or meaning something else there); variables that need the
+    same codes share one entry."""
+    groups: dict[tuple[tuple[float, str], ...], list[str]] = {}
     for col, codes in per_var.items():
-        special = {c: k for c, k in codes.items() if study.get(c) != k}
+        special = {c: k for c, k in codes.items() if study.get(c) != k or col in undeclared.get(c, {})}
         if special:
-            why = ", ".join(f"{_code(str(c))}" for c in sorted(special) if c in undeclared
-                            and col in undeclared[c])
-            note = f"    # labelled as missing, not declared in the file: {why}" if why else ""
-            body = ", ".join(f"{_code(str(c))}: {k}" for c, k in sorted(special.items()))
-            out.append(f"  - {{variables: [{_q(col)}], codes: {{{body}}}}}{note}")
+            groups.setdefault(tuple(sorted(special.items())), []).append(col)
+    out = []
+    for codes, cols in groups.items():
+        body = ", ".join(f"{_code(str(c))}: {k}" for c, k in codes)
+        out.append(f"  - codes: {{{body}}}")
+        names = [_q(c) for c in cols]
+        rows = [", ".join(names[i:i + 8]) for i in range(0, len(names), 8)]
+        out.append("    variables: [" + ",\n                 ".join(rows) + "]")
     return out
 
 
