@@ -290,8 +290,8 @@ def _declarations(per_var: dict[str, dict[float, str]], study: dict[float, str],
         if special:
             groups.setdefault(tuple(sorted(special.items())), []).append(col)
     out = []
-    for codes, cols in groups.items():
-        body = ", ".join(f"{_code(str(c))}: {k}" for c, k in codes)
+    for pairs, cols in groups.items():
+        body = ", ".join(f"{_code(str(c))}: {k}" for c, k in pairs)
         out.append(f"  - codes: {{{body}}}")
         names = [_q(c) for c in cols]
         rows = [", ".join(names[i:i + 8]) for i in range(0, len(names), 8)]
