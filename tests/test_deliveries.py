@@ -19,6 +19,7 @@ import pyreadstat
 import pytest
 import yaml
 
+from parentlink import codebook
 from parentlink.clean import clean, write_cleaned
 from parentlink.errors import UserError, run_stage
 from parentlink.ingest import apply_privacy, canonical_ids, read_raw, write_ingested
@@ -162,6 +163,9 @@ def test_non_integer_codes_are_kept_exact_and_export(tmp_path: Path) -> None:
     back, bmeta = pyreadstat.read_sav(str(tmp_path / "clean.sav"))
     assert sorted(back["q"].tolist()) == [1, 1, 1.5, 1.5, 2, 2]
     assert bmeta.variable_value_labels["q"][1.5] == "Middle"
+    book = codebook.build(data, meta)
+    row = book[(book["variable"] == "q") & (book["code"] == "1.5")].iloc[0]
+    assert (row["value_label"], int(row["n"])) == ("Middle", 2)
 
 
 def test_whole_codes_stay_nullable_integers(tmp_path: Path) -> None:
