@@ -1,9 +1,11 @@
 """Ingest: read what the survey agency delivered, once, keeping its metadata; apply privacy.
 
-Supported deliveries: SPSS `.sav` / `.zsav`, Stata `.dta` (pyreadstat), and `.csv` with a metadata
-sidecar `<file>.meta.json` in the same shape as the ingest metadata written here. Value labels,
-variable labels, user-missing codes (kept distinct: 8 don't know is not 9 prefer not to say is not
--1 not asked), measurement levels and formats are kept; date-times arrive as datetimes.
+Supported deliveries: SPSS `.sav` / `.zsav` / `.por`, Stata `.dta` (pyreadstat), and `.csv` with a
+metadata sidecar `<file>.meta.json` in the same shape as the ingest metadata written here (its
+column types obeyed). Value labels, variable labels, user-missing codes and ranges (kept distinct:
+8 don't know is not 9 prefer not to say is not -1 not asked), measurement levels, formats and
+display widths are kept; dates and times are converted by their formats (parentlink.temporal).
+What the plan adds to reading — a code page, Stata .a-.z codes — is in docs/deliveries.md.
 
 Privacy happens here, at the boundary, so no direct identifier or raw open text reaches results/:
 the agency id becomes a keyed pseudonym `respondent_id`, listed identifiers are dropped and open
