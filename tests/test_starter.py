@@ -98,6 +98,17 @@ def test_starter_marks_unlabelled_codes_numeric(tmp_path: Path) -> None:
     run_plan(out, raw)
 
 
+def test_starter_flags_missing_codes_no_label_explains(tmp_path: Path) -> None:
+    df = pd.DataFrame({"id": ["a", "b", "c"], "q": [1.0, 2, -7]})
+    raw = tmp_path / "d.sav"
+    pyreadstat.write_sav(df, str(raw), variable_value_labels={"q": {1: "Yes", 2: "No"}},
+                         missing_ranges={"q": [-7.0]})
+    out = tmp_path / "plan.yaml"
+    assert starter.main([str(raw), "--out", str(out)]) == 0
+    assert "  -7: not_asked    # CHECK: no value label says what it means" in out.read_text("utf-8")
+    run_plan(out, raw)
+
+
 def test_starter_never_overwrites_and_names_bad_files(tmp_path: Path,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "plan.yaml"

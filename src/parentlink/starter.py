@@ -192,6 +192,7 @@ def starter_plan(path: str | Path, survey: str | None = None) -> str:
     used = {id_name, *drop, *([weight] if weight else []), *(stamps or {}).values()}
     text, rename, numeric, notes = {}, {}, [], {}
     file_kinds: dict[float, Counter[str]] = {}
+    unexplained: set[float] = set()  # declared codes no value label explains
     undeclared: dict[float, dict[str, str]] = {}  # code -> {variable: kind}
     per_var_missing: dict[str, dict[float, str]] = {}
     taken: set[str] = {"respondent_id", "design_weight", "duration_sec", "fieldwork_date"}
@@ -211,7 +212,10 @@ def starter_plan(path: str | Path, survey: str | None = None) -> str:
         declared = {float(c) for c in v["missing_codes"]} | set(_in_ranges(df[col], v["missing_ranges"]))
         mine: dict[float, str] = {}
         for code in declared:
-            kind = _kind_of(labels.get(_code(str(code)), "")) or "not_asked"
+            found = _kind_of(labels.get(_code(str(code)), ""))
+            kind = found or "not_asked"
+            if found is None:
+                unexplained.add(code)
             file_kinds.setdefault(code, Counter())[kind] += 1
             mine[code] = kind
         for k, lab in labels.items():
@@ -251,9 +255,10 @@ def starter_plan(path: str | Path, survey: str | None = None) -> str:
     lines += ["", "# What each user-missing code the file declares means (guessed from its value labels)."]
     conflicts = {c for c, k in file_kinds.items() if len(k) > 1}
     lines.append("missing:" + ("" if study_missing else " {}"))
-    lines += [f"  {_code(str(c))}: {k}" + ("    # CHECK: labels disagree between variables"
-                                            if c in conflicts else "")
-              for c, k in study_missing.items()]
+    for c, k in study_missing.items():
+        why = ("labels disagree between variables" if c in conflicts
+               else "no value label says what it means" if c in unexplained else "")
+        lines.append(f"  {_code(str(c))}: {k}" + (f"    # CHECK: {why}" if why else ""))
     lines.append("exclude_from_base: [refused, not_asked]")
     declarations = _declarations(per_var_missing, study_missing, undeclared)
     if declarations:
