@@ -71,10 +71,10 @@ def _rows(name: str, v: dict[str, Any], s: pd.Series) -> list[dict[str, Any]]:
             dict(base, code="", value_label="", missing="", in_base="", n=int(s.notna().sum()), note=note)
         ]
     counts = s.value_counts(dropna=False)
-    codes = sorted({int(k) for k in v["value_labels"]} | {int(x) for x in s.dropna().unique()})
+    codes = sorted({_code(k) for k in v["value_labels"]} | {_code(x) for x in s.dropna().unique()})
     rows = []
     for code in codes:
-        key = str(code)
+        key = str(code)  # 1 -> "1", 1.5 -> "1.5": the meta's keys (non-integer codes are never rounded)
         rows.append(
             dict(
                 base,
@@ -97,6 +97,11 @@ def _rows(name: str, v: dict[str, Any], s: pd.Series) -> list[dict[str, Any]]:
             )
         )
     return rows
+
+
+def _code(value: object) -> int | float:
+    f = float(value)  # type: ignore[arg-type]
+    return int(f) if f.is_integer() else f
 
 
 def build(data: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
