@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from parentlink.disclosure import audit, required_width, suppress
+from parentlink.disclosure import audit, protect, required_width, suppress
 from parentlink.errors import UserError
 
 
@@ -139,6 +139,74 @@ def test_audit_intervals_after_complementary_suppression() -> None:
 
 
 def test_required_width_at_the_boundary() -> None:
-    assert required_width(10, 10) == 1.0
-    assert required_width(100, 10) == pytest.approx(0.1)
+    assert required_width(10, 10) == pytest.approx(0.9)
+    assert required_width(100, 10) == pytest.approx(0.09)
     assert required_width(5, 10) == 1.0
+
+
+# The shipped-data pattern the rules leave open: a large group and the whole sample pin the
+# small groups' total of a rare category ("don't know", 14 parents), so a one-person cell in a
+# group of 25 is narrowed to [0, 2] respondents although no line holds a single suppression.
+PINNED = {("all", 0): [341, 382, 198, 14], ("eth", 1): [290, 320, 168, 12],
+          ("eth", 2): [9, 8, 7, 1], ("eth", 3): [26, 32, 14, 1], ("eth", 4): [10, 13, 8, 0],
+          ("eth", 5): [6, 9, 1, 0]}
+
+
+def test_rules_alone_leave_a_cell_the_audit_can_narrow() -> None:
+    res = audit(suppress(table(PINNED)), min_cell=10)
+    weak = res[~res["protected"]]
+    assert {(r.group_code, r.category_code) for r in weak.itertuples()} == {(2, 4), (3, 4)}
+    one = weak[weak["group_code"] == 2].iloc[0]
+    assert one["share_high"] * 25 == pytest.approx(2.0)  # at most 2 of the 25 said don't know
+
+
+def test_protect_passes_the_audit_hiding_cells_not_the_large_group() -> None:
+    out = protect(table(PINNED))
+    assert audit(out, min_cell=10)["protected"].all()
+    # the same from the reader's side (no reasons: every hidden share held to the requirement)
+    seen = audit(published(out).drop(columns="suppression"), min_cell=10)
+    assert seen["protected"].all()
+    big = out[(out["group_variable"] == "eth") & (out["group_code"] == 1)]
+    assert big["suppressed"].sum() == 2  # two cells of the 790, not its row
+    assert not out[out["group_variable"] == "all"]["suppressed"].any()  # the headline stays
+    assert out["suppressed"].sum() == suppress(table(PINNED))["suppressed"].sum() + 2
+    # the rules' suppressions are all kept, with their reasons
+    before = suppress(table(PINNED))
+    assert (out.loc[before["suppressed"], "suppression"] == before.loc[before["suppressed"],
+                                                                       "suppression"]).all()
+
+
+def test_protect_changes_nothing_when_the_rules_suffice() -> None:
+    t = table({("all", 0): [400, 500, 25], ("g", 1): [380, 400, 21], ("g", 2): [20, 100, 4]})
+    pd.testing.assert_frame_equal(protect(t), suppress(t))
+
+
+def rectangle(b: int) -> pd.DataFrame:
+    """A 2 x 2 hidden rectangle: x11 = 1 with complement b in its group, and large cells in the
+    other group; a reader can move x11 between 0 and 1 + b (the LP's interval)."""
+    t = table({("all", 0): [101, 100 + b, 50], ("g", 1): [1, b, 50],
+               ("g", 2): [100, 100, 0]})
+    hide = (t["group_variable"] == "g") & t["category_code"].isin([1, 2])
+    t.loc[hide, "estimate"] = np.nan
+    t["suppressed"] = hide
+    t["suppression"] = np.where(hide & (t["cell_count"] < 10), "cell",
+                                np.where(hide, "secondary", ""))
+    return t
+
+
+def test_audit_boundary_interval_of_exactly_min_cell_minus_one() -> None:
+    """The cell of 1 can be anything from 0 to 1 + b respondents: with b = 8 the interval spans 9
+    (= min_cell - 1) respondents, just enough; with b = 7 it is one short."""
+    ok = audit(rectangle(8), min_cell=10)
+    cell = ok[(ok["group_code"] == 1) & (ok["category_code"] == 1)].iloc[0]
+    assert cell["width"] * 59 == pytest.approx(9.0) and cell["protected"]
+    bad = audit(rectangle(7), min_cell=10)
+    cell = bad[(bad["group_code"] == 1) & (bad["category_code"] == 1)].iloc[0]
+    assert cell["width"] * 58 == pytest.approx(8.0) and not cell["protected"]
+
+
+def test_a_count_of_exactly_min_cell_is_shown() -> None:
+    out = protect(table({("all", 0): [10, 300, 9, 200]}))
+    # 9 is a small cell; 10 is not (it is only the complement that stops the 9 following from 100%)
+    assert flags(out, "all", 0) == ["secondary", "", "cell", ""]
+    assert audit(out, min_cell=10)["protected"].all()
