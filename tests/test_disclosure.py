@@ -210,3 +210,60 @@ def test_a_count_of_exactly_min_cell_is_shown() -> None:
     # 9 is a small cell; 10 is not (it is only the complement that stops the 9 following from 100%)
     assert flags(out, "all", 0) == ["secondary", "", "cell", ""]
     assert audit(out, min_cell=10)["protected"].all()
+
+
+def rao_scott_rows() -> pd.DataFrame:
+    return pd.DataFrame({"survey": "main", "variable": ["q", "q", "r"],
+                         "group_variable": ["eth", "sex", "eth"], "chisq": [5.0, 6.0, 7.0],
+                         "f": [1.1, 1.2, 1.3], "ndf": [2.0, 1.0, 2.0], "ddf": [90.0, 90.0, 90.0],
+                         "p_value": [0.3, 0.04, 0.2], "n": [100, 100, 100]})
+
+
+def test_tests_with_a_hidden_share_are_withheld() -> None:
+    from parentlink.disclosure import WITHHELD, withhold_tests
+    est = table(PINNED)  # item q: hidden shares only in breakdown eth once protected
+    est = pd.concat([protect(est), protect(table({("all", 0): [300, 400], ("eth", 1): [150, 200],
+                                                 ("eth", 2): [150, 200]})).assign(variable="r")])
+    out = withhold_tests(rao_scott_rows(), est)
+    assert out["withheld"].tolist() == [WITHHELD, "", ""]
+    assert out.loc[0, ["chisq", "f", "ndf", "ddf", "p_value"]].isna().all()
+    assert out.loc[0, "n"] == 100 and out.loc[1, "p_value"] == 0.04
+    # a hidden whole-sample share withholds every test of the item
+    whole = est.copy()
+    whole.loc[(whole["variable"] == "r") & (whole["group_variable"] == "all"), "suppressed"] = True
+    assert withhold_tests(rao_scott_rows(), whole)["withheld"].tolist() == [WITHHELD, "", WITHHELD]
+
+
+def test_exposed_names_the_table_and_the_cell() -> None:
+    from parentlink.disclosure import exposed
+    res = audit(suppress(table(PINNED)), min_cell=10)
+    with pytest.raises(UserError, match=r"main_estimates.csv: the hidden share of q category 4 in "
+                                        r"eth = 2 can be worked out to between 0.0000 and 0.0800"):
+        exposed(res, "results/tables/main_estimates.csv")
+    exposed(audit(protect(table(PINNED)), min_cell=10), "x.csv")  # passes: no error
+
+
+def test_audit_summary_counts() -> None:
+    from parentlink.disclosure import AUDIT_SUMMARY_COLUMNS, audit_summary, withhold_tests
+    out = protect(table(PINNED))
+    res = audit(out, 10, required_only=True)
+    tests = withhold_tests(rao_scott_rows(), out)
+    s = audit_summary(out, res, tests, "main", 50, 10)
+    assert list(s.columns) == AUDIT_SUMMARY_COLUMNS and len(s) == 1
+    r = s.iloc[0]
+    assert r["shares"] == 24 and r["hidden"] == 16 and r["exposed"] == 0
+    assert r["hidden"] == r["hidden_base"] + r["hidden_cell"] + r["hidden_secondary"]
+    assert r["audited"] == len(res) == r["hidden_cell"]  # secondary and empty base cells: no need
+    assert r["narrowest_ratio"] >= 1.0 and r["tests_withheld"] == 1
+
+
+def test_cli_audit_exit_status(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from parentlink.csvio import write_csv
+    from parentlink.disclosure import main
+    bad = tmp_path / "bad.csv"
+    write_csv(published(suppress(table(PINNED))).drop(columns="suppression"), bad)
+    assert main(["audit", str(bad)]) == 1
+    assert "can be narrowed" in capsys.readouterr().out
+    good = tmp_path / "good.csv"
+    write_csv(published(protect(table(PINNED))).drop(columns="suppression"), good)
+    assert main(["audit", str(good)]) == 0

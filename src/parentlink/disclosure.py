@@ -436,14 +436,16 @@ def _audit_item(lay: _Layout, hidden: np.ndarray, want: np.ndarray
 
 
 def audit(table: pd.DataFrame, min_cell: int, suppress_zeros: bool = False,
-          count_column: str = "cell_count") -> pd.DataFrame:
+          count_column: str = "cell_count", required_only: bool = False) -> pd.DataFrame:
     """What an attacker can derive about every hidden share from everything published.
 
     The published table, per item: every unsuppressed share, every weighted base (whole sample and
     groups). For each hidden share the smallest and largest value consistent with all of it (two
     linear programmes over :class:`_ItemProgramme`, as an attacker with tau-ARGUS or sdcTable's
     audit would solve) give the interval. ``required`` is the width it must have
-    (:func:`_requirements`); ``protected`` is False where the interval is narrower.
+    (:func:`_requirements`); ``protected`` is False where the interval is narrower. With
+    `required_only`, shares that need no width (secondary ones) are not solved (the build's audit:
+    hiding more only widens intervals, so they cannot make a required one fail).
     """
     rows: list[dict[str, object]] = []
     table = table.reset_index(drop=True)
@@ -453,7 +455,8 @@ def audit(table: pd.DataFrame, min_cell: int, suppress_zeros: bool = False,
         pos = item.index.to_numpy()
         if not hidden_all[pos].any():
             continue
-        for p, lo, hi in _audit_item(_Layout(item), hidden_all[pos], hidden_all[pos]):
+        want = hidden_all[pos] & ((need[pos] > 0) | (not required_only))
+        for p, lo, hi in _audit_item(_Layout(item), hidden_all[pos], want):
             r = table.loc[pos[p]]
             rows.append({"survey": r["survey"], "variable": r["variable"],
                          "group_variable": r["group_variable"], "group_code": r["group_code"],
@@ -465,10 +468,82 @@ def audit(table: pd.DataFrame, min_cell: int, suppress_zeros: bool = False,
     return pd.DataFrame(rows, columns=AUDIT_COLUMNS)
 
 
+def exposed(result: pd.DataFrame, table_name: str) -> None:
+    """Fail (one ``ERROR:`` line) naming the first hidden share of `result` (:func:`audit`) that a
+    reader can narrow below its required width."""
+    weak = result[~result["protected"].astype(bool)]
+    if len(weak):
+        r = weak.sort_values(["variable", "group_variable", "group_code", "category_code"]).iloc[0]
+        fail(f"{table_name}: the hidden share of {r['variable']} category {r['category_code']} in "
+             f"{r['group_variable']} = {r['group_code']} can be worked out to between "
+             f"{r['share_low']:.4f} and {r['share_high']:.4f} from the published figures (needs "
+             f"an interval of {r['required']:.4f}; {len(weak)} such share(s)); merge small groups "
+             f"of that breakdown or raise disclosure.min_base.")
+
+
+AUDIT_SUMMARY_COLUMNS = ["survey", "min_base", "min_cell", "shares", "hidden", "hidden_base",
+                         "hidden_cell", "hidden_secondary", "audited", "exposed",
+                         "narrowest_ratio", "tests", "tests_withheld"]
+
+
+def audit_summary(table: pd.DataFrame, result: pd.DataFrame, tests: pd.DataFrame,
+                  survey: str, min_base: int, min_cell: int) -> pd.DataFrame:
+    """One row for results/tables/{survey}_disclosure_audit.csv (docs/data-contract.md): how many
+    shares were published and hidden (by reason), how many hidden small cells the attacker's
+    programme was solved for, how many it could narrow below the requirement, the smallest ratio of
+    derived interval to required width, and how many tests were withheld. Counts only: which
+    shares are small cells is not published."""
+    reason = table["suppression"].fillna("").astype(str)
+    ratio = (result["width"] / result["required"]).where(result["required"] > 0)
+    return pd.DataFrame([{
+        "survey": survey, "min_base": min_base, "min_cell": min_cell, "shares": len(table),
+        "hidden": int(table["suppressed"].sum()), "hidden_base": int((reason == "base").sum()),
+        "hidden_cell": int((reason == "cell").sum()),
+        "hidden_secondary": int((reason == "secondary").sum()),
+        "audited": int((result["required"] > 0).sum()),
+        "exposed": int((~result["protected"].astype(bool)).sum()),
+        "narrowest_ratio": round(float(ratio.min()), 4) if ratio.notna().any() else float("nan"),
+        "tests": len(tests), "tests_withheld": int((tests["withheld"] != "").sum()),
+    }], columns=AUDIT_SUMMARY_COLUMNS)
+
+
+# --------------------------------------------------------------------------- tests
+
+TEST_VALUE_COLUMNS = ["chisq", "f", "ndf", "ddf", "p_value"]
+WITHHELD = "hidden shares in the table"
+
+
+def withhold_tests(tests: pd.DataFrame, estimates: pd.DataFrame) -> pd.DataFrame:
+    """Rao–Scott tests that would reveal a hidden share are not published.
+
+    The statistic of an item x breakdown is a function of every share of that table (and the whole
+    sample's): published beside the shown shares it is one more equation a reader can solve for the
+    hidden ones (the issue's example pinned a hidden pilot cell to exactly 3 respondents). So a test
+    whose item has any hidden share in that breakdown or in the whole-sample row keeps its row and
+    ``n`` but has ``chisq``, ``f``, ``ndf``, ``ddf`` and ``p_value`` empty, and ``withheld`` says
+    why (empty where the test is published). Readers treat a withheld test as no test.
+    """
+    hidden = estimates[estimates["suppressed"].astype(bool)]
+    whole = set(hidden.loc[hidden["group_variable"] == "all", "variable"])
+    pairs = set(zip(hidden["variable"], hidden["group_variable"], strict=True))
+    out = tests.copy()
+    hit = np.array([v in whole or (v, g) in pairs
+                    for v, g in zip(out["variable"], out["group_variable"], strict=True)],
+                   dtype=bool)
+    for col in TEST_VALUE_COLUMNS:
+        out[col] = out[col].astype(float).where(~hit)
+    out["withheld"] = np.where(hit, WITHHELD, "")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m parentlink.disclosure audit <estimates.csv> [--min-cell N]``: print, for a
-    published estimates table, how many hidden shares an attacker can narrow below the required
-    width, and the worst ones."""
+    """``python -m parentlink.disclosure audit <estimates.csv> [--min-cell N]``: attack a published
+    estimates table. Exit 1 if any hidden share can be narrowed below the required width.
+
+    A reader does not know why a share is hidden, so here every hidden share is held to
+    :func:`required_width` (the build's own audit, with the reasons, holds only small cells to it:
+    see results/tables/{survey}_disclosure_audit.csv); a share reported here may be a secondary one
+    that protects nobody by itself."""
     import argparse
 
     ap = argparse.ArgumentParser(prog="python -m parentlink.disclosure")
@@ -477,15 +552,17 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("estimates")
     a.add_argument("--min-cell", type=int, default=10)
     args = ap.parse_args(argv)
-    result = audit(pd.read_csv(args.estimates), args.min_cell)
+    from parentlink.csvio import read_csv
+
+    result = audit(read_csv(args.estimates), args.min_cell)
     weak = result[~result["protected"]]
     print(f"{args.estimates}: {len(result)} hidden shares; {len(weak)} can be narrowed below "
-          f"min_cell / base ({args.min_cell} / unweighted base)")
+          f"(min_cell - 1) / unweighted base ({args.min_cell} - 1)")
     if len(weak):
         cols = ["variable", "group_variable", "group_code", "category_code", "base_unweighted",
                 "share_low", "share_high", "required"]
         print(weak.sort_values("width")[cols].head(20).to_string(index=False))
-    return 0
+    return 1 if len(weak) else 0
 
 
 if __name__ == "__main__":
