@@ -51,6 +51,8 @@ Suppressed rows keep their bases; ``estimate``, ``se``, ``ci_lower``, ``ci_upper
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -378,6 +380,7 @@ class _ItemProgramme:
                 eq.append((coef, rhs))
             eq.append(({v: 1.0 for v in res_vars}, residual))
         self.bounds = bounds
+        self._highs: Any = None
         self.a_eq = np.zeros((len(eq), len(bounds)))
         self.b_eq = np.zeros(len(eq))
         for j, (coef, rhs) in enumerate(eq):
@@ -387,24 +390,66 @@ class _ItemProgramme:
 
     def interval(self, i: int) -> tuple[float, float]:
         """Smallest and largest share of hidden row `i` consistent with everything published."""
-        from scipy.optimize import linprog
-
         v = self.var[i]
         base = self.bounds[v][1]
         if base <= 0:
             return 0.0, 1.0
         ends = []
         for sign in (1.0, -1.0):
+            x = self._solve(v, sign)
+            ends.append((self.bounds[v][0] if sign > 0 else base) if x is None else x)
+        return max(0.0, ends[0] / base), min(1.0, ends[1] / base)
+
+    def _solve(self, v: int, sign: float) -> float | None:
+        """Optimum of sign * x[v] (None if the solver finds no optimum: rounding in the published
+        figures; treated as no information). HiGHS through SciPy: the model is passed once and
+        only the objective changes between solves (a warm start, ~10x faster than linprog)."""
+        if self._highs is None:
+            self._highs = _highs_model(self.a_eq, self.b_eq, self.bounds)
+        if self._highs is False:
+            from scipy.optimize import linprog
+
             c = np.zeros(len(self.bounds))
             c[v] = sign
             res = linprog(c, A_eq=self.a_eq if len(self.b_eq) else None,
                           b_eq=self.b_eq if len(self.b_eq) else None, bounds=self.bounds,
                           method="highs")
-            if res.status != 0:  # infeasible (rounding): treat as no information
-                ends.append(self.bounds[v][0] if sign > 0 else base)
-            else:
-                ends.append(float(res.x[v]))
-        return max(0.0, ends[0] / base), min(1.0, ends[1] / base)
+            return float(res.x[v]) if res.status == 0 else None
+        h, optimal = self._highs
+        h.changeColCost(v, sign)
+        h.run()
+        ok = h.getModelStatus() == optimal
+        x = float(h.getSolution().col_value[v]) if ok else None
+        h.changeColCost(v, 0.0)
+        return x
+
+
+def _highs_model(a_eq: np.ndarray, b_eq: np.ndarray, bounds: list[tuple[float, float]]
+                 ) -> Any:
+    """A HiGHS instance holding the programme (zero objective), or False where SciPy's bundled
+    HiGHS interface (private, ``scipy.optimize._highspy``) is not there: then linprog is used."""
+    try:
+        from scipy.optimize._highspy import _core
+    except ImportError:  # pragma: no cover - depends on the SciPy build
+        return False
+    from scipy import sparse
+
+    h = _core._Highs()
+    h.setOptionValue("output_flag", False)
+    a = sparse.csc_matrix(a_eq if len(b_eq) else np.zeros((0, len(bounds))))
+    lp = _core.HighsLp()
+    lp.num_col_, lp.num_row_ = len(bounds), len(b_eq)
+    lp.col_cost_ = np.zeros(len(bounds))
+    lp.col_lower_ = np.array([lo for lo, _ in bounds], dtype=float)
+    lp.col_upper_ = np.array([hi for _, hi in bounds], dtype=float)
+    lp.row_lower_ = np.asarray(b_eq, dtype=float)
+    lp.row_upper_ = np.asarray(b_eq, dtype=float)
+    lp.a_matrix_.format_ = _core.MatrixFormat.kColwise
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = a.indptr, a.indices, a.data
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = len(bounds), len(b_eq)
+    if h.passModel(lp) != _core.HighsStatus.kOk:
+        return False
+    return h, _core.HighsModelStatus.kOptimal
 
 
 def _programmes(lay: _Layout, hidden: np.ndarray) -> list[_ItemProgramme]:
