@@ -620,7 +620,7 @@ def read_final_weights(path: str | Path) -> pd.Series:
     path = Path(path)
     if not path.is_file():
         fail(f"{path}: weights not found; run the 'weight' rule first.")
-    w = pd.read_csv(path, dtype={"respondent_id": str})
+    w = csvio.read_csv(path, dtype={"respondent_id": str})
     if not {"respondent_id", "final_weight"} <= set(w.columns):
         fail(f"{path}: needs columns respondent_id and final_weight; see docs/data-contract.md.")
     if w["respondent_id"].duplicated().any():

@@ -40,6 +40,7 @@ from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.worksheet import Worksheet
 
+from parentlink import csvio
 from parentlink.errors import fail
 from parentlink.spss import source_date_epoch
 
@@ -83,7 +84,7 @@ class Context:
 
 def read_estimates(path: str | Path) -> pd.DataFrame:
     """The estimates CSV (docs/data-contract.md), with `suppressed` as a real boolean."""
-    table = pd.read_csv(path, dtype={"category": str, "group": str, "variable_label": str})
+    table = csvio.read_csv(path, dtype={"category": str, "group": str, "variable_label": str})
     missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
     if missing:
         fail(f"{path}: the estimates table lacks column(s) {', '.join(missing)}; "
