@@ -267,3 +267,21 @@ def test_cli_audit_exit_status(tmp_path, capsys) -> None:  # type: ignore[no-unt
     good = tmp_path / "good.csv"
     write_csv(published(protect(table(PINNED))).drop(columns="suppression"), good)
     assert main(["audit", str(good)]) == 0
+
+
+def test_an_exposed_cell_stops_the_stage_with_one_error_line(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """What workflow/scripts/estimate.py does: audit, then `exposed` inside run_stage; the partial
+    outputs are removed and one ERROR: line names the table and the cell."""
+    from parentlink.disclosure import exposed
+    from parentlink.errors import run_stage
+    out = tmp_path / "main_estimates.csv"
+    out.write_text("partial")
+
+    def stage() -> None:
+        exposed(audit(suppress(table(PINNED)), min_cell=10, required_only=True), str(out))
+
+    with pytest.raises(SystemExit) as stop:
+        run_stage(stage, outputs=[out])
+    assert stop.value.code == 1 and not out.exists()
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("ERROR:")]
+    assert len(err) == 1 and "main_estimates.csv" in err[0] and "q category 4 in eth = 2" in err[0]
