@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from parentlink import csvio
 from parentlink.errors import UserError
 from parentlink.plan import declared_missing, resolve_names
 
@@ -622,4 +623,4 @@ def write_cleaned(c: Cleaned, parquet: str | Path, meta: str | Path, flow: str |
     c.data.to_parquet(parquet, index=False)
     m = dict(c.meta, scales=c.scales)
     Path(meta).write_text(json.dumps(m, indent=1, sort_keys=True, ensure_ascii=False) + "\n", "utf-8")
-    c.flow.to_csv(flow, index=False, lineterminator="\n")
+    csvio.neutralise(c.flow).to_csv(flow, index=False, lineterminator="\n")

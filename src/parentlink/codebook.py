@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 from jinja2 import Environment, select_autoescape
 
+from parentlink import csvio
 from parentlink.wording import SUPPRESSION_MARK
 
 COLUMNS = [
@@ -183,7 +184,7 @@ def protect(book: pd.DataFrame, n_total: int, min_cell: int) -> pd.DataFrame:
 
 
 def write(book: pd.DataFrame, survey: str, n: int, csv: str | Path, html: str | Path) -> None:
-    book.to_csv(csv, index=False, lineterminator="\n")
+    csvio.neutralise(book).to_csv(csv, index=False, lineterminator="\n")
     variables = []
     for name, g in book.groupby("variable", sort=False):
         first = g.iloc[0]

@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from parentlink import csvio
 from parentlink.errors import UserError, fail
 from parentlink.wording import SUPPRESSION_MARK
 
@@ -65,7 +66,7 @@ def _read_csv(path: Path, columns: Iterable[str], missing: str, **read_kw: Any) 
     """A results CSV with its required columns; `missing` says what to run when it is absent."""
     if not path.is_file():
         fail(f"{path}: {missing}")
-    df = pd.read_csv(path, **read_kw)
+    df = csvio.read_csv(path, **read_kw)
     _require_columns(df, columns, path)
     return df
 

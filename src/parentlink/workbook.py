@@ -40,6 +40,7 @@ from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.worksheet import Worksheet
 
+from parentlink import csvio
 from parentlink.errors import fail
 from parentlink.spss import source_date_epoch
 
@@ -83,7 +84,7 @@ class Context:
 
 def read_estimates(path: str | Path) -> pd.DataFrame:
     """The estimates CSV (docs/data-contract.md), with `suppressed` as a real boolean."""
-    table = pd.read_csv(path, dtype={"category": str, "group": str, "variable_label": str})
+    table = csvio.read_csv(path, dtype={"category": str, "group": str, "variable_label": str})
     missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
     if missing:
         fail(f"{path}: the estimates table lacks column(s) {', '.join(missing)}; "
@@ -394,9 +395,12 @@ def _suppression_text(ctx: Context) -> str:
             f"uncertain. Percentages are not shown where the unweighted base is under "
             f"{ctx.min_base} (the whole row is {SUPPRESSED}). A cell with 1 to {ctx.min_cell - 1} "
             f"respondents is suppressed, and further cells are then suppressed so that a hidden "
-            f"value cannot be worked out by subtracting the others from the row total (100%) or "
-            f"from the all-parents figure. Combining several published figures can still narrow "
-            f"some hidden values to a range. {zeros} Unweighted bases are always shown.")
+            f"value cannot be worked out from the published figures: every build solves, for "
+            f"each hidden small cell, the range a reader could derive by combining all "
+            f"percentages and weighted bases of the item (all-parents and every breakdown), and "
+            f"fails unless that range spans at least {ctx.min_cell - 1} respondents (or as much as "
+            f"the all-parents figure allows). Combinations with other publications, and with the "
+            f"unweighted bases, are not covered. {zeros} Unweighted bases are always shown.")
 
 
 # --------------------------------------------------------------------------- byte-stable save
