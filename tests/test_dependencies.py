@@ -424,7 +424,7 @@ FILE_CASES = [
 # The report spec (config/report.yaml): one change per part, and the jobs it must re-run.
 REPORT_CASES = [
     (("report", "findings", "heard", "category"), 2, {"facts"}),
-    (("report", "population"), "carers", {"facts", "estimate"}),
+    (("report", "population"), "carers", {"facts", "estimate", "workbook"}),
     (("report", "breakdowns", "age_band", "title"), "age group", {"facts"}),
     (("report", "charts", "trust", "axis"), "Trust (changed)", {"charts"}),
     (("report", "documents", "parents", "title"), "What parents told us (changed)",

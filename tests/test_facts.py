@@ -677,3 +677,20 @@ def test_a_wrong_finding_is_one_line_naming_it(tmp_path: Path, finding: dict[str
     _, spec = study_config()
     with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")):
         build(make_results(tmp_path), report={**spec, "findings": {"bad": finding}})
+
+
+def test_the_disclosure_audit_reaches_the_facts(tmp_path: Path) -> None:
+    paths = make_results(tmp_path)
+    audit = tmp_path / "main_disclosure_audit.csv"
+    _write_csv(audit, ["survey", "min_base", "min_cell", *F.AUDIT_COLUMNS],
+               [["main", 50, 10, 1200, 300, 100, 150, 50, 150, 0, 1.25, 243, 140]])
+    cfg, spec = study_config()
+    surveys = {"main": F.SurveyResults(
+        estimates=paths["main_estimates"], tests=paths["main_tests"], flow=paths["main_flow"],
+        meta=paths["main_meta"], label="main", weighted=True, diagnostics=paths["diagnostics"],
+        audit=audit)}
+    facts = F.build_facts(report={**spec, "findings": {}}, surveys=surveys, models={},
+                          documents=None, documents_config={}, study=STUDY, min_base=50)
+    d = facts["surveys"]["main"]["disclosure"]
+    assert d["hidden_cell"] == 150 and d["exposed"] == 0 and d["narrowest_ratio"] == 1.25
+    assert d["tests_withheld"] == 140 and facts["documents"] is None

@@ -157,6 +157,19 @@ def read_model(path: Path) -> pd.DataFrame:
     return _read_csv(path, MODEL_COLUMNS, "model file not found; run the 'model' rule first.")
 
 
+AUDIT_COLUMNS = ["shares", "hidden", "hidden_base", "hidden_cell", "hidden_secondary", "audited",
+                 "exposed", "narrowest_ratio", "tests", "tests_withheld"]
+
+
+def read_audit(path: Path) -> dict[str, Any]:
+    """The disclosure audit's one row (results/tables/<survey>_disclosure_audit.csv)."""
+    df = _read_csv(path, AUDIT_COLUMNS, "disclosure audit not found; run the estimate stage first.")
+    if len(df) != 1:
+        fail(f"{path}: expected one row, found {len(df)}; see docs/data-contract.md.")
+    row = df.iloc[0]
+    return {c: _num(row[c]) if c == "narrowest_ratio" else int(row[c]) for c in AUDIT_COLUMNS}
+
+
 def read_meta(path: Path) -> dict[str, Any]:
     if not path.is_file():
         fail(f"{path}: survey metadata not found; run the clean stage first.")
@@ -827,6 +840,7 @@ class SurveyResults:
     label: str
     weighted: bool
     diagnostics: Path | None = None
+    audit: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -865,7 +879,8 @@ def build_facts(
         survey_facts[name] = {
             "label": r.label, "weighted": r.weighted, "flow": flow_facts(read_flow(r.flow)),
             "weighting": (weighting_facts(read_diagnostics(r.diagnostics), labels)
-                          if r.diagnostics is not None else None)}
+                          if r.diagnostics is not None else None),
+            "disclosure": read_audit(r.audit) if r.audit is not None else None}
     tables = {name: (read_model(path), cfg) for name, (path, cfg) in models.items()}
     doc_facts = None
     if documents is not None:
