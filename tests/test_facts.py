@@ -694,3 +694,17 @@ def test_the_disclosure_audit_reaches_the_facts(tmp_path: Path) -> None:
     d = facts["surveys"]["main"]["disclosure"]
     assert d["hidden_cell"] == 150 and d["exposed"] == 0 and d["narrowest_ratio"] == 1.25
     assert d["tests_withheld"] == 140 and facts["documents"] is None
+
+
+def test_a_code_frequency_is_a_finding(tmp_path: Path) -> None:
+    _, spec = study_config()
+    report = {**spec, "findings": {
+        "risk": {"kind": "code", "code": "Hidden risk"},
+        "risk_la": {"kind": "code", "code": "Problem constructions/Hidden risk",
+                    "doc_type": "local_authority"}}}
+    f = build(make_results(tmp_path), report=report)["findings"]
+    assert (f["risk"]["n_documents"], f["risk"]["n_of_type"]) == (35, 60)
+    assert f["risk_la"]["n_documents"] == 14 and f["risk_la"]["pct"] == pytest.approx(14 / 24 * 100)
+    with pytest.raises(UserError, match="report.findings.bad: no code 'Hidden risks'"):
+        build(make_results(tmp_path / "b"),
+              report={**spec, "findings": {"bad": {"kind": "code", "code": "Hidden risks"}}})
