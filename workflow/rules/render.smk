@@ -106,7 +106,6 @@ rule render_briefing:
         runtime=15,
     params:
         config=uses("study", "report.documents.{audience}"),
-        engine_templates=ENGINE_TEMPLATES,
         build_epoch=BUILD_EPOCH,
     script:
         "../scripts/render.py"
@@ -139,7 +138,6 @@ rule technical_report:
         runtime=20,
     params:
         config=uses("study", "disclosure.min_cell"),
-        engine_templates=ENGINE_TEMPLATES,
         build_epoch=BUILD_EPOCH,
         code_version=CODE_VERSION,
     script:

@@ -31,7 +31,7 @@ def main() -> None:
                    if "quotes" in sm.input.keys() else {"quotes": []}),
         "study": dict(cfg["study"]),
         "templates_dir": Path(sm.input.template).parent,
-        "engine_dir": Path(sm.params.engine_templates),
+        "engine_dir": Path(sm.input.shared[0]).parent,  # base.html: the engine's templates
         "fonts_dir": Path(sm.input.fonts[0]).parent,
         "results_dir": project / "results",
         "out_pdf": Path(sm.output.pdf),
