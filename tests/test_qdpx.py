@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from parentlink.errors import UserError
-from parentlink.qdpx import read_codes
+from parentlink.qdpx import ReadOptions, read_codes
 from parentlink.synth_documents import write_corpus
 
 FIXTURE = Path(__file__).parent / "fixtures" / "qdpx"
@@ -62,8 +62,10 @@ def test_relative_path_sources(tmp_path: Path) -> None:
     qde = QDE.replace(f"internal://{BETA}.txt", "relative://texts/beta.txt")
     (tmp_path / "texts").mkdir()
     shutil.copy(FIXTURE / "Sources" / f"{BETA}.txt", tmp_path / "texts" / "beta.txt")
-    p = read_codes(make_qdpx(tmp_path, qde))
+    p = read_codes(make_qdpx(tmp_path, qde), ReadOptions(external_sources=tmp_path))
     assert "Our profiling engine" in set(p.segments["quote"].str[:20])
+    # Without documents.external_sources nothing outside the archive is opened.
+    assert "documents.external_sources" in error_of(make_qdpx(tmp_path, qde))
 
 
 def test_csv_reader_matches_qdpx(tmp_path: Path) -> None:
@@ -98,8 +100,8 @@ def error_of(path: Path) -> str:
      "GUID cccccccc-0000-0000-0000-000000000002 is used by both"),
     ('xmlns="urn:QDA-XML:project:1.0"', 'xmlns="urn:QDA-XML:codebook:1.0"',
      "namespace 'urn:QDA-XML:codebook:1.0', not Project in 'urn:QDA-XML:project:1.0'"),
-    (f"internal://{BETA}.txt", "relative://missing/beta.txt",
-     "points to relative://missing/beta.txt, which is missing"),
+    (f"internal://{BETA}.txt", "internal://missing/beta.txt",
+     "points to internal://missing/beta.txt, which is missing"),
 ])
 def test_malformed_project(tmp_path: Path, old: str, new: str, expected: str) -> None:
     assert old in QDE
