@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import re
 import shutil
+import uuid
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from parentlink import qda_positions as qpos
 from parentlink.errors import UserError
 from parentlink.qdpx import ReadOptions, read_codes
 from parentlink.synth_documents import write_corpus
+from tests import qda_tool_fixtures as tools
 
 FIXTURE = Path(__file__).parent / "fixtures" / "qdpx"
 QDE = (FIXTURE / "project.qde").read_text(encoding="utf-8")
@@ -163,3 +168,110 @@ def test_generator_seed_changes_output(tmp_path: Path) -> None:
     a = write_corpus(1, tmp_path / "a")[1].read_bytes()
     b = write_corpus(2, tmp_path / "b")[1].read_bytes()
     assert a != b
+
+
+# ---------------------------------------------------------------- each tool's export
+
+
+TOOLS_DIR = Path(__file__).parent / "fixtures" / "qda_tools"
+XSD = Path(__file__).parent / "fixtures" / "refi-qda" / "Project-mrt2019.xsd"
+EXPECTED = sorted((tools.DOCS[d][0], quote, code, coder) for d, quote, code, coder in tools.CODINGS)
+UNIT_OF = {"cp": qpos.CODE_POINTS, "utf16": qpos.UTF16, "cp_lf": qpos.CODE_POINTS_LF}
+
+
+def quotes_of(p: object) -> list[tuple[str, str, str, str]]:
+    seg = p.segments  # type: ignore[attr-defined]
+    return sorted(zip(seg["document"], seg["quote"], seg["code_path"], seg["coder"], strict=True))
+
+
+@pytest.mark.parametrize("tool", tools.TOOLS, ids=lambda t: t.file)
+def test_each_tools_export_reads_the_right_quotes(tool: tools.Tool) -> None:
+    p = read_codes(TOOLS_DIR / tool.file)
+    assert quotes_of(p) == EXPECTED  # emoji, CRLF, BOMs, folder case and path schemes
+    assert set(p.reading.units.values()) == {UNIT_OF[tool.unit]}
+    assert p.coders == ("Coder A", "Coder B", "Project owner")
+    assert p.codebook["depth"].max() == 3
+    docs = p.documents.set_index("document")
+    assert docs.loc["Acme Insight - Product sheet", "doc_type"] == "company"
+    # The coder is the selection's user, never the Coding's (NVivo names the project owner).
+    assert p.reading.coder_differs == (6 if tool.coding_user else 0)
+    assert p.reading.skipped == ({"PDFSource": 1, "PictureSource": 1} if tool.extras else {})
+
+
+@pytest.mark.parametrize("tool", tools.TOOLS, ids=lambda t: t.file)
+def test_tool_fixtures_are_rebuilt_byte_identical(tool: tools.Tool) -> None:
+    assert tools.build(tool) == (TOOLS_DIR / tool.file).read_bytes()
+
+
+def project_qdes(tmp: Path) -> dict[str, bytes]:
+    out = {t.file: zipfile.ZipFile(TOOLS_DIR / t.file).read("project.qde") for t in tools.TOOLS}
+    out["qdpx/project.qde"] = (FIXTURE / "project.qde").read_bytes()
+    out["synthetic corpus"] = zipfile.ZipFile(write_corpus(20210601, tmp)[0]).read("project.qde")
+    return out
+
+
+def test_fixtures_and_own_export_validate_against_the_refi_qda_schema(tmp_path: Path) -> None:
+    from lxml import etree
+
+    schema = etree.XMLSchema(etree.parse(str(XSD)))
+    for name, data in project_qdes(tmp_path).items():
+        assert schema.validate(etree.fromstring(data)), (name, str(schema.error_log))
+    broken = QDE.replace('isCodable="false"', 'isCodable="perhaps"', 1).encode()
+    assert not schema.validate(etree.fromstring(broken))  # the schema does check
+
+
+def rezip(src: Path, dst: Path, edit: Callable[[str], str]) -> Path:
+    """Copy an archive, passing project.qde through ``edit``."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename == "project.qde":
+                data = edit(data.decode("utf-8")).encode("utf-8")
+            zout.writestr(info, data)
+    return dst
+
+
+def test_utf16_positions_found_by_names_without_the_tools_name(tmp_path: Path) -> None:
+    nvivo = TOOLS_DIR / "nvivo12_windows.qdpx"
+    p = read_codes(rezip(nvivo, tmp_path / "x.qdpx", lambda s: s.replace(
+        'origin="NVivo 12 Plus (Windows)"', 'origin="Some tool"')))
+    assert quotes_of(p) == EXPECTED
+
+
+def test_a_selection_off_its_name_is_an_error(tmp_path: Path) -> None:
+    nvivo = TOOLS_DIR / "nvivo12_windows.qdpx"
+    sel = re.search(r'startPosition="(\d+)" endPosition="(\d+)"',
+                    zipfile.ZipFile(nvivo).read("project.qde").decode())
+    assert sel is not None
+    s, e = int(sel[1]), int(sel[2])
+    moved = rezip(nvivo, tmp_path / "x.qdpx", lambda t: t.replace(
+        sel[0], f'startPosition="{s + 9}" endPosition="{e + 9}"', 1))
+    assert "is named" in error_of(moved)
+
+
+def test_ambiguous_positions_ask_for_documents_position_unit(tmp_path: Path) -> None:
+    # MAXQDA's unit is not known to the project: without names, emoji make it ambiguous.
+    bare = rezip(TOOLS_DIR / "maxqda24.qdpx", tmp_path / "x.qdpx",
+                 lambda s: re.sub(r'(<PlainTextSelection [^>]*?) name="[^"]*"', r"\1", s))
+    assert "set documents.position_unit" in error_of(bare)
+    p = read_codes(bare, ReadOptions(position_unit=qpos.CODE_POINTS))
+    assert quotes_of(p) == EXPECTED
+
+
+def test_zero_codings_is_an_error_naming_the_file(tmp_path: Path) -> None:
+    empty = rezip(TOOLS_DIR / "qualcoder.qdpx", tmp_path / "x.qdpx",
+                  lambda s: re.sub(r"<PlainTextSelection .*?</PlainTextSelection>", "", s,
+                                   flags=re.S))
+    assert "no coded text (0 codings" in error_of(empty)
+
+
+def deep_codes(depth: int) -> str:
+    opening = "".join(f'<Code guid="{uuid.UUID(int=i + 1)}" name="c{i}" isCodable="true">'
+                      for i in range(depth))
+    return QDE.replace("<Codes>", "<Codes>" + opening + "</Code>" * depth, 1)
+
+
+def test_deep_code_trees(tmp_path: Path) -> None:
+    p = read_codes(make_qdpx(tmp_path, deep_codes(200)))
+    assert p.codebook["depth"].max() == 200
+    assert "nests elements more than 256 deep" in error_of(make_qdpx(tmp_path, deep_codes(3000)))

@@ -23,6 +23,7 @@ is always ``text[start:end]`` of the text as documented.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,14 +33,19 @@ CODE_POINTS_LF = "code points, CRLF as one"
 UTF16 = "UTF-16 code units"
 UTF16_LF = "UTF-16 code units, CRLF as one"
 UNITS = (CODE_POINTS, UTF16, CODE_POINTS_LF, UTF16_LF)
-TOOL_UNIT = {"nvivo": UTF16, "atlas": CODE_POINTS_LF}
+# What each tool is known to count in (matched in Project@origin, lower case). MAXQDA is not
+# listed: the project has no export showing its unit, so its positions are decided by the
+# selection names, or by documents.position_unit.
+TOOL_UNIT = {"nvivo": UTF16, "atlas": CODE_POINTS_LF, "qualcoder": CODE_POINTS}
+CONFIG_UNITS = {"code_points": CODE_POINTS, "utf16": UTF16, "code_points_crlf_one": CODE_POINTS_LF,
+                "utf16_crlf_one": UTF16_LF}
 NAME_MIN = 3  # a name shorter than this cannot show which text was meant
 
 
-def tool_unit(origin: str) -> str:
-    """The unit the exporting tool (Project ``origin``) is known to use."""
+def tool_unit(origin: str) -> str | None:
+    """The unit the exporting tool (Project ``origin``) is known to use, if it is known."""
     low = origin.lower()
-    return next((unit for key, unit in TOOL_UNIT.items() if key in low), CODE_POINTS)
+    return next((unit for key, unit in TOOL_UNIT.items() if key in low), None)
 
 
 @dataclass(frozen=True)
@@ -101,12 +107,14 @@ class TextIndex:
 
 
 def normal(text: str) -> str:
-    return " ".join(text.split()).casefold()
+    """Whitespace runs as one space (names cannot hold line ends), case folded; ends kept, so a
+    selection one character early (a leading line end) does not pass for the name."""
+    return re.sub(r"\s+", " ", text).casefold()
 
 
 def name_agrees(name: str, quote: str) -> bool:
     """Does a selection's name spell (the start of) the text it selects?"""
-    n = normal(name).rstrip(".…").rstrip()
+    n = normal(name).strip().rstrip(".…").rstrip()
     q = normal(quote)
     return bool(n) and bool(q) and (q.startswith(n) or n.startswith(q))
 
@@ -116,20 +124,29 @@ class Choice:
     mapped: Mapped
     named: int  # selections whose name can be checked
     agree: int  # of those, how many agree with the text under the chosen unit
+    ambiguous: tuple[str, ...] = ()  # units that fit equally well and select different text
 
 
 def choose_unit(index: TextIndex, start: np.ndarray, end: np.ndarray, names: list[str],
-                origin: str) -> Choice:
-    """The unit every selection fits, with most names agreeing; tie -> tool's unit, code points."""
-    preferred = tool_unit(origin)
-    named = [i for i, n in enumerate(names) if len(normal(n)) >= NAME_MIN]
-    best: tuple[tuple[int, int, int], Choice] | None = None
-    for order, unit in enumerate(index.units()):
+                origin: str, forced: str | None = None) -> Choice:
+    """The unit every selection fits with most names agreeing; a tie between units that select
+    different text goes to the exporting tool's known unit, else is reported as ambiguous."""
+    named = [i for i, n in enumerate(names) if len(normal(n).strip()) >= NAME_MIN]
+    tried: list[tuple[Mapped, int]] = []
+    for unit in [forced] if forced else index.units():
         mapped = index.map(unit, start, end)
         agree = sum(name_agrees(names[i], index.text[mapped.start[i]:mapped.end[i]])
                     for i in named if mapped.ok[i])
-        key = (int(mapped.ok.all()), agree, 1 if unit == preferred else -order)
-        if best is None or key > best[0]:
-            best = (key, Choice(mapped, len(named), agree))
-    assert best is not None
-    return best[1]
+        tried.append((mapped, agree))
+    fits = [t for t in tried if t[0].ok.all()] or tried
+    top = max(agree for _, agree in fits)
+    best = [m for m, agree in fits if agree == top]
+    differ = [m for m in best[1:] if not (np.array_equal(m.start, best[0].start)
+                                          and np.array_equal(m.end, best[0].end))]
+    if not differ:
+        return Choice(best[0], len(named), top)
+    known = tool_unit(origin)
+    pick = next((m for m in best if m.unit == known), None)
+    if pick is not None:
+        return Choice(pick, len(named), top)
+    return Choice(best[0], len(named), top, tuple(m.unit for m in best))

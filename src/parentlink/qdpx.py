@@ -50,7 +50,14 @@ from parentlink.qda_archive import (
     safe_parts,
     too_big,
 )
-from parentlink.qda_positions import NAME_MIN, Choice, TextIndex, choose_unit, name_agrees
+from parentlink.qda_positions import (
+    CONFIG_UNITS,
+    NAME_MIN,
+    Choice,
+    TextIndex,
+    choose_unit,
+    name_agrees,
+)
 
 NS = "urn:QDA-XML:project:1.0"
 SEP = "/"
@@ -116,14 +123,15 @@ class ReadOptions:
 
     external_sources: Path | None = None
     limits: Limits = Limits()
+    position_unit: str | None = None  # one of CONFIG_UNITS' values; None = detect
 
     @classmethod
-    def from_config(cls, external_sources: str | None, max_file_mb: float, max_total_mb: float
-                    ) -> ReadOptions:
+    def from_config(cls, external_sources: str | None, max_file_mb: float, max_total_mb: float,
+                    position_unit: str = "auto") -> ReadOptions:
         limits = Limits(max_file_bytes=int(max_file_mb * MIB),
                         max_total_bytes=int(max_total_mb * MIB))
         folder = Path(external_sources) if external_sources else None
-        return cls(folder, limits)
+        return cls(folder, limits, CONFIG_UNITS.get(position_unit))
 
 
 def read_codes(path: str | Path, options: ReadOptions | None = None) -> QdaProject:
@@ -264,7 +272,8 @@ def parse_project(data: bytes, path: Path, loader: Loader) -> QdaProject:
         sguid = norm_guid(src.get("guid", ""))
         index = TextIndex(source_text(src, path, loader))
         texts[sguid], names[sguid] = index.text, src.get("name") or sguid
-        seg_rows += read_selections(src, index, codes, users, path, reading)
+        seg_rows += read_selections(src, index, codes, users, path, reading,
+                                    loader.options.position_unit)
     attrs = read_case_attributes(root, path, set(texts), all_guids)
     documents = documents_frame(names, texts, attrs)
     segments = segments_frame(seg_rows, documents)
@@ -357,7 +366,7 @@ def source_text(src: ET.Element, path: Path, loader: Loader) -> str:
 
 def read_selections(
     src: ET.Element, index: TextIndex, codes: dict[str, dict[str, object]],
-    users: dict[str, str], path: Path, reading: Reading,
+    users: dict[str, str], path: Path, reading: Reading, forced_unit: str | None = None,
 ) -> list[dict[str, object]]:
     sels = src.findall(q("PlainTextSelection"))
     if not sels:
@@ -365,7 +374,7 @@ def read_selections(
     label = f"source '{src.get('name', '')}'"
     start, end = positions(sels, path, label)
     choice = choose_unit(index, start, end, [s.get("name") or "" for s in sels],
-                         reading.origin)
+                         reading.origin, forced_unit)
     check_choice(choice, sels, index, start, end, path, label)
     mapped = choice.mapped
     reading.units[src.get("name") or norm_guid(src.get("guid", ""))] = mapped.unit
@@ -405,6 +414,12 @@ def check_choice(choice: Choice, sels: list[ET.Element], index: TextIndex, start
                  end: np.ndarray, path: Path, label: str) -> None:
     """Every selection inside the text; named selections agree with it when names are text."""
     mapped = choice.mapped
+    if choice.ambiguous:
+        fail(f"{path}: the positions in {label} select different text when counted in "
+             f"{' or '.join(choice.ambiguous)}, and neither the selections' names nor the "
+             "exporting tool says which; set documents.position_unit in config/config.yaml "
+             "(code_points, utf16, code_points_crlf_one or utf16_crlf_one) to the unit your "
+             "QDA software counts in.")
     if not mapped.ok.all():
         i = int(np.flatnonzero(~mapped.ok)[0])
         fail(f"{path}: PlainTextSelection {sels[i].get('guid')} in {label} spans characters "

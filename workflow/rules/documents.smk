@@ -30,6 +30,7 @@ rule documents:
             "documents.external_sources",
             "documents.max_file_mb",
             "documents.max_total_mb",
+            "documents.position_unit",
         ),
     script:
         "../scripts/documents.py"

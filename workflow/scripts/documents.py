@@ -18,7 +18,10 @@ OUTPUTS = ("code_frequencies", "cooccurrence", "chains", "reliability", "quotes"
 def main() -> None:
     cfg = snakemake.params.config
     options = ReadOptions.from_config(
-        cfg["documents.external_sources"], cfg["documents.max_file_mb"], cfg["documents.max_total_mb"]
+        cfg["documents.external_sources"],
+        cfg["documents.max_file_mb"],
+        cfg["documents.max_total_mb"],
+        cfg["documents.position_unit"],
     )
     project = read_codes(snakemake.input.source, options)
     write_outputs(
