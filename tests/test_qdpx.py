@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import time
 import uuid
 import zipfile
 from collections.abc import Callable
@@ -13,7 +15,9 @@ import pandas as pd
 import pytest
 
 from parentlink import qda_positions as qpos
-from parentlink.errors import UserError
+from parentlink.documents import write_outputs
+from parentlink.errors import UserError, run_stage
+from parentlink.qda_archive import Limits
 from parentlink.qdpx import ReadOptions, read_codes
 from parentlink.synth_documents import write_corpus
 from tests import qda_tool_fixtures as tools
@@ -275,3 +279,180 @@ def test_deep_code_trees(tmp_path: Path) -> None:
     p = read_codes(make_qdpx(tmp_path, deep_codes(200)))
     assert p.codebook["depth"].max() == 200
     assert "nests elements more than 256 deep" in error_of(make_qdpx(tmp_path, deep_codes(3000)))
+
+
+# ---------------------------------------------------------------- hostile projects
+
+SECRET = b"PLANTED-SECRET-5f1e-must-never-reach-an-output"
+OUTPUT_NAMES = ("code_frequencies", "cooccurrence", "chains", "reliability", "quotes", "segments")
+
+
+def pointing_to(tmp: Path, location: str, base: str | None = None) -> Path:
+    """The fixture with Beta's text taken from ``location`` (and a Project basePath)."""
+    qde = QDE.replace(f"internal://{BETA}.txt", location)
+    if base is not None:
+        qde = qde.replace("<Project ", f'<Project basePath="{base}" ', 1)
+    return make_qdpx(tmp, qde)
+
+
+def bare_qde(tmp: Path, location: str) -> Path:
+    folder = tmp / "proj"
+    shutil.copytree(FIXTURE, folder)
+    qde = folder / "project.qde"
+    qde.write_text(QDE.replace(f"internal://{BETA}.txt", location), encoding="utf-8")
+    return qde
+
+
+def with_qde_bytes(tmp: Path, data: bytes) -> Path:
+    path = tmp / "fixture.qdpx"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("project.qde", data)
+    return path
+
+
+def with_source_bytes(tmp: Path, data: bytes) -> Path:
+    path = make_qdpx(tmp, sources=False)
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(f"Sources/{BETA}.txt", data)
+        zf.write(FIXTURE / "Sources" / f"{DELTA}.txt", f"Sources/{DELTA}.txt")
+    return path
+
+
+def doctype_after_comment(tmp: Path, secret: Path) -> Path:
+    decl = f'<!DOCTYPE Project [<!ENTITY e SYSTEM "file://{secret}">]>'
+    qde = QDE.replace("<Project ", "<!--" + "x" * 5000 + "-->" + decl + "<Project ", 1)
+    return with_qde_bytes(tmp, qde.replace("Our profiling", "&e; Our profiling").encode())
+
+
+def laughs_utf16(tmp: Path, secret: Path) -> Path:
+    lol = "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10 if i else "lol"}">' for i in range(9))
+    body = QDE.split("?>", 1)[1]
+    qde = '<?xml version="1.0" encoding="UTF-16"?>' + f"<!DOCTYPE Project [{lol}]>" + body
+    return with_qde_bytes(tmp, qde.replace("Our profiling", "&l8; Our profiling")
+                          .encode("utf-16"))
+
+
+Case = Callable[[Path, Path], tuple[Path, ReadOptions]]
+
+
+def ext(tmp: Path) -> Path:
+    folder = tmp / "ext"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def linked(tmp: Path, name: str, target: Path) -> Path:
+    (ext(tmp) / name).symlink_to(target)
+    return ext(tmp)
+
+
+def fifo(tmp: Path) -> Path:
+    os.mkfifo(ext(tmp) / "pipe.txt")
+    return ext(tmp)
+
+
+def sources_link(tmp: Path, secret: Path) -> Path:
+    qde = bare_qde(tmp, "internal://link.txt")
+    (qde.parent / "Sources" / "link.txt").symlink_to(secret)
+    return qde
+
+
+def small(**limits: int) -> ReadOptions:
+    return ReadOptions(limits=Limits(**limits))
+
+
+HOSTILE: dict[str, tuple[Case, str]] = {
+    "absolute path, no folder configured": (
+        lambda t, s: (pointing_to(t, f"absolute://{s}"), ReadOptions()),
+        "is a file outside the project, which the reader opens only from a folder you name"),
+    "absolute path, folder configured": (
+        lambda t, s: (pointing_to(t, f"absolute://{s}"), ReadOptions(ext(t))),
+        "which is missing from documents.external_sources"),
+    "relative path with ..": (
+        lambda t, s: (pointing_to(t, "relative://../private/secret.txt"), ReadOptions(ext(t))),
+        "leaves the folder documents.external_sources"),
+    "relative path against the project's basePath": (
+        lambda t, s: (pointing_to(t, "relative://secret.txt", base=str(s.parent)),
+                      ReadOptions(ext(t))),
+        "which is missing from documents.external_sources"),
+    "internal:// with .. in a .qdpx": (
+        lambda t, s: (pointing_to(t, "internal://../../private/secret.txt"), ReadOptions()),
+        "leaves the project's Sources/ folder"),
+    "internal:// with .. beside a bare .qde": (
+        lambda t, s: (bare_qde(t, "internal://../../private/secret.txt"), ReadOptions()),
+        "leaves the project's Sources/ folder"),
+    "symlink in the Sources/ folder of a bare .qde": (
+        lambda t, s: (sources_link(t, s), ReadOptions()), "a symbolic link"),
+    "symlink in the external folder": (
+        lambda t, s: (pointing_to(t, "relative://link.txt"), ReadOptions(linked(t, "link.txt", s))),
+        "a symbolic link"),
+    "symlinked folder in the external folder": (
+        lambda t, s: (pointing_to(t, "relative://sub/secret.txt"),
+                      ReadOptions(linked(t, "sub", s.parent))), "a symbolic link"),
+    "/proc as the external folder": (
+        lambda t, s: (pointing_to(t, "absolute:///proc/self/environ"),
+                      ReadOptions(Path("/proc"))), "a system folder"),
+    "a FIFO in the external folder": (
+        lambda t, s: (pointing_to(t, "relative://pipe.txt"), ReadOptions(fifo(t))),
+        "not a regular file"),
+    "DOCTYPE after a 5 kB comment": (
+        lambda t, s: (doctype_after_comment(t, s), ReadOptions()), "declares a DOCTYPE"),
+    "entity expansion in a UTF-16 project.qde": (
+        lambda t, s: (laughs_utf16(t, s), ReadOptions()), "declares a DOCTYPE"),
+    "3000-deep code tree": (
+        lambda t, s: (make_qdpx(t, deep_codes(3000)), ReadOptions()), "nests elements"),
+    "zip bomb (compression ratio)": (
+        lambda t, s: (with_source_bytes(t, b"a" * 3 * 2**20), ReadOptions()), "zip bomb"),
+    "member over the size limit": (
+        lambda t, s: (with_source_bytes(t, os.urandom(2**20).hex().encode()),
+                      small(max_file_bytes=2**20)), "over the 1 MB limit documents.max_file_mb"),
+    "project over the total limit": (
+        lambda t, s: (make_qdpx(t), small(max_total_bytes=2**13)), "documents.max_total_mb"),
+    "too many archive entries": (
+        lambda t, s: (make_qdpx(t), small(max_members=2)), "entries, more than the 2"),
+    "zero codings": (
+        lambda t, s: (make_qdpx(t, re.sub(r"<PlainTextSelection .*?</PlainTextSelection>", "",
+                                          QDE, flags=re.S)), ReadOptions()), "0 codings"),
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_hostile_project_is_one_line_and_leaks_nothing(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secret = tmp_path / "private" / "secret.txt"
+    secret.parent.mkdir()
+    secret.write_bytes(SECRET + b"\n")
+    make, expected = HOSTILE[name]
+    source, options = make(tmp_path, secret)
+    out_dir = tmp_path / "results"
+    outs = {n: out_dir / f"{n}.{'json' if n == 'quotes' else 'csv'}" for n in OUTPUT_NAMES}
+
+    def stage() -> None:
+        write_outputs(read_codes(source, options), outs, synthetic=False,
+                      problem_root="Problems", solution_root="Solutions")
+
+    started = time.perf_counter()
+    with pytest.raises(SystemExit) as info:
+        run_stage(stage, outputs=list(outs.values()))
+    assert time.perf_counter() - started < 5
+    assert info.value.code == 1
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("ERROR: ")]
+    assert len(set(lines)) == 1 and expected in lines[0], err
+    assert "Traceback" not in err and SECRET.decode() not in err
+    written = [p for p in tmp_path.rglob("*") if p.is_file() and out_dir in p.parents]
+    assert written == []
+    for p in tmp_path.rglob("*"):  # nothing anywhere but the planted file holds its bytes
+        if p.is_file() and not p.is_symlink() and p != secret and "ext" not in p.parts:
+            assert SECRET not in p.read_bytes(), p
+
+
+def test_the_same_file_without_the_attack_reads(tmp_path: Path) -> None:
+    # The positive control for the cases above: a legitimate external folder is read.
+    (ext(tmp_path) / "beta.txt").write_bytes((FIXTURE / "Sources" / f"{BETA}.txt").read_bytes())
+    p = read_codes(pointing_to(tmp_path, "relative://beta.txt"), ReadOptions(ext(tmp_path)))
+    assert len(p.segments) == 17
+    q = read_codes(pointing_to(tmp_path, "absolute://C:\\Users\\ann\\beta.txt"),
+                   ReadOptions(ext(tmp_path)))
+    assert len(q.segments) == 17
