@@ -82,7 +82,8 @@ def code_units(seg: pd.DataFrame, level: str) -> pd.DataFrame:
     seg = seg.reset_index(drop=True).assign(seg_id=lambda d: d.index)
     if level == "code":
         return seg
-    rows = [(i, a) for i, p in zip(seg["seg_id"], seg["code_path"], strict=True)
+    rows = [(i, a) for i, p in zip(seg["seg_id"].tolist(), seg["code_path"].tolist(),
+                                   strict=True)
             for a in ancestors(p)]
     up = pd.DataFrame(rows, columns=["seg_id", "target"])
     out = seg.drop(columns="code_path").merge(up, on="seg_id")
@@ -92,7 +93,7 @@ def code_units(seg: pd.DataFrame, level: str) -> pd.DataFrame:
 def code_table(project: QdaProject) -> pd.DataFrame:
     """code_path -> name, parent name, whether it is a parent and/or codable."""
     book = project.codebook[["code_path", "name", "parent", "is_codable"]].copy()
-    used = set(project.segments["code_path"])
+    used = set(project.segments["code_path"].unique().tolist())
     extra = sorted(used - set(book["code_path"]))
     if extra:  # a code used but missing from the codebook cannot happen after validation
         fail(f"{project.source}: codes {extra} are used but not in the codebook.")
@@ -183,7 +184,7 @@ def cooccurrence(project: QdaProject) -> pd.DataFrame:
 def document_pairs(seg: pd.DataFrame) -> list[tuple[str, str, str, str, str, int]]:
     rows = []
     for (doc, dtype), grp in seg.groupby(["document_id", "doc_type"]):
-        for a, b in combinations(sorted(set(grp["code_path"])), 2):
+        for a, b in combinations(sorted(set(grp["code_path"].tolist())), 2):
             rows.append(("document", str(dtype), str(doc), a, b, 0))
     return rows
 
@@ -197,10 +198,9 @@ def segment_pairs(seg: pd.DataFrame) -> list[tuple[str, str, str, str, str, int]
     """
     counts: dict[tuple[str, str, str, str], int] = {}
     for (doc, dtype), grp in seg.groupby(["document_id", "doc_type"]):
-        events = sorted([(int(e), 0, c) for e, c in zip(grp["end"], grp["code_path"],
-                                                        strict=True)]
-                        + [(int(s), 1, c) for s, c in zip(grp["start"], grp["code_path"],
-                                                          strict=True)])
+        codes = grp["code_path"].tolist()
+        events = sorted([(e, 0, c) for e, c in zip(grp["end"].tolist(), codes, strict=True)]
+                        + [(s, 1, c) for s, c in zip(grp["start"].tolist(), codes, strict=True)])
         open_by_code: dict[str, int] = {}
         for _, is_start, code in events:
             if not is_start:
@@ -305,7 +305,7 @@ def coder_pairs(project: QdaProject) -> dict[str, tuple[str, str]]:
     rank = {c: i for i, c in enumerate(project.coders)}
     pairs = {}
     for doc, grp in project.segments.groupby("document_id"):
-        coders = sorted(set(grp["coder"]), key=lambda c: (rank.get(c, len(rank)), c))
+        coders = sorted(grp["coder"].unique().tolist(), key=lambda c: (rank.get(c, len(rank)), c))
         if len(coders) >= 2:
             pairs[str(doc)] = (coders[0], coders[1])
     return pairs
@@ -317,7 +317,8 @@ def presence_matrix(project: QdaProject, pairs: dict[str, tuple[str, str]], leve
     codes = code_table(project)
     seg = project.segments[project.segments["document_id"].isin(pairs)]
     units = code_units(seg, level)
-    have = set(zip(units["document_id"], units["coder"], units["code_path"], strict=True))
+    have = set(zip(units["document_id"].tolist(), units["coder"].tolist(),
+                   units["code_path"].tolist(), strict=True))
     wanted = codes.index[codes["counted_as_code" if level == "code" else "has_children"]]
     docs = sorted(pairs)
     return {p: (np.array([(d, pairs[d][0], p) in have for d in docs]),

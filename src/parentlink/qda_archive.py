@@ -14,9 +14,9 @@ located here:
   a symbolic link, the file must be a regular file (no devices, FIFOs or ``/proc`` entries) and is
   opened with ``O_NOFOLLOW``. The project's own ``basePath`` is never used: it is part of the
   received file.
-* **XML** is parsed by :func:`parse_xml`: expat driven directly (the technique defusedxml uses)
-  so that a DOCTYPE, entity or notation declaration anywhere, in any encoding, stops the parse
-  when it is met, before anything is expanded; element depth is capped.
+* **XML** is parsed by :func:`parse_xml`: a first expat pass with handlers for declarations only
+  (the technique defusedxml uses) stops at a DOCTYPE, entity or notation declaration anywhere,
+  in any encoding, before anything is expanded; then the tree is built and element depth capped.
 
 Every refusal is a :class:`parentlink.errors.UserError` with one sentence.
 """
@@ -217,29 +217,14 @@ def find_folder(parent: Path, name: str) -> Path | None:
 # ---------------------------------------------------------------- XML
 
 
-def qualified(name: str) -> str:
-    # expat gives 'namespace}local' with namespace_separator '}'; ElementTree spells '{ns}local'.
-    return f"{{{name}" if "}" in name else name
-
-
 def parse_xml(data: bytes, path: Path, limits: Limits) -> ET.Element:
-    """Parse project.qde into an ElementTree, refusing DTDs and entity declarations anywhere."""
-    builder = ET.TreeBuilder()
-    parser = expat.ParserCreate(namespace_separator="}")
-    parser.buffer_text = True
-    depth = 0
+    """Parse project.qde into an ElementTree, refusing DTDs and entity declarations anywhere.
 
-    def start(tag: str, attrs: dict[str, str]) -> None:
-        nonlocal depth
-        depth += 1
-        if depth > limits.max_xml_depth:
-            raise _Refusal(f"nests elements more than {limits.max_xml_depth} deep")
-        builder.start(qualified(tag), {qualified(k): v for k, v in attrs.items()})
-
-    def end(tag: str) -> None:
-        nonlocal depth
-        depth -= 1
-        builder.end(qualified(tag))
+    A first expat pass watches only for declarations (at C speed, stopping at the first one,
+    before anything is expanded); only then does ElementTree build the tree from the same
+    bytes, and element depth is checked on it without recursion.
+    """
+    guard = expat.ParserCreate()
 
     def refuse(*_: object) -> None:
         raise _Refusal("declares a DOCTYPE or entities, which REFI-QDA projects never use")
@@ -247,19 +232,29 @@ def parse_xml(data: bytes, path: Path, limits: Limits) -> ET.Element:
     def refuse_external(*_: object) -> int:
         raise _Refusal("refers to an external entity, which REFI-QDA projects never use")
 
-    parser.StartElementHandler = start
-    parser.EndElementHandler = end
-    parser.CharacterDataHandler = builder.data
-    parser.StartDoctypeDeclHandler = refuse
-    parser.EntityDeclHandler = refuse
-    parser.UnparsedEntityDeclHandler = refuse
-    parser.NotationDeclHandler = refuse
-    parser.ExternalEntityRefHandler = refuse_external
+    guard.StartDoctypeDeclHandler = refuse
+    guard.EntityDeclHandler = refuse
+    guard.UnparsedEntityDeclHandler = refuse
+    guard.NotationDeclHandler = refuse
+    guard.ExternalEntityRefHandler = refuse_external
     try:
-        parser.Parse(data, True)
+        guard.Parse(data, True)
+        root = ET.fromstring(data)
+        check_depth(root, limits.max_xml_depth)
     except _Refusal as why:
         fail(f"{path}: project.qde {why}; do not use this file, export the project again.")
     except expat.ExpatError as err:
         fail(f"{path}: project.qde is not well-formed XML ({expat.ErrorString(err.code)}, line "
              f"{err.lineno}); export the project again.")
-    return builder.close()
+    except ET.ParseError as err:
+        fail(f"{path}: project.qde is not well-formed XML ({err}); export the project again.")
+    return root
+
+
+def check_depth(root: ET.Element, limit: int) -> None:
+    stack = [(root, 1)]
+    while stack:
+        el, depth = stack.pop()
+        if depth > limit:
+            raise _Refusal(f"nests elements more than {limit} deep")
+        stack.extend((child, depth + 1) for child in el)
