@@ -568,7 +568,8 @@ def read_segments_csv(path: Path) -> QdaProject:
         row["source_guid"] = row.pop("document")
     segments = segments_frame(rows, documents)
     documents["source_guid"] = ""
-    return QdaProject(segments, documents, codebook_from_paths(segments), tuple(coders), path)
+    return QdaProject(segments, documents, codebook_from_paths(segments), tuple(coders), path,
+                      Reading(origin="flat CSV of coded segments"))
 
 
 def csv_row(rec: dict[str, str], line: int, path: Path) -> dict[str, object]:
