@@ -332,6 +332,23 @@ def laughs_utf16(tmp: Path, secret: Path) -> Path:
                           .encode("utf-16"))
 
 
+def understated(tmp: Path) -> Path:
+    """A zip bomb whose headers claim Beta's 3 MB text is 100 bytes (ratio checks see nothing)."""
+    path = with_source_bytes(tmp, b"a" * 3 * 2**20)
+    data = bytearray(path.read_bytes())
+    name = f"Sources/{BETA}.txt".encode()
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo(name.decode())
+    local = info.header_offset
+    data[local + 22:local + 26] = (100).to_bytes(4, "little")
+    central = data.index(b"PK\x01\x02")
+    while data[central + 46:central + 46 + len(name)] != name:
+        central = data.index(b"PK\x01\x02", central + 4)
+    data[central + 24:central + 28] = (100).to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+    return path
+
+
 Case = Callable[[Path, Path], tuple[Path, ReadOptions]]
 
 
@@ -403,6 +420,8 @@ HOSTILE: dict[str, tuple[Case, str]] = {
         lambda t, s: (make_qdpx(t, deep_codes(3000)), ReadOptions()), "nests elements"),
     "zip bomb (compression ratio)": (
         lambda t, s: (with_source_bytes(t, b"a" * 3 * 2**20), ReadOptions()), "zip bomb"),
+    "zip whose headers understate a member's size": (
+        lambda t, s: (understated(t), ReadOptions()), "cannot be unpacked"),
     "member over the size limit": (
         lambda t, s: (with_source_bytes(t, os.urandom(2**20).hex().encode()),
                       small(max_file_bytes=2**20)), "over the 1 MB limit documents.max_file_mb"),
