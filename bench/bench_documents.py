@@ -71,6 +71,40 @@ def write_project(path: Path, n: int, max_span: int = 600, seed: int = 14) -> No
         zf.writestr(f"Sources/{gid('doc')}.txt", b"\xef\xbb\xbf" + text.encode("utf-8"))
 
 
+def write_limits_project(path: Path, n_texts: int = 4, mb: int = 31, n: int = 2000) -> None:
+    """Texts at the reader's size limits (4 x 31 MB < 128 MB total, each < 32 MB), emoji and
+    CRLF in every line, ``n`` codings per text."""
+    rng = random.Random(7)
+    line = "family data risk service council support record \U0001F642 " * 3
+    line = (line.strip() + "\r\n").encode("utf-8")
+    text = line * (mb * 2**20 // len(line))
+    chars = len(text.decode("utf-8"))
+    root = ET.Element(f"{{{NS}}}Project", {"name": "limits", "origin": "NVivo 14 (Windows)"})
+    sub(sub(root, "Users"), "User", guid=gid("Coder A"), name="Coder A")
+    codes = sub(sub(root, "CodeBook"), "Codes")
+    for group, children in CODES.items():
+        top = sub(codes, "Code", guid=gid(group), name=group, isCodable="false")
+        for c in children:
+            sub(top, "Code", guid=gid(f"{group}/{c}"), name=c, isCodable="true")
+    sources = sub(root, "Sources")
+    line_units = len(line.decode("utf-8").encode("utf-16-le")) // 2
+    for t in range(n_texts):
+        src = sub(sources, "TextSource", guid=gid(f"doc{t}"), name=f"Text {t}",
+                  plainTextPath=f"internal://{gid(f'doc{t}')}.txt")
+        for i in range(n):
+            first = rng.randrange(0, chars // len(line) - 3)  # whole lines: valid in UTF-16
+            sel = sub(src, "PlainTextSelection", guid=gid(f"s{t}.{i}"),
+                      startPosition=str(first * line_units),
+                      endPosition=str((first + 2) * line_units), creatingUser=gid("Coder A"))
+            sub(sub(sel, "Coding", guid=gid(f"c{t}.{i}")), "CodeRef",
+                targetGUID=gid("Problem constructions/Hidden risk"))
+    ET.register_namespace("", NS)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("project.qde", ET.tostring(root, encoding="utf-8", xml_declaration=True))
+        for t in range(n_texts):
+            zf.writestr(f"Sources/{gid(f'doc{t}')}.txt", text)
+
+
 def child(path: Path, out: Path) -> None:
     """One timed read + analysis, in this process; prints JSON."""
     from parentlink.documents import write_outputs
@@ -94,10 +128,26 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=32_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--max-span", type=int, default=600, help="longest coded span, characters")
+    ap.add_argument("--at-limits", action="store_true",
+                    help="instead: texts at the default size limits, to compare peak RSS with "
+                    "the 1,000 MB the rule declares")
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         child(Path(args.child[0]), Path(args.child[1]))
+        return
+    if args.at_limits:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "limits.qdpx"
+            write_limits_project(path)
+            out = Path(tmp) / "out"
+            out.mkdir()
+            res = subprocess.run([sys.executable, __file__, "--child", str(path), str(out)],
+                                 capture_output=True, text=True, check=True)
+            got = json.loads(res.stdout)
+            print(f"4 texts x 31 MB (124 MB read), {got['segments']} codings: "
+                  f"{got['total_s']:.1f} s, peak RSS {got['peak_rss_mb']:.0f} MB (rule declares "
+                  "1000 MB)")
         return
     with tempfile.TemporaryDirectory() as tmp:
         for n in (args.n // 4, args.n // 2, args.n):

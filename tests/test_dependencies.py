@@ -242,6 +242,7 @@ def variation(key: tuple[str, ...], value: Any, work: Path) -> Any:
         "model.outcome": "public_sources_acceptable_any",
         "documents.problem_root": "Problems (renamed)",
         "documents.solution_root": "Solutions (renamed)",
+        "documents.position_unit": "utf16",
     }
     if dotted in special:
         return special[dotted]
