@@ -75,10 +75,15 @@ def write_limits_project(path: Path, n_texts: int = 4, mb: int = 31, n: int = 20
     """Texts at the reader's size limits (4 x 31 MB < 128 MB total, each < 32 MB), emoji and
     CRLF in every line, ``n`` codings per text."""
     rng = random.Random(7)
-    line = "family data risk service council support record \U0001F642 " * 3
-    line = (line.strip() + "\r\n").encode("utf-8")
-    text = line * (mb * 2**20 // len(line))
-    chars = len(text.decode("utf-8"))
+    words = ["family", "data", "risk", "service", "council", "support", "record", "\U0001F642",
+             "the", "of", "and", "records", "linked", "children", "early", "help", "schools"]
+    lines, size = [], 0
+    while size < mb * 2**20 - 200:
+        line = " ".join(rng.choices(words, k=rng.randrange(6, 16))) + "\r\n"
+        lines.append(line)
+        size += len(line.encode("utf-8"))
+    text = "".join(lines).encode("utf-8")
+    starts = list(accumulate((len(x.encode("utf-16-le")) // 2 for x in lines), initial=0))
     root = ET.Element(f"{{{NS}}}Project", {"name": "limits", "origin": "NVivo 14 (Windows)"})
     sub(sub(root, "Users"), "User", guid=gid("Coder A"), name="Coder A")
     codes = sub(sub(root, "CodeBook"), "Codes")
@@ -87,15 +92,14 @@ def write_limits_project(path: Path, n_texts: int = 4, mb: int = 31, n: int = 20
         for c in children:
             sub(top, "Code", guid=gid(f"{group}/{c}"), name=c, isCodable="true")
     sources = sub(root, "Sources")
-    line_units = len(line.decode("utf-8").encode("utf-16-le")) // 2
     for t in range(n_texts):
         src = sub(sources, "TextSource", guid=gid(f"doc{t}"), name=f"Text {t}",
                   plainTextPath=f"internal://{gid(f'doc{t}')}.txt")
         for i in range(n):
-            first = rng.randrange(0, chars // len(line) - 3)  # whole lines: valid in UTF-16
+            first = rng.randrange(0, len(lines) - 3)  # whole lines: valid in UTF-16
             sel = sub(src, "PlainTextSelection", guid=gid(f"s{t}.{i}"),
-                      startPosition=str(first * line_units),
-                      endPosition=str((first + 2) * line_units), creatingUser=gid("Coder A"))
+                      startPosition=str(starts[first]), endPosition=str(starts[first + 2]),
+                      creatingUser=gid("Coder A"))
             sub(sub(sel, "Coding", guid=gid(f"c{t}.{i}")), "CodeRef",
                 targetGUID=gid("Problem constructions/Hidden risk"))
     ET.register_namespace("", NS)

@@ -11,8 +11,11 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from parentlink import qda_positions as qpos
 from parentlink.documents import write_outputs
@@ -475,3 +478,38 @@ def test_the_same_file_without_the_attack_reads(tmp_path: Path) -> None:
     q = read_codes(pointing_to(tmp_path, "absolute://C:\\Users\\ann\\beta.txt"),
                    ReadOptions(ext(tmp_path)))
     assert len(q.segments) == 17
+
+
+# ---------------------------------------------------------------- position units
+
+
+def reference_offset(raw: str, unit: str, u: int) -> int | None:
+    """By the definition: the LF-text index of the first raw position whose count in ``unit``
+    (from str.encode and str.replace) is ``u``; None if no position has it."""
+    crlf_one = unit in (qpos.CODE_POINTS_LF, qpos.UTF16_LF)
+    for i in range(len(raw) + 1):
+        if crlf_one and 0 < i < len(raw) and raw[i - 1:i + 1] == "\r\n":
+            continue  # between the CR and LF of a line end counted as one: not a position
+        head = raw[:i].replace("\r\n", "\n") if crlf_one else raw[:i]
+        count = len(head.encode("utf-16-le")) // 2 if unit in (qpos.UTF16, qpos.UTF16_LF) \
+            else len(head)
+        if count == u:
+            return i - sum(raw[k:k + 2] == "\r\n" for k in range(i))
+    return None
+
+
+@given(st.lists(st.sampled_from(["a", "\r", "\n", "\r\n", "\U0001F600", "\u00e9", " "]),
+                max_size=25).map("".join),
+       st.lists(st.integers(-2, 60), min_size=1, max_size=10))
+@settings(max_examples=300, deadline=None)
+def test_position_units_map_by_the_definition(raw: str, offsets: list[int]) -> None:
+    index = qpos.TextIndex(raw)
+    u = np.array(offsets, dtype=np.int64)
+    for unit in qpos.UNITS:
+        raw_i, ok = index.locate(*index.events(unit), u)
+        lf = raw_i - np.searchsorted(index.crs, raw_i, side="left")
+        for k, off in enumerate(offsets):
+            want = reference_offset(raw, unit, off)
+            assert (want is not None) == bool(ok[k]), (unit, off)
+            if want is not None:
+                assert lf[k] == want, (unit, off)

@@ -58,18 +58,24 @@ class Mapped:
     ok: np.ndarray  # inside the text, on whole characters, start < end
 
 
+ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
+CRLF = re.compile("\r\n")
+
+
 class TextIndex:
-    """Maps positions in any of UNITS to code-point offsets into the CRLF->LF text."""
+    """Maps positions in any of UNITS to code-point offsets into the CRLF->LF text.
+
+    Only the characters where the units part ways are stored (those beyond U+FFFF, which take
+    two UTF-16 units, and the CR of each CRLF, which takes none when CRLF counts as one), so
+    memory grows with them, not with the text.
+    """
 
     def __init__(self, raw: str) -> None:
-        cps = np.frombuffer(raw.encode("utf-32-le"), dtype="<u4")
-        self.cr_before_lf = np.zeros(len(cps), dtype=bool)
-        if len(cps) > 1:
-            self.cr_before_lf[:-1] = (cps[:-1] == 13) & (cps[1:] == 10)
-        self.astral = cps > 0xFFFF
-        self.text = raw.replace("\r\n", "\n")
-        self.dropped = np.concatenate(([0], np.cumsum(self.cr_before_lf)))
-        self.has_crlf, self.has_astral = bool(self.cr_before_lf.any()), bool(self.astral.any())
+        self.n = len(raw)
+        self.astral = np.fromiter((m.start() for m in ASTRAL.finditer(raw)), dtype=np.int64)
+        self.crs = np.fromiter((m.start() for m in CRLF.finditer(raw)), dtype=np.int64)
+        self.has_crlf, self.has_astral = bool(len(self.crs)), bool(len(self.astral))
+        self.text = raw.replace("\r\n", "\n") if self.has_crlf else raw
 
     def units(self) -> list[str]:
         """The units that can give different offsets for this text."""
@@ -82,28 +88,48 @@ class TextIndex:
                 out.append(UTF16_LF)
         return out
 
-    def cumulative(self, unit: str) -> np.ndarray:
-        width = np.ones(len(self.astral), dtype=np.int64)
+    def events(self, unit: str) -> tuple[np.ndarray, np.ndarray]:
+        """Raw indices where the unit's count departs from code points, and by how much."""
+        parts = []
         if unit in (UTF16, UTF16_LF):
-            width += self.astral
+            parts.append((self.astral, 1))  # two units for one character
         if unit in (CODE_POINTS_LF, UTF16_LF):
-            width[self.cr_before_lf] = 0  # the CR of a CRLF takes no room
-        return np.concatenate(([0], np.cumsum(width)))
+            parts.append((self.crs, -1))  # the CR of a CRLF takes no room
+        if not parts:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+        pos = np.concatenate([p for p, _ in parts])
+        delta = np.concatenate([np.full(len(p), d, dtype=np.int64) for p, d in parts])
+        order = np.argsort(pos, kind="stable")
+        return pos[order], delta[order]
 
     def map(self, unit: str, start: np.ndarray, end: np.ndarray) -> Mapped:
-        cum = self.cumulative(unit)
-        s_raw, s_ok = self.locate(cum, start)
-        e_raw, e_ok = self.locate(cum, end)
-        s, e = s_raw - self.dropped[s_raw], e_raw - self.dropped[e_raw]
+        pos, delta = self.events(unit)
+        s_raw, s_ok = self.locate(pos, delta, start)
+        e_raw, e_ok = self.locate(pos, delta, end)
+        s = s_raw - np.searchsorted(self.crs, s_raw, side="left")
+        e = e_raw - np.searchsorted(self.crs, e_raw, side="left")
         return Mapped(unit, s, e, s_ok & e_ok & (s < e))
 
-    @staticmethod
-    def locate(cum: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Raw code-point index of each unit offset; ok is False inside a character or outside."""
-        idx = np.searchsorted(cum, pos, side="left")
-        inside = (pos >= 0) & (idx < len(cum))
-        idx = np.minimum(idx, len(cum) - 1)
-        return idx, inside & (cum[idx] == pos)
+    def locate(self, pos: np.ndarray, delta: np.ndarray, u: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """Raw code-point index of each unit offset ``u``; ok is False inside a character or
+        outside the text.
+
+        With events at raw indices e_j and shifts D_j (summed up to and including j), the unit
+        offset of raw index i is i + D_j for e_j < i <= e_(j+1). So i = u - D_j for the last
+        event whose own offset F_j = e_j + D_(j-1) is below u, valid only if i > e_j (else u
+        points inside a two-unit character).
+        """
+        shift = np.cumsum(delta)
+        offset = pos + shift - delta
+        j = np.searchsorted(offset, u, side="left") - 1
+        has = j >= 0
+        jj = np.maximum(j, 0)
+        applied = np.where(has, shift[jj], 0) if len(pos) else np.zeros_like(u)
+        i = u - applied
+        after = np.where(has, i > pos[jj], True) if len(pos) else np.ones(len(u), dtype=bool)
+        ok = (u >= 0) & (i >= 0) & (i <= self.n) & after
+        return np.clip(i, 0, self.n), ok
 
 
 def normal(text: str) -> str:

@@ -264,18 +264,18 @@ def parse_project(data: bytes, path: Path, loader: Loader) -> QdaProject:
     codebook = read_codebook(root)
     codes = {g: row for g, row in zip(codebook["guid"], codebook.to_dict("records"), strict=True)}
     origin = root.get("origin") or ""
-    texts: dict[str, str | None] = {}
+    lengths: dict[str, int | None] = {}
     names: dict[str, str] = {}
     seg_rows: list[dict[str, object]] = []
     reading = Reading(origin=origin)
     for src in iter_sources(root, reading):
         sguid = norm_guid(src.get("guid", ""))
         index = TextIndex(source_text(src, path, loader))
-        texts[sguid], names[sguid] = index.text, src.get("name") or sguid
+        lengths[sguid], names[sguid] = len(index.text), src.get("name") or sguid
         seg_rows += read_selections(src, index, codes, users, path, reading,
                                     loader.options.position_unit)
-    attrs = read_case_attributes(root, path, set(texts), all_guids)
-    documents = documents_frame(names, texts, attrs)
+    attrs = read_case_attributes(root, path, set(lengths), all_guids)
+    documents = documents_frame(names, lengths, attrs)
     segments = segments_frame(seg_rows, documents)
     return QdaProject(segments, documents, codebook, tuple(users.values()) or ("unknown",), path,
                       reading)
@@ -501,20 +501,19 @@ def attribute_key(name: str) -> str | None:
 # ---------------------------------------------------------------- tables
 
 
-def documents_frame(names: Mapping[str, str], texts: Mapping[str, str | None],
+def documents_frame(names: Mapping[str, str], lengths: Mapping[str, int | None],
                     attrs: Mapping[str, Mapping[str, str]]) -> pd.DataFrame:
     """One row per document; ids D001.. follow document name order so both readers agree."""
     order = sorted(names, key=lambda g: (names[g], g))
     rows = []
     for i, g in enumerate(order, start=1):
         a = attrs.get(g, {})
-        text = texts.get(g)
         rows.append({
             "document_id": f"D{i:03d}", "document": names[g],
             "doc_type": a.get("doc_type") or UNSPECIFIED,
             "organisation": a.get("organisation") or UNSPECIFIED,
             "year": parse_year(a.get("year")),
-            "n_chars": len(text) if text is not None else None, "source_guid": g,
+            "n_chars": lengths.get(g), "source_guid": g,
         })
     frame = pd.DataFrame(rows, columns=DOCUMENT_COLUMNS)
     for col in ("year", "n_chars"):
