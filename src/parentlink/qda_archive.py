@@ -252,9 +252,10 @@ def parse_xml(data: bytes, path: Path, limits: Limits) -> ET.Element:
 
 
 def check_depth(root: ET.Element, limit: int) -> None:
-    stack = [(root, 1)]
-    while stack:
-        el, depth = stack.pop()
+    """Refuse a tree deeper than ``limit``, walking it a level at a time (no recursion)."""
+    level, depth = [root], 1
+    while level:
         if depth > limit:
             raise _Refusal(f"nests elements more than {limit} deep")
-        stack.extend((child, depth + 1) for child in el)
+        level = [child for el in level for child in el]
+        depth += 1

@@ -30,6 +30,7 @@ import codecs
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote
 from xml.etree import ElementTree as ET
@@ -112,6 +113,7 @@ def q(tag: str) -> str:
     return f"{{{NS}}}{tag}"
 
 
+@lru_cache(maxsize=2**16)
 def norm_guid(value: str) -> str:
     # The standard allows braces and either case; compare GUIDs in one spelling.
     return value.strip().strip("{}").lower()
@@ -284,9 +286,10 @@ def parse_project(data: bytes, path: Path, loader: Loader) -> QdaProject:
 def check_unique_guids(root: ET.Element, path: Path) -> set[str]:
     seen: dict[str, ET.Element] = {}
     for el in root.iter():
-        if "guid" not in el.attrib:
+        raw = el.get("guid")
+        if raw is None:
             continue
-        g = norm_guid(el.attrib["guid"])
+        g = norm_guid(raw)
         if g in seen:
             fail(f"{path}: GUID {g} is used by both <{local(seen[g])} name="
                  f"'{seen[g].get('name', '')}'> and <{local(el)} name='{el.get('name', '')}'>; "
