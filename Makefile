@@ -11,8 +11,9 @@ CORES ?= all
 
 .PHONY: all test lint bench clean lock raw archive verify-archive cluster
 
+# `make STUDY=examples/schools` builds another study folder with this engine (docs/new-study.md).
 all: $(VENV)/.installed
-	$(BIN)/python -m parentlink.build --cores $(CORES)
+	$(BIN)/python -m parentlink.build --cores $(CORES) $(if $(STUDY),--study $(STUDY))
 
 $(VENV)/.installed: env/requirements.lock pyproject.toml
 	@echo "make: creating the environment in $(VENV) from env/requirements.lock (first run only; a few minutes)"

@@ -6,6 +6,7 @@ min_version("9.0")
 
 
 configfile: "config/config.yaml"
+configfile: "config/report.yaml"
 
 
 # Validated against config/schema.json (defaults filled in) in workflow/rules/common.smk.
@@ -37,8 +38,8 @@ rule all:
 
 
 rule scale:
-    """Scale scenario target (config/scale.yaml): ingest -> estimates for the main survey."""
+    """Scale scenario target (config/scale.yaml): ingest -> estimates for the weighted survey."""
     input:
-        "results/tables/main_estimates.csv",
-        "results/tables/main_tests.csv",
-        "results/weights/main_diagnostics.json",
+        expand("results/tables/{survey}_estimates.csv", survey=WEIGHTED),
+        expand("results/tables/{survey}_tests.csv", survey=WEIGHTED),
+        expand("results/weights/{survey}_diagnostics.json", survey=WEIGHTED),

@@ -99,8 +99,9 @@ CONFIG_CASES = [
      "study.titel is not a setting the pipeline knows; did you mean study.title?"),
     ('documents:\n  redistributable: "false"\n',
      'documents.redistributable is "false" (a string) but must be true or false (without quotes)'),
-    ("reports:\n  audiences: [parents, councillors]\n",
-     "reports.audiences[1] is \"councillors\"; choose one of"),
+    ("report:\n  documents:\n    parents: {titel: What parents told us}\n",
+     "report.documents.parents.titel is not a setting the pipeline knows; did you mean "
+     "report.documents.parents.title?"),
     ("unknown_section: 1\n", "unknown_section is not a setting the pipeline knows"),
     ("analysis:\n  main:\n    items: [heard]\n    breakdowns: [ethnicty]\n",
      "analysis.main.breakdowns[0] 'ethnicty' is not a variable of the cleaned main data made by "
@@ -108,8 +109,10 @@ CONFIG_CASES = [
     ("weighting:\n  design_weight: pw\n",
      "weighting.design_weight 'pw' is not a cleaned variable of main; the plan config/plans/main.yaml "
      "turns the delivered design_wt into 'design_weight'"),
-    ("model:\n  outcome: social_licence_hi\n  predictors: [sex]\n",
-     "model.outcome 'social_licence_hi' is not a variable of the cleaned main data"),
+    ("models:\n  social_licence:\n    outcome: social_licence_hi\n",
+     "models.social_licence.outcome 'social_licence_hi' is not a variable of the cleaned main data"),
+    ("surveys:\n  pilot:\n    weighted: true\n",
+     "surveys.pilot.weighted is true but weighting.survey is 'main'"),
     ("weighting:\n  survey: pilot\n",
      "weighting.survey 'pilot' is marked weighted: false in surveys.pilot"),
     ("documents:\n  source: raw/nothing.qdpx\n",

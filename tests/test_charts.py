@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from parentlink import charts as C
-from tests.test_facts import build, make_results
+from tests.test_facts import build, make_results, study_config
+
+CHARTS = study_config()[1]["charts"]
 
 FONTS = Path(__file__).resolve().parents[1] / "workflow" / "fonts"
 
@@ -16,14 +18,14 @@ FONTS = Path(__file__).resolve().parents[1] / "workflow" / "fonts"
 def _make(tmp: Path, name: str, **kw: object) -> tuple[dict[str, str], Path]:
     facts = build(make_results(tmp / name, **kw))  # type: ignore[arg-type]
     out = tmp / name / "figures"
-    return C.make_charts(facts, out, FONTS, out / "alt_text.json"), out
+    return C.make_charts(facts, CHARTS, out, FONTS, out / "alt_text.json"), out
 
 
 def test_svgs_are_byte_stable(tmp_path: Path) -> None:
     alt_a, a = _make(tmp_path, "a")
     alt_b, b = _make(tmp_path, "b")
     assert alt_a == alt_b
-    for name in C.CHART_NAMES:
+    for name in CHARTS:
         assert (a / f"{name}.svg").read_bytes() == (b / f"{name}.svg").read_bytes(), name
     svg = (a / "acceptability.svg").read_text()
     assert "<dc:date>" not in svg and "Matplotlib v" not in svg  # no date, no creator
@@ -32,13 +34,13 @@ def test_svgs_are_byte_stable(tmp_path: Path) -> None:
 
 def test_alt_text_states_the_finding(tmp_path: Path) -> None:
     alt, _ = _make(tmp_path, "a")
-    assert set(alt) == set(C.CHART_NAMES)
+    assert set(alt) == set(CHARTS)
     acc = alt["acceptability"]
     # Lowest purpose in the fixture: 17% for families who have not asked for support.
     assert "identify families who have not asked for support" in acc and "17%" in acc
-    assert "most accepting of anonymised research (56%)" in acc
-    assert "private companies least (4%" in alt["trust"]
-    assert "4 of 365" in alt["pilot"] and "309 of 365" in alt["pilot"]
+    assert "Highest: anonymised research (56%)" in acc
+    assert "lowest: private companies (4%" in alt["trust"]
+    assert "Would definitely trust private companies: 4 of 365" in alt["pilot"]
     assert "[c]" in alt["breakdown"]  # the suppressed 'Other ethnic group' is explained
     for text in alt.values():
         assert len(text) > 60 and not text.lower().startswith("a chart")
@@ -56,7 +58,7 @@ def test_hostile_labels_do_not_break_charts(tmp_path: Path) -> None:
         ",Lone parent,", ",$\\frac{1}{0}$ <img src='file:///etc/passwd'> & " + "x" * 5000 + ","))
     facts = build(paths)
     out = tmp_path / "h" / "figures"
-    alt = C.make_charts(facts, out, FONTS, out / "alt_text.json")
+    alt = C.make_charts(facts, CHARTS, out, FONTS, out / "alt_text.json")
     assert "x" * 100 not in alt["breakdown"]
     # Chart text is SVG <text>: the label must stay character data, never markup.
     root = ET.parse(out / "breakdown.svg").getroot()
@@ -67,7 +69,7 @@ def test_hostile_labels_do_not_break_charts(tmp_path: Path) -> None:
 def test_chart_text_uses_the_report_font(tmp_path: Path) -> None:
     """Text, not outlines (fast to render), in the PDF's @font-face family before any system font."""
     _, out = _make(tmp_path, "a")
-    for name in C.CHART_NAMES:
+    for name in CHARTS:
         root = ET.parse(out / f"{name}.svg").getroot()
         texts = list(root.iter("{http://www.w3.org/2000/svg}text"))
         assert texts, name
@@ -95,7 +97,7 @@ def test_cooccurrence_alt_names_every_tie(tmp_path: Path) -> None:
     paths = make_results(tmp_path / "t")
     write_cooccurrence(paths["cooccurrence"], {**PAIRS, ("Hidden risk", "Early warning"): 21})
     out = tmp_path / "t" / "figures"
-    alt = C.make_charts(build(paths), out, FONTS, out / "alt_text.json")["cooccurrence"]
+    alt = C.make_charts(build(paths), CHARTS, out, FONTS, out / "alt_text.json")["cooccurrence"]
     strongest = alt.split("The strongest pairings: ")[1].split(" Next:")[0]
     assert strongest.count(" with ") == 2 and "each in 21 of 60 documents" in strongest
 

@@ -25,7 +25,9 @@ def schema() -> dict:
 
 @pytest.fixture()
 def config() -> dict:
-    return yaml.safe_load((ROOT / "config/config.yaml").read_text(encoding="utf-8"))
+    """config/config.yaml with the report spec (config/report.yaml), as Snakemake merges them."""
+    return {**yaml.safe_load((ROOT / "config/config.yaml").read_text(encoding="utf-8")),
+            **yaml.safe_load((ROOT / "config/report.yaml").read_text(encoding="utf-8"))}
 
 
 @pytest.mark.parametrize("survey", ["main", "pilot"])
@@ -65,7 +67,11 @@ def test_leaf_keys_cover_the_schema_over_the_configs_surveys(schema: dict) -> No
      'documents.redistributable is "false" (a string) but must be true or false'),
     (lambda c: c["disclosure"].update(min_cell=-1), "disclosure.min_cell is -1"),
     (lambda c: c["quotes"].update(approved=["nope"]), 'quotes.approved[0] is "nope"'),
-    (lambda c: c["reports"].update(audiences=[]), "reports.audiences"),
+    (lambda c: c["report"]["documents"].clear(), "report.documents"),
+    (lambda c: c["report"]["findings"]["heard"].update(kind="shares"),
+     'report.findings.heard.kind is "shares"'),
+    (lambda c: c["report"]["findings"]["heard"].pop("item"),
+     "the setting report.findings.heard.item is missing"),
     (lambda c: c.pop("study"), "the setting study is missing"),
 ])
 def test_bad_config_is_one_sentence(schema: dict, config: dict, change, message: str) -> None:
@@ -79,8 +85,9 @@ def test_preflight_names_the_key_and_the_fix(config: dict, schema: dict) -> None
     cfg = prepare(config, schema)
     check_study(cfg, ROOT)  # the shipped study passes
     bad = json.loads(json.dumps(cfg))
-    bad["model"]["predictors"][0] = "ethnicty"
-    with pytest.raises(UserError, match=r"model.predictors\[0\] 'ethnicty' is not a variable of "
+    bad["models"]["social_licence"]["predictors"][0] = "ethnicty"
+    with pytest.raises(UserError, match=r"models.social_licence.predictors\[0\] 'ethnicty' is not "
+                                        r"a variable of "
                                         r"the cleaned main data .*did you mean 'ethnicity'\?"):
         check_study(bad, ROOT)
     bad = json.loads(json.dumps(cfg))

@@ -57,11 +57,13 @@ NOT_IN_ANY_RULE = {
 
 # Config keys that cannot take another valid value on their own, and what covers them instead.
 NOT_VARIED = {
-    "surveys.main.weighted": "the weighting survey must stay weighted; the same declaration is "
-                             "exercised by surveys.pilot.weighted",
+    "surveys.main.weighted": "the weighting survey must stay weighted (pre-flight check)",
+    "surveys.pilot.weighted": "only the weighting survey may be weighted: the pre-flight check "
+                              "refuses a second one (tests/test_bad_inputs.py)",
     "weighting.survey": "only one survey is weighted in the embedded study",
     "weighting.design_weight": "the cleaned data has one design weight, 'design_weight'",
     "quotes.text": "the main survey has one open-text variable",
+    "models.social_licence.survey": "the model's variables exist only in the main survey",
 }
 
 SITECUSTOMIZE = '''
@@ -239,7 +241,10 @@ def variation(key: tuple[str, ...], value: Any, work: Path) -> Any:
         "privacy.pseudonym_key_env": "ANOTHER_KEY_VARIABLE",
         "quotes.survey": "pilot",
         "quotes.item": "acc_plan_net",
-        "model.outcome": "public_sources_acceptable_any",
+        "models.social_licence.outcome": "public_sources_acceptable_any",
+        "documents.contrast": [{"name": "government", "label": "government",
+                                "types": ["local_authority", "national_government"]},
+                               {"name": "company", "label": "company", "types": ["company"]}],
         "documents.problem_root": "Problems (renamed)",
         "documents.solution_root": "Solutions (renamed)",
         "documents.position_unit": "utf16",
@@ -301,9 +306,10 @@ def test_every_config_key_reruns_exactly_its_consumers(built: Path, dag: dict[Jo
     problems: list[str] = []
     for key in keys:
         dotted = ".".join(key)
-        if not any(dotted == d.replace("{survey}", key[1] if len(key) > 1 else "")
-                   or dotted.startswith(d.replace("{survey}", key[1] if len(key) > 1 else "") + ".")
-                   for d in declared_anywhere):
+        if key[0] == "report":
+            continue  # the report spec (config/report.yaml): test_report_spec_reruns_its_users
+        here = [re.sub(r"\{\w+\}", key[1] if len(key) > 1 else "", d) for d in declared_anywhere]
+        if not any(dotted == d or dotted.startswith(d + ".") for d in here):
             problems.append(f"{dotted}: no rule declares it (uses(...) or setting(...))")
             continue
         if dotted in NOT_VARIED:
@@ -401,16 +407,39 @@ FILE_CASES = [
     ("workflow/scripts/estimate.py", {"estimate"}),
     ("workflow/scripts/weight.py", {"weight"}),
     ("workflow/scripts/render.py", {"render_briefing", "technical_report"}),
-    ("workflow/templates/parents.html", {"render_briefing[parents]"}),
-    ("workflow/templates/technical_report.html", {"technical_report"}),
-    ("workflow/templates/_macros.html", {"render_briefing", "technical_report"}),
+    ("config/templates/parents.html", {"render_briefing[parents]"}),
+    ("config/templates/technical_report.html", {"technical_report"}),
+    ("config/templates/_study.html", {"render_briefing", "technical_report"}),
+    ("workflow/templates/_engine.html", {"render_briefing", "technical_report"}),
     ("workflow/templates/briefing.css", {"render_briefing", "technical_report"}),
     ("workflow/fonts/DejaVuSans.ttf", {"charts", "render_briefing", "technical_report"}),
     ("config/plans/pilot.yaml", {"ingest[pilot]", "clean[pilot]"}),
     ("config/targets/region.csv", {"weight", "estimate[main]", "model"}),
     ("raw/pilot_survey.sav", {"ingest[pilot]", "technical_report"}),
     ("raw/document_codes.qdpx", {"documents", "technical_report"}),
+    ("config/report.yaml", {"technical_report"}),  # hashed there; a comment changes no finding
 ]
+
+# The report spec (config/report.yaml): one change per part, and the jobs it must re-run.
+REPORT_CASES = [
+    (("report", "findings", "heard", "category"), 2, {"facts"}),
+    (("report", "population"), "carers", {"facts", "estimate"}),
+    (("report", "breakdowns", "age_band", "title"), "age group", {"facts"}),
+    (("report", "charts", "trust", "axis"), "Trust (changed)", {"charts"}),
+    (("report", "documents", "parents", "title"), "What parents told us (changed)",
+     {"render_briefing[parents]"}),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "rules"), REPORT_CASES,
+                         ids=[".".join(c[0]) for c in REPORT_CASES])
+def test_report_spec_reruns_its_users(built: Path, dag: dict[Job, set[Job]], key: tuple[str, ...],
+                                      value: Any, rules: set[str]) -> None:
+    path = built / f"override_{'_'.join(key)}.yaml"
+    path.write_text(yaml.safe_dump(overlay(key, value)), encoding="utf-8")
+    got = dry_run(built, "--configfile", str(path))
+    want = closure({j for j in dag if j[0] in rules or fmt([j])[0] in rules}, dag)
+    assert got == want, f"extra {fmt(got - want)}, missing {fmt(want - got)}"
 
 
 @pytest.mark.parametrize(("rel", "rules"), FILE_CASES, ids=[c[0] for c in FILE_CASES])

@@ -9,9 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from parentlink import facts as F
 from parentlink.errors import UserError
+
+ROOT = Path(__file__).resolve().parents[1]
 
 STUDY = {
     "title": "Parental social licence for data linkage for service intervention",
@@ -211,10 +214,10 @@ def write_model(path: Path, terms: dict[str, tuple[float, float, float]] | None 
     _write_csv(path, F.MODEL_COLUMNS, rows)
 
 
-def write_meta(path: Path) -> None:
+def write_meta(path: Path, items: dict[str, Any] | None = None, survey: str = "main") -> None:
     """Clean metadata: net items leave 'don't know' (8) out of the base; heard/consent keep it."""
     variables: dict[str, Any] = {}
-    for var, (label, cats, _) in MAIN_ITEMS.items():
+    for var, (label, cats, _) in (items or MAIN_ITEMS).items():
         keep_dk = var in ("heard", "consent")
         variables[var] = {
             "label": label, "type": "categorical", "value_labels": cats,
@@ -223,7 +226,7 @@ def write_meta(path: Path) -> None:
             "source": None, "derived_from": None, "note": None,
         }
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"survey": "main", "n": 930, "weighted": True,
+    path.write_text(json.dumps({"survey": survey, "n": 930, "weighted": survey == "main",
                                 "variables": variables}, indent=1), encoding="utf-8")
 
 
@@ -364,8 +367,10 @@ def make_results(root: Path, overrides: dict[tuple[str, str, str], float] | None
         "chains": r / "documents" / "chains.csv",
         "reliability": r / "documents" / "reliability.csv",
         "main_tests": r / "tables" / "main_tests.csv",
+        "pilot_tests": r / "tables" / "pilot_tests.csv",
         "model": r / "models" / "main_social_licence_glm.csv",
         "main_meta": r / "clean" / "main_meta.json",
+        "pilot_meta": r / "clean" / "pilot_meta.json",
     }
     write_main_estimates(paths["main_estimates"], overrides, drop)
     write_pilot_estimates(paths["pilot_estimates"])
@@ -379,19 +384,41 @@ def make_results(root: Path, overrides: dict[tuple[str, str, str], float] | None
     write_chains(paths["chains"])
     write_reliability(paths["reliability"])
     write_tests(paths["main_tests"])
+    _write_csv(paths["pilot_tests"], ["survey", "variable", "group_variable", "chisq", "f", "ndf",
+                                      "ddf", "p_value", "n"], [])
     write_model(paths["model"])
     write_meta(paths["main_meta"])
+    write_meta(paths["pilot_meta"], PILOT_ITEMS, "pilot")
     return paths
 
 
-def build(paths: dict[str, Path]) -> dict[str, Any]:
+def study_config() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The embedded study's config and report spec, defaults filled in (as the workflow has)."""
+    from parentlink.config import load_schema, prepare
+
+    raw = {**yaml.safe_load((ROOT / "config/config.yaml").read_text(encoding="utf-8")),
+           **yaml.safe_load((ROOT / "config/report.yaml").read_text(encoding="utf-8"))}
+    cfg = prepare(raw, load_schema(str(ROOT / "config/schema.json")), "config/config.yaml")
+    return cfg, cfg["report"]
+
+
+def build(paths: dict[str, Path], report: dict[str, Any] | None = None,
+          study: dict[str, Any] | None = None) -> dict[str, Any]:
+    """facts.json's content for the results under `paths`, with the embedded study's spec."""
     p = paths
-    return F.build_facts(
-        main_estimates=p["main_estimates"], pilot_estimates=p["pilot_estimates"],
-        main_flow=p["main_flow"], pilot_flow=p["pilot_flow"], diagnostics=p["diagnostics"],
-        code_frequencies=p["code_frequencies"], cooccurrence=p["cooccurrence"],
-        chains=p["chains"], reliability=p["reliability"], main_tests=p["main_tests"], model=p["model"],
-        main_meta=p["main_meta"], study=STUDY, min_base=50)
+    cfg, spec = study_config()
+    surveys = {
+        s: F.SurveyResults(estimates=p[f"{s}_estimates"], tests=p[f"{s}_tests"],
+                           flow=p[f"{s}_flow"], meta=p[f"{s}_meta"], label=s,
+                           weighted=s == "main",
+                           diagnostics=p["diagnostics"] if s == "main" else None)
+        for s in ("main", "pilot")}
+    docs = F.DocumentResults(p["code_frequencies"], p["cooccurrence"], p["chains"],
+                             p["reliability"])
+    return F.build_facts(report=report or spec, surveys=surveys,
+                         models={"social_licence": (p["model"], cfg["models"]["social_licence"])},
+                         documents=docs, documents_config=cfg["documents"],
+                         study=study or STUDY, min_base=50)
 
 
 # ----------------------------------------------------------------------------- tests
@@ -399,22 +426,26 @@ def build(paths: dict[str, Path]) -> dict[str, Any]:
 
 def test_headlines(tmp_path: Path) -> None:
     facts = build(make_results(tmp_path))
-    acc = {i["variable"]: i for i in facts["main"]["acceptability"]}
+    f = facts["findings"]
+    acc = f["acceptability"]["by"]
     assert acc["acc_plan_net"]["pct"] == pytest.approx(46.0)
-    assert facts["main"]["acceptability_ranked"]["highest"]["variable"] == "acc_research_net"
-    assert facts["main"]["trust_ranked"]["lowest"]["variable"] == "trust_private_net"
-    assert facts["pilot"]["trust_private_definitely"]["count"] == 4
-    assert facts["pilot"]["trust_private_no"]["count"] == 309
-    assert facts["main_flow"]["retained"] == 930
+    assert f["acceptability"]["ranked"]["highest"]["variable"] == "acc_research_net"
+    assert f["trust"]["ranked"]["lowest"]["variable"] == "trust_private_net"
+    assert f["pilot_private_definitely"]["count"] == 4
+    assert f["pilot_private_no"]["count"] == 309
+    # A weighted survey's share carries no count: it is not a number of people.
+    assert "count" not in f["consent_always"]
+    assert facts["surveys"]["main"]["flow"]["retained"] == 930
     assert facts["documents"]["n_documents"] == 60
 
 
 def test_gaps_skip_suppressed_groups(tmp_path: Path) -> None:
     facts = build(make_results(tmp_path))
-    eth = facts["main"]["gaps"]["trust_council_net"]["ethnicity"]
+    eth = facts["findings"]["trust_council_by_group"]["by"]["ethnicity"]
     other = [r for r in eth["rows"] if r["group"] == "Other ethnic group"][0]
     assert other == {"group": "Other ethnic group", "group_code": "5", "suppressed": True,
-                     "base": 30}
+                     "base": 30, "view": "unknown",
+                     "phrase": "parents in the other ethnic group"}
     assert eth["lowest"]["group"] == "Black"
     assert eth["any_suppressed"] is True
 
@@ -457,45 +488,45 @@ def test_facts_file_is_stable(tmp_path: Path) -> None:
 
 
 def test_comparisons_are_computed(tmp_path: Path) -> None:
-    main = build(make_results(tmp_path))["main"]
-    pur = main["purposes"]
+    f = build(make_results(tmp_path))["findings"]
+    pur = f["planning_vs_targeting"]
     # Fixture: planning 46% against targeting uses of 17-34%, every CI apart.
-    assert pur["planning_higher_than_all"] is True
+    assert pur["higher_than_all"] is True
     assert all(c["direction"] == "higher" and c["ci_overlap"] is False
                for c in pur["comparisons"])
-    assert pur["targeting_all_minority"] is True
-    assert main["trust_ranked"]["lowest"]["variable"] == "trust_private_net"
-    assert main["trust_ranked"]["lowest_clear"] is True
-    assert main["sources_contrast"]["apart"] is True
-    assert main["bases"]["families"]["acceptability"] == "excluded"
-    assert main["bases"]["families"]["consent"] == "included"
+    assert pur["against_all_minority"] is True
+    assert f["trust"]["ranked"]["lowest"]["variable"] == "trust_private_net"
+    assert f["trust"]["ranked"]["lowest_clear"] is True
+    assert f["public_vs_private"]["apart"] is True
+    assert f["acceptability"]["dont_know"] == "excluded"
+    assert f["consent_always"]["dont_know"] == "included"
 
 
 def test_comparisons_follow_the_data(tmp_path: Path) -> None:
     # Targeting accepted as much as planning: no claim that planning is preferred.
-    main = build(make_results(tmp_path, overrides={
+    f = build(make_results(tmp_path, overrides={
         ("acc_notasked_net", "1", "All parents"): 0.47,
-        ("acc_need_net", "1", "All parents"): 0.6}))["main"]
-    pur = main["purposes"]
-    assert pur["planning_higher_than_all"] is False
-    assert pur["targeting_all_minority"] is False
-    assert [t["variable"] for t in pur["targeting_other"]] == ["acc_need_net",
-                                                               "acc_notasked_net"]
+        ("acc_need_net", "1", "All parents"): 0.6}))["findings"]
+    pur = f["planning_vs_targeting"]
+    assert pur["higher_than_all"] is False
+    assert pur["against_all_minority"] is False
+    assert [t["variable"] for t in pur["against_other"]] == ["acc_need_net",
+                                                             "acc_notasked_net"]
 
 
 def test_group_differences_use_the_design_based_test(tmp_path: Path) -> None:
-    gaps = build(make_results(tmp_path))["main"]["gaps"]
-    assert gaps["trust_council_net"]["family_type"]["differs"] is True
+    gaps = build(make_results(tmp_path))["findings"]["trust_council_by_group"]["by"]
+    assert gaps["family_type"]["differs"] is True
     # p = 0.30 in the fixture's tests: the range is reported, the difference is not clear.
-    age = gaps["trust_council_net"]["age_band"]
+    age = gaps["age_band"]
     assert age["differs"] is False and age["test"]["p_value"] == pytest.approx(0.30)
-    eth = gaps["trust_council_net"]["ethnicity"]
+    eth = gaps["ethnicity"]
     assert eth["n_suppressed"] == 1 and eth["suppressed_groups"] == ["Other ethnic group"]
 
 
 def test_model_speaks_for_suppressed_groups(tmp_path: Path) -> None:
-    main = build(make_results(tmp_path))["main"]
-    model = main["model"]
+    f = build(make_results(tmp_path))["findings"]
+    model = f["licence_model"]
     black = [t for t in model["terms"]
              if (t["group_variable"], t["group_code"]) == ("ethnicity", "4")]
     assert black[0]["direction"] == "lower" and black[0]["reference"] == "White"
@@ -504,7 +535,7 @@ def test_model_speaks_for_suppressed_groups(tmp_path: Path) -> None:
                t["group_variable"] == "ethnicity"][0]
     assert unclear["direction"] == "unclear"  # CI 0.4-1.6 includes 1
     # 'Other ethnic group' (n=30) is suppressed; the model's clear odds ratio is attached.
-    sup = main["gaps"]["social_licence_high"]["ethnicity"]["model_for_suppressed"]
+    sup = f["licence_by_group"]["by"]["ethnicity"]["model_for_suppressed"]
     assert [t["group"] for t in sup] == ["Other ethnic group"]
     assert sup[0]["phrase"] == "parents in the other ethnic group"
     assert {t["group_variable"] for t in model["lower"]} >= {"ethnicity", "family_type"}
@@ -605,3 +636,44 @@ def test_missing_document_file_names_it(tmp_path: Path) -> None:
     paths["reliability"].unlink()
     with pytest.raises(UserError, match="reliability.csv"):
         build(paths)
+
+
+# ----------------------------------------------------------------------------- the report spec
+
+
+def test_findings_follow_the_spec_not_the_engine(tmp_path: Path) -> None:
+    """Another spec over the same results: other names, another population, generic labels."""
+    _, spec = study_config()
+    other = {
+        "population": "carers",
+        "breakdowns": {"income": {"title": "income band", "phrase": "carers earning {lower}"}},
+        "findings": {
+            "plan": {"kind": "share", "survey": "main", "item": "acc_plan_net", "category": 1},
+            "council": {"kind": "breakdown", "survey": "main", "item": "trust_council_net",
+                        "category": 1, "by": ["income", "region"]},
+        },
+    }
+    f = build(make_results(tmp_path), report={**spec, **other})["findings"]
+    assert set(f) == {"plan", "council"}
+    assert f["plan"]["pct"] == pytest.approx(46.0) and f["plan"]["finding"] == "plan"
+    inc = f["council"]["by"]["income"]
+    assert inc["title"] == "income band"
+    assert inc["rows"][0]["phrase"] == "carers earning under £20,000"
+    # A breakdown the spec does not describe gets a generic phrase in the spec's population.
+    assert f["council"]["by"]["region"]["rows"][0]["phrase"] == "carers in the group ‘North’ (region)"
+
+
+@pytest.mark.parametrize(("finding", "message"), [
+    ({"kind": "compare", "finding": "nothing", "item": "a", "against": ["b"]},
+     "report.findings.bad: 'nothing' is not a finding of kind items"),
+    ({"kind": "share", "survey": "panel", "item": "heard", "category": 1},
+     "report.findings.bad: survey 'panel' has no estimates; surveys: main, pilot"),
+    ({"kind": "share", "survey": "main", "item": "not_an_item", "category": 1},
+     "no estimates for variable 'not_an_item'"),
+    ({"kind": "model", "model": "absent"}, "report.findings.bad: no model 'absent'"),
+])
+def test_a_wrong_finding_is_one_line_naming_it(tmp_path: Path, finding: dict[str, Any],
+                                               message: str) -> None:
+    _, spec = study_config()
+    with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        build(make_results(tmp_path), report={**spec, "findings": {"bad": finding}})

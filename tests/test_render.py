@@ -15,11 +15,15 @@ import pytest
 
 from parentlink import charts as C
 from parentlink import render as R
+from parentlink.errors import UserError
 from tests.test_comments import make_quotes
-from tests.test_facts import STUDY, build, make_results
+from tests.test_facts import STUDY, build, make_results, study_config
+
+CFG, SPEC = study_config()
 
 ROOT = Path(__file__).resolve().parents[1]
-TEMPLATES = ROOT / "workflow" / "templates"
+TEMPLATES = ROOT / "config" / "templates"  # the embedded study's documents
+ENGINE = ROOT / "workflow" / "templates"  # base.html, _engine.html, briefing.css
 FONTS = ROOT / "workflow" / "fonts"
 
 HOSTILE = {
@@ -36,15 +40,15 @@ def _project(root: Path, **kw: Any) -> dict[str, Any]:
     paths = make_results(root, **kw)
     facts = build(paths)
     figures = root / "results" / "figures"
-    alt = C.make_charts(facts, figures, FONTS, figures / "alt_text.json")
+    alt = C.make_charts(facts, SPEC["charts"], figures, FONTS, figures / "alt_text.json")
     return {"paths": paths, "facts": facts, "alt": alt, "results": root / "results",
             "quotes": make_quotes()}
 
 
 def _briefing(p: dict[str, Any], audience: str, out: Path) -> Path:
-    R.render_briefing(audience=audience, facts=p["facts"], alt_text=p["alt"], study=STUDY,
-                      quotes=p["quotes"],
-                      templates_dir=TEMPLATES, fonts_dir=FONTS, results_dir=p["results"],
+    R.render_briefing(audience=audience, document=SPEC["documents"][audience], facts=p["facts"],
+                      alt_text=p["alt"], study=STUDY, quotes=p["quotes"], templates_dir=TEMPLATES,
+                      engine_dir=ENGINE, fonts_dir=FONTS, results_dir=p["results"],
                       out_pdf=out / f"{audience}.pdf", out_html=out / f"{audience}.html")
     return out / f"{audience}.pdf"
 
@@ -96,7 +100,10 @@ def test_refused_fetch_stops_the_render(tmp_path: Path, base: dict[str, Any]) ->
 
 
 def test_pdf_ua_structure(base: dict[str, Any]) -> None:
-    for audience, max_pages in (("local_authorities", 4), ("national_policy", 4), ("parents", 2)):
+    assert {a: d["pages"] for a, d in SPEC["documents"].items()} == {
+        "local_authorities": 4, "national_policy": 4, "parents": 2}
+    for audience, doc in SPEC["documents"].items():
+        max_pages = doc["pages"]
         with pikepdf.open(base[audience]) as pdf:
             assert 1 <= len(pdf.pages) <= max_pages, audience
             xmp = pdf.Root.Metadata.read_bytes().decode()
@@ -215,7 +222,7 @@ def test_hostile_free_text_is_inert(tmp_path: Path) -> None:
     est.write_text(text, encoding="utf-8")
     p["facts"] = build(p["paths"])
     figures = p["results"] / "figures"
-    p["alt"] = C.make_charts(p["facts"], figures, FONTS, figures / "alt_text.json")
+    p["alt"] = C.make_charts(p["facts"], SPEC["charts"], figures, FONTS, figures / "alt_text.json")
     out = tmp_path / "out"
     for audience in ("local_authorities",):
         pdf = _briefing(p, audience, out)
@@ -248,9 +255,11 @@ def test_technical_report(tmp_path: Path) -> None:
         facts=p["facts"], alt_text=p["alt"], study=STUDY, quotes=p["quotes"],
         estimates={"main": est, "pilot": p["paths"]["pilot_estimates"]},
         flows={"main": p["paths"]["main_flow"], "pilot": p["paths"]["pilot_flow"]},
-        diagnostics=p["paths"]["diagnostics"], code_frequencies=p["paths"]["code_frequencies"],
+        diagnostics={"main": p["paths"]["diagnostics"]},
+        code_frequencies=p["paths"]["code_frequencies"],
         hashed_inputs=[est, p["paths"]["diagnostics"]], project_root=tmp_path,
-        version="v-test", templates_dir=TEMPLATES, fonts_dir=FONTS, results_dir=res,
+        version="v-test", templates_dir=TEMPLATES, engine_dir=ENGINE, fonts_dir=FONTS,
+        results_dir=res,
         out_pdf=out)
     text = " ".join(_text(out).split())
     assert hashlib.sha256(est.read_bytes()).hexdigest()[:40] in text.replace(" ", "")
@@ -352,7 +361,7 @@ def test_characters_the_font_lacks_never_pull_in_a_system_font(tmp_path: Path) -
                    encoding="utf-8")
     p["facts"] = build(p["paths"])
     figures = p["results"] / "figures"
-    p["alt"] = C.make_charts(p["facts"], figures, FONTS, figures / "alt_text.json")
+    p["alt"] = C.make_charts(p["facts"], SPEC["charts"], figures, FONTS, figures / "alt_text.json")
     pdf = _briefing(p, "local_authorities", tmp_path / "out")
     fonts = _font_names(pdf)
     assert fonts and all("Report-Sans" in f for f in fonts), fonts
@@ -410,3 +419,59 @@ def test_renderer_sees_no_system_font(tmp_path: Path) -> None:
     conf = Path(os.environ["FONTCONFIG_FILE"]).read_text(encoding="utf-8")
     assert f"<dir>{os.path.realpath(FONTS)}</dir>" in conf and "/usr/share/fonts" not in conf
     assert "<include" not in conf  # nothing from /etc/fonts
+
+
+# ----------------------------------------------------------------------------- study templates
+
+
+def _study_template(tmp: Path, body: str) -> Path:
+    folder = tmp / "templates"
+    folder.mkdir(exist_ok=True)
+    (folder / "note.html").write_text(
+        '{% extends "base.html" %}\n{% import "_engine.html" as e with context %}\n'
+        "{% block content %}\n<h1>Note</h1>\n" + body + "\n{% endblock %}\n", encoding="utf-8")
+    return folder
+
+
+def _render_note(p: dict[str, Any], folder: Path, out: Path) -> None:
+    R.render_briefing(audience="note", document={"title": "A note"}, facts=p["facts"],
+                      alt_text=p["alt"], study=STUDY, quotes=p["quotes"], templates_dir=folder,
+                      engine_dir=ENGINE, fonts_dir=FONTS, results_dir=p["results"],
+                      out_pdf=out / "note.pdf", out_html=out / "note.html")
+
+
+def test_a_study_template_cites_findings_by_name(tmp_path: Path, base: dict[str, Any]) -> None:
+    folder = _study_template(tmp_path, "<p>{{ f.consent_always | pct }} say ask first; "
+                                       "{{ e.gap_sentence('trust_council_by_group', 'income', "
+                                       "'Trust') }}.</p>")
+    _render_note(base, folder, tmp_path)
+    text = _flat(tmp_path / "note.pdf")
+    assert "72% say ask first; Trust differed by household income, from" in text
+
+
+def test_an_unknown_finding_names_the_template_line(tmp_path: Path,
+                                                    base: dict[str, Any]) -> None:
+    folder = _study_template(tmp_path, "<p>fine</p>\n<p>{{ f.trust_concil | pct }}</p>")
+    with pytest.raises(UserError) as err:
+        _render_note(base, folder, tmp_path)
+    message = str(err.value)
+    assert "note.html line 6" in message and "no finding 'trust_concil'" in message
+    assert "trust_council_by_group" in message  # the findings that exist are listed
+    assert not (tmp_path / "note.pdf").exists()
+
+
+def test_a_suppressed_finding_cannot_be_printed(tmp_path: Path) -> None:
+    p = _project(tmp_path)
+    cell = dict(p["facts"]["findings"]["consent_always"])
+    p["facts"]["findings"]["consent_always"] = {"suppressed": True, "base": 31,
+                                                "finding": "consent_always",
+                                                **{k: cell[k] for k in ("variable", "short")}}
+    folder = _study_template(tmp_path, "<p>{{ f.consent_always | pct }}</p>")
+    with pytest.raises(UserError, match=r"note.html line 5: finding 'consent_always' is "
+                                        r"suppressed \(base 31\)"):
+        _render_note(p, folder, tmp_path)
+    # Guarded, the same template renders.
+    folder = _study_template(tmp_path, "<p>{% if not f.consent_always.suppressed %}"
+                                       "{{ f.consent_always | pct }}{% else %}too few{% endif %}</p>")
+    _render_note(p, folder, tmp_path)
+    assert "too few" in _flat(tmp_path / "note.pdf")

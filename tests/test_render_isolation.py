@@ -87,7 +87,8 @@ common = {
     "alt_text": json.loads((results / "figures" / "alt_text.json").read_text(encoding="utf-8")),
     "quotes": json.loads((results / "report" / "parent_quotes.json").read_text(encoding="utf-8")),
     "study": study,
-    "templates_dir": Path("workflow/templates"),
+    "templates_dir": Path("config/templates"),
+    "engine_dir": Path("workflow/templates"),
     "fonts_dir": Path("workflow/fonts"),
     "results_dir": results,
 }
@@ -96,13 +97,17 @@ if job == "technical_report":
     render.render_technical_report(
         **common, estimates=estimates,
         flows={s: Path(f"results/clean/{s}_flow.csv") for s in ("main", "pilot")},
-        diagnostics=Path("results/weights/main_diagnostics.json"),
+        diagnostics={"main": Path("results/weights/main_diagnostics.json")},
         code_frequencies=Path("results/documents/code_frequencies.csv"),
         hashed_inputs=[*estimates.values(), Path("results/weights/main_diagnostics.json")],
         project_root=project, version="isolation-test", min_cell=10,
         out_pdf=Path("reports/technical_report.pdf"))
 else:
-    render.render_briefing(audience=job, **common, out_pdf=Path(f"reports/briefings/{job}.pdf"),
+    import yaml
+
+    spec = yaml.safe_load(Path("config/report.yaml").read_text(encoding="utf-8"))["report"]
+    render.render_briefing(audience=job, document=spec["documents"][job], **common,
+                           out_pdf=Path(f"reports/briefings/{job}.pdf"),
                            out_html=Path(f"reports/briefings/{job}.html"))
 """
 

@@ -120,7 +120,7 @@ def job_stats(out: str) -> dict[str, int]:
 
 
 def test_editing_one_template_reruns_only_that_render(built: Path) -> None:
-    template = built / "workflow/templates/parents.html"
+    template = built / "config/templates/parents.html"
     template.touch()  # same content, newer time: Snakemake 9 compares checksums, nothing to do
     run = snakemake(built, "-n")
     assert "Nothing to be done" in run.stdout + run.stderr

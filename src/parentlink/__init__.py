@@ -1,4 +1,4 @@
-"""parentlink: the pipeline for the 'Parental social licence for data linkage' study.
+"""parentlink: a reproducible survey and document-analysis pipeline (Snakemake engine, study as data).
 
 One module per stage: synth (synthetic study), ingest, clean, weight, estimate, disclosure,
 documents, charts, render. Errors that a user can cause raise :class:`parentlink.errors.UserError`.

@@ -1,6 +1,10 @@
 """What `make` runs: the workflow, one build at a time per folder, safe to interrupt.
 
-    python -m parentlink.build [snakemake arguments...]
+    python -m parentlink.build [--study FOLDER] [snakemake arguments...]
+
+- ``--study FOLDER`` builds the study in FOLDER (its config/, raw/ and templates, e.g.
+  ``examples/schools``) with this repository's engine: Snakemake runs in FOLDER with the
+  engine's Snakefile and profile, and the outputs go to FOLDER/results and FOLDER/reports.
 
 - Only one build runs in a folder. The launcher holds an exclusive ``flock`` on
   ``.snakemake/parentlink-build.lock`` (the kernel releases it when the launcher ends, even on
@@ -351,14 +355,28 @@ def _group_running(pgid: int) -> bool:
 # ---- running the build --------------------------------------------------------------------------
 
 
-def snakemake_command(args: Sequence[str], project: Path) -> list[str]:
-    """Snakemake with what recovery needs, unless the caller said otherwise."""
+def snakemake_command(args: Sequence[str], project: Path, engine: Path | None = None) -> list[str]:
+    """Snakemake with what recovery needs, unless the caller said otherwise. With `engine` (a
+    study folder apart from the engine), the engine's Snakefile and profile are named."""
+    engine = engine or project
     cmd = [sys.executable, "-m", "snakemake"]
     if "--rerun-incomplete" not in args and "--ri" not in args:
         cmd.append("--rerun-incomplete")
-    if not any(a.startswith("--workflow-profile") for a in args) and (project / PROFILE).is_dir():
-        cmd += ["--workflow-profile", PROFILE]
+    if not any(a.startswith("--workflow-profile") for a in args) and (engine / PROFILE).is_dir():
+        cmd += ["--workflow-profile", str(engine / PROFILE) if engine != project else PROFILE]
+    if engine != project and not {"-s", "--snakefile"} & set(args):
+        cmd += ["--snakefile", str(engine / "Snakefile")]
     return cmd + list(args)
+
+
+def _study_folder(args: list[str]) -> tuple[Path | None, list[str]]:
+    """(study folder, the other arguments) from `--study FOLDER` or `--study=FOLDER`."""
+    for i, arg in enumerate(args):
+        if arg == "--study" and i + 1 < len(args):
+            return Path(args[i + 1]), args[:i] + args[i + 2:]
+        if arg.startswith("--study="):
+            return Path(arg.split("=", 1)[1]), args[:i] + args[i + 1:]
+    return None, args
 
 
 class _Forwarder:
@@ -468,9 +486,17 @@ DRY_RUN_FLAGS = {"-n", "--dry-run", "--dryrun"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    project = Path.cwd()
-    code = run_build(project, snakemake_command(args, project))
+    study, args = _study_folder(list(sys.argv[1:] if argv is None else argv))
+    engine = Path.cwd()
+    project = engine
+    if study is not None:
+        project = study.resolve()
+        if not (project / "config" / "config.yaml").is_file():
+            print(f"ERROR: --study {study}: no config/config.yaml there; a study folder holds "
+                  f"config/config.yaml, config/report.yaml and its data (docs/new-study.md).",
+                  file=sys.stderr)
+            return 2
+    code = run_build(project, snakemake_command(args, project, engine))
     if code == 0 and not DRY_RUN_FLAGS & set(args):
         outputs = list_outputs(project)
         if outputs:

@@ -42,7 +42,6 @@ MPL_FONT_FAMILY = "font-family: 'DejaVu Sans'"
 SVG_FONT_FAMILY = "font-family: 'Report Sans', 'DejaVu Sans', sans-serif"
 WIDTH_IN = 6.6  # A4 text block is about 6.85 in wide with the briefing margins
 
-CHART_NAMES = ["acceptability", "trust", "breakdown", "pilot", "documents", "cooccurrence"]
 # Sequential and colour-blind safe (perceptually uniform, readable in greyscale); reversed so
 # that few documents are light and many are dark on the white page.
 HEATMAP_CMAP = "viridis_r"
@@ -127,12 +126,12 @@ def _xlabel(ax: Axes, lines: Sequence[str], width: int = 62) -> None:
     ax.set_xlabel(text, loc="right", multialignment="center")
 
 
-def _view_base(facts: Mapping[str, Any], family: str) -> str:
-    """'% of parents who gave a view' where the base leaves out "don't know"."""
-    bases = facts["main"].get("bases", {})
-    if bases.get("families", {}).get(family) == "excluded":
-        return "weighted % of parents who gave a view; 95% confidence interval"
-    return "weighted %; 95% confidence interval"
+def _base_note(weighted: bool, dont_know: str | None, population: str) -> str:
+    """'(weighted % of parents who gave a view; 95% confidence interval)'."""
+    what = "weighted %" if weighted else "unweighted %"
+    if dont_know == "excluded":
+        what += f" of {population} who gave a view"
+    return f"({what}; 95% confidence interval)"
 
 
 def _with_base(label: str, item: Mapping[str, Any]) -> str:
@@ -153,58 +152,70 @@ def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def acceptability_chart(facts: Mapping[str, Any], path: Path) -> str:
-    items = _sorted(facts["main"]["acceptability"])
-    fig, ax = plt.subplots(layout="constrained", figsize=(WIDTH_IN, 2.9))
-    _bars(ax, items, [_with_base(_cap(i["short"]), i) for i in items], OKABE_ITO[0])
-    _xlabel(ax, ["Parents saying this use of linked records is acceptable",
-                 f"({_view_base(facts, 'acceptability')})"])
-    _save(fig, path)
-    hi, lo = facts["main"]["acceptability_ranked"]["highest"], \
-        facts["main"]["acceptability_ranked"]["lowest"]
-    return (f"Bar chart of acceptability of linking family records, by purpose. "
-            f"{_cap(one_in(lo['pct']))} parents ({pct_text(lo)}) find it acceptable to "
-            f"{lo['short']}; parents were most accepting of {hi['short']} ({pct_text(hi)})."
-            + _list_values(items))
+def _finding(facts: Mapping[str, Any], spec: Mapping[str, Any], chart: str) -> Mapping[str, Any]:
+    name = spec["finding"]
+    found = facts["findings"].get(name)
+    if found is None:
+        fail(f"report.charts.{chart}: no finding '{name}' in report.findings.")
+    return dict(found)
 
 
-def trust_chart(facts: Mapping[str, Any], path: Path) -> str:
-    items = _sorted(facts["main"]["trust"])
-    fig, ax = plt.subplots(layout="constrained", figsize=(WIDTH_IN, 3.3))
-    _bars(ax, items, [_with_base(_cap(i["short"]), i) for i in items], OKABE_ITO[2])
-    _xlabel(ax, ["Parents who trust the organisation to use linked data responsibly",
-                 f"({_view_base(facts, 'trust')})"])
+def _weighted(facts: Mapping[str, Any], finding: Mapping[str, Any]) -> bool:
+    items = finding.get("list") or []
+    survey = finding.get("survey") or (items[0].get("survey") if items else None)
+    return bool(facts["surveys"].get(survey, {}).get("weighted", True)) if survey else True
+
+
+def bars_chart(facts: Mapping[str, Any], spec: Mapping[str, Any], path: Path,
+               name: str = "bars") -> str:
+    """An `items` finding as horizontal bars, high to low, with 95% CIs and bases."""
+    found = _finding(facts, spec, name)
+    if "list" not in found or "ranked" not in found:
+        fail(f"report.charts.{name}: finding '{spec['finding']}' is not of kind items.")
+    items = _sorted(found["list"])
+    fig, ax = plt.subplots(layout="constrained",
+                           figsize=(WIDTH_IN, 1.25 + 0.25 * max(len(items), 1)))
+    colour = OKABE_ITO[0 if _weighted(facts, found) else 3]
+    _bars(ax, items, [_with_base(_cap(i["short"]), i) for i in items], colour)
+    _xlabel(ax, [spec["axis"], _base_note(_weighted(facts, found), found.get("dont_know"),
+                                          facts.get("population", "respondents"))])
     _save(fig, path)
-    hi, lo = facts["main"]["trust_ranked"]["highest"], facts["main"]["trust_ranked"]["lowest"]
-    return (f"Bar chart of trust in organisations to use linked family data responsibly. "
-            f"Parents trusted the {hi['short']} most ({pct_text(hi)}) and "
-            f"{lo['short']} least ({pct_text(lo)}, {one_in(lo['pct'])})."
-            + _list_values(items))
+    ranked = found["ranked"]
+    hi, lo = ranked["highest"], ranked["lowest"]
+    summary = ""
+    if hi is not None and lo is not None and hi is not lo:
+        summary = (f" Highest: {hi['short']} ({pct_text(hi)}); lowest: {lo['short']} "
+                   f"({pct_text(lo)}, {one_in(lo['pct'])}).")
+    return spec["alt"] + summary + _list_values(items)
 
 
 def _list_values(items: Sequence[Mapping[str, Any]]) -> str:
     return " Values: " + "; ".join(f"{i['short']} {pct_text(i)}" for i in items) + "."
 
 
-BREAKDOWN_ITEM = "trust_council_net"
-BREAKDOWN_GROUPS = [("ethnicity", "Ethnicity"), ("family_type", "Family type"),
-                    ("age_band", "Age"), ("income", "Household income")]
-
-
-def breakdown_chart(facts: Mapping[str, Any], path: Path) -> str:
-    gaps = facts["main"]["gaps"][BREAKDOWN_ITEM]
-    panels = [(g, title) for g, title in BREAKDOWN_GROUPS if g in gaps]
-    heights = [len(gaps[g]["rows"]) for g, _ in panels]
+def panels_chart(facts: Mapping[str, Any], spec: Mapping[str, Any], path: Path,
+                 name: str = "panels") -> str:
+    """A `breakdown` finding: one panel of bars per breakdown, groups in code order."""
+    found = _finding(facts, spec, name)
+    if "by" not in found or not isinstance(found["by"], dict):
+        fail(f"report.charts.{name}: finding '{spec['finding']}' is not of kind breakdown.")
+    gaps = found["by"]
+    missing = [g for g in spec["panels"] if g not in gaps]
+    if missing:
+        fail(f"report.charts.{name}: panel '{missing[0]}' is not a breakdown of finding "
+             f"'{spec['finding']}' (it has {', '.join(gaps)}).")
+    panels = list(spec["panels"].items())
+    heights = [max(len(gaps[g]["rows"]), 1) for g, _ in panels]
     height = 0.5 + 0.27 * sum(heights) + 0.35 * len(panels)
     fig, axes = plt.subplots(len(panels), 1, layout="constrained", figsize=(WIDTH_IN, height),
-                             gridspec_kw={"height_ratios": heights}, sharex=True)
-    for ax, (g, title), colour in zip(axes, panels, OKABE_ITO[1:], strict=False):
+                             gridspec_kw={"height_ratios": heights}, sharex=True, squeeze=False)
+    for ax, (g, title), colour in zip(axes[:, 0], panels, OKABE_ITO[1:] * 4, strict=False):
         rows = gaps[g]["rows"]
         _bars(ax, [{**r, "variable": r["group_code"]} for r in rows],
               [_with_base(r["group"], r) for r in rows], colour)
         ax.set_title(title, loc="left", fontsize=9, fontweight="bold")
-    _xlabel(axes[-1], ["Parents who trust their local council to use linked data responsibly",
-                       f"({_view_base(facts, 'trust')})"], width=70)
+    _xlabel(axes[-1, 0], [spec["axis"], _base_note(
+        True, found.get("dont_know"), facts.get("population", "respondents"))], width=70)
     _save(fig, path)
     parts = []
     for g, title in panels:
@@ -215,56 +226,58 @@ def breakdown_chart(facts: Mapping[str, Any], path: Path) -> str:
                      f"({_clip(gap['lowest']['group'])}) to {pct_text(gap['highest'])} "
                      f"({_clip(gap['highest']['group'])})")
     supp = any(gaps[g]["any_suppressed"] for g, _ in panels)
-    return ("Bar charts of trust in the local council by group of parents. Trust ranged "
-            + "; ".join(parts) + "."
+    return (spec["alt"] + (" The share ranged " + "; ".join(parts) + "." if parts else "")
             + (f" {SUPPRESSION_MARK} marks a group whose base is too small to show."
                if supp else ""))
 
 
-PILOT_ITEMS = [
-    ("heard_know", "Heard of data linkage and know how it works"),
-    ("acc_plan", "Acceptable: plan and improve family services"),
-    ("acc_notasked", "Acceptable: identify families who have not asked for support"),
-    ("acc_save", "Acceptable: save public money by early intervention"),
-    ("more_we_know_agree", "Agree 'the more we know about families ...'"),
-    ("trust_private_definitely", "Would definitely trust private companies"),
-]
-
-
-def pilot_chart(facts: Mapping[str, Any], path: Path) -> str:
-    pilot = facts["pilot"]
-    items = [{**pilot[k], "variable": k} for k, _ in PILOT_ITEMS]
-    labels = [lab for _, lab in PILOT_ITEMS]
-    fig, ax = plt.subplots(layout="constrained", figsize=(WIDTH_IN, 2.6))
+def counts_chart(facts: Mapping[str, Any], spec: Mapping[str, Any], path: Path,
+                 name: str = "counts") -> str:
+    """Share findings of an unweighted survey: bars labelled 'count of base'."""
+    items = []
+    for finding, label in spec["bars"].items():
+        found = facts["findings"].get(finding)
+        if found is None or "pct" not in found and "suppressed" not in found:
+            fail(f"report.charts.{name}: '{finding}' is not a finding of kind share.")
+        items.append({**found, "variable": finding, "bar_label": label})
+    fig, ax = plt.subplots(layout="constrained",
+                           figsize=(WIDTH_IN, 0.8 + 0.3 * max(len(items), 1)))
     ys = list(range(len(items)))[::-1]
     for y, item in zip(ys, items, strict=True):
         if item["suppressed"]:
             ax.text(1.5, y, f"{SUPPRESSION_MARK} too few to show", va="center", fontsize=8)
             continue
         ax.barh(y, item["pct"], color=OKABE_ITO[3], height=0.62)
-        ax.text(item["pct"] + 1.5, y, f"{item['count']:,} of {item['base']:,}",
-                va="center", fontsize=8)
-    ax.set_yticks(ys, labels)
+        ax.text(item["pct"] + 1.5, y, _count_label(item), va="center", fontsize=8)
+    ax.set_yticks(ys, [_clip(i["bar_label"], 64) for i in items])
+    ax.set_ylim(-0.6, len(items) - 0.4)
     ax.set_xlim(0, 100)
     ax.set_xticks(range(0, 101, 20), [f"{t}%" for t in range(0, 101, 20)])
     ax.tick_params(axis="y", length=0)
-    _xlabel(ax, ["Pilot respondents (unweighted %, convenience sample)"])
+    _xlabel(ax, [spec["axis"]])
     _save(fig, path)
-    no = pilot["trust_private_no"]
-    return ("Bar chart of pilot survey answers (unweighted convenience sample). "
-            + "; ".join(f"{lab}: {_count_text(it)}" for (_, lab), it in
-                        zip(PILOT_ITEMS, items, strict=True))
-            + f". {_count_text(no)} said they would not trust private companies.")
+    return (spec["alt"] + " "
+            + "; ".join(f"{i['bar_label']}: {_count_text(i)}" for i in items) + ".")
+
+
+def _count_label(item: Mapping[str, Any]) -> str:
+    if "count" in item:
+        return f"{item['count']:,} of {item['base']:,}"
+    return pct_text(item)
 
 
 def _count_text(item: Mapping[str, Any]) -> str:
     if item["suppressed"]:
         return SUPPRESSION_MARK
+    if "count" not in item:
+        return pct_text(item)
     return f"{item['count']:,} of {item['base']:,} ({pct_text(item)})"
 
 
-def documents_chart(facts: Mapping[str, Any], path: Path) -> str:
-    docs = facts["documents"]
+def documents_chart(facts: Mapping[str, Any], spec: Mapping[str, Any], path: Path,
+                    name: str = "documents") -> str:
+    """The most frequent codes: share of documents of each type with the code."""
+    docs = _documents(facts, name)
     types = docs["doc_types"]
     matrix = docs["matrix"]
     height = 0.7 + 0.085 * len(matrix) * max(len(types), 1)
@@ -280,7 +293,7 @@ def documents_chart(facts: Mapping[str, Any], path: Path) -> str:
     ax.set_xlim(0, 100)
     ax.set_xticks(range(0, 101, 20), [f"{t}%" for t in range(0, 101, 20)])
     ax.tick_params(axis="y", length=0)
-    _xlabel(ax, ["Documents of each type with the code (%), most frequent codes"])
+    _xlabel(ax, [spec.get("axis") or "Documents of each type with the code (%)"])
     ax.set_ylim(-0.6, len(matrix) - 0.4)
     # Figure-level legend above the plot: the code labels leave the axes too narrow for it.
     fig.legend(frameon=False, fontsize=8, loc="outside upper center", ncol=len(types))
@@ -293,8 +306,7 @@ def documents_chart(facts: Mapping[str, Any], path: Path) -> str:
                          f"code was "
                          f"'{_clip(top[0]['code'], 120)}' ({top[0]['pct']:.0f}% of "
                          f"{docs['by_type'][doc_type]['n_documents']})")
-    return ("Grouped bar chart of document analysis codes by document type: "
-            + "; ".join(parts) + ".")
+    return spec["alt"] + (" " + _cap("; ".join(parts)) + "." if parts else "")
 
 
 def _luminance(rgba: Sequence[float]) -> float:
@@ -306,7 +318,15 @@ def _pair_text(pair: Mapping[str, Any]) -> str:
     return f"'{_clip(pair['code_a'], 120)}' with '{_clip(pair['code_b'], 120)}'"
 
 
-def cooccurrence_chart(facts: Mapping[str, Any], path: Path) -> str:
+def _documents(facts: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    docs = facts.get("documents")
+    if not docs:
+        fail(f"report.charts.{name}: the study has no document analysis (config documents).")
+    return dict(docs)
+
+
+def cooccurrence_chart(facts: Mapping[str, Any], spec: Mapping[str, Any], path: Path,
+                       name: str = "cooccurrence") -> str:
     """Lower-triangle heatmap: documents in which both codes appear, codes in code-path order.
 
     Each pair appears once (row below column); the diagonal (documents with the code) is left
@@ -315,10 +335,11 @@ def cooccurrence_chart(facts: Mapping[str, Any], path: Path) -> str:
     import numpy as np
     from matplotlib.colors import Normalize
 
-    co = facts["documents"]["cooccurrence"]
+    docs = _documents(facts, name)
+    co = docs["cooccurrence"]
     codes = co["codes"]
     n = len(codes)
-    n_docs = facts["documents"]["n_documents"]
+    n_docs = docs["n_documents"]
     rows, cols = codes[1:], codes[:-1]
     values = np.ma.masked_all((max(n - 1, 1), max(n - 1, 1)))
     for i in range(1, n):
@@ -373,24 +394,23 @@ def cooccurrence_chart(facts: Mapping[str, Any], path: Path) -> str:
         if nxt:
             finding += " Next: " + "; ".join(f"{_pair_text(p)} ({p['n_documents']})"
                                             for p in nxt) + "."
-    return (f"Heatmap of how often two document-analysis codes appear in the same document, "
-            f"for {n} codes in codebook order across all {n_docs} documents; each cell gives "
-            f"the number of documents with both codes. " + finding)
+    return (f"{spec['alt']} {n} codes in codebook order across all {n_docs} documents; each "
+            f"cell gives the number of documents with both codes. " + finding)
 
 
 CHARTS = {
-    "acceptability": acceptability_chart,
-    "trust": trust_chart,
-    "breakdown": breakdown_chart,
-    "pilot": pilot_chart,
+    "bars": bars_chart,
+    "panels": panels_chart,
+    "counts": counts_chart,
     "documents": documents_chart,
     "cooccurrence": cooccurrence_chart,
 }
 
 
-def make_charts(facts: Mapping[str, Any], out_dir: Path, font_dir: Path | None,
-                alt_path: Path) -> dict[str, str]:
-    """Write every chart as out_dir/<name>.svg and the alt texts to alt_path (JSON).
+def make_charts(facts: Mapping[str, Any], charts: Mapping[str, Mapping[str, Any]], out_dir: Path,
+                font_dir: Path | None, alt_path: Path) -> dict[str, str]:
+    """Write every chart of `charts` (report.charts) as out_dir/<name>.svg and the alt texts
+    to alt_path (JSON).
 
     With the shipped fonts (font_dir), characters they cannot draw print as U+FFFD, so neither
     matplotlib's layout nor the PDF renderer reaches for a system font.
@@ -398,7 +418,8 @@ def make_charts(facts: Mapping[str, Any], out_dir: Path, font_dir: Path | None,
     setup_style(font_dir)
     if font_dir is not None:
         facts = printable_tree(facts, font_coverage(font_dir))
-    alt = {name: fn(facts, out_dir / f"{name}.svg") for name, fn in CHARTS.items()}
+    alt = {name: CHARTS[spec["kind"]](facts, spec, out_dir / f"{name}.svg", name)
+           for name, spec in charts.items()}
     alt_path.parent.mkdir(parents=True, exist_ok=True)
     alt_path.write_text(json.dumps(alt, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
                         encoding="utf-8")

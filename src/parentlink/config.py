@@ -232,9 +232,10 @@ def input_files(config: Mapping[str, Any]) -> list[tuple[str, str]]:
     files: list[tuple[str, str]] = []
     for name, s in config["surveys"].items():
         files += [(f"surveys.{name}.raw", s["raw"]), (f"surveys.{name}.plan", s["plan"])]
-    for i, t in enumerate(config["weighting"]["targets"]):
+    for i, t in enumerate((config.get("weighting") or {}).get("targets", [])):
         files.append((f"weighting.targets[{i}]", t))
-    files.append(("documents.source", config["documents"]["source"]))
+    if config.get("documents"):
+        files.append(("documents.source", config["documents"]["source"]))
     return files
 
 
@@ -323,13 +324,54 @@ def check_study(config: Mapping[str, Any], root: Path, source: str = CONFIG_FILE
     if missing_analysis:
         raise UserError(f"{source}: analysis has no entry for survey {missing_analysis[0]}; add "
                         f"analysis.{missing_analysis[0]} with its items and breakdowns.")
-    w = config["weighting"]
-    ws = w["survey"]
-    if ws not in surveys:
-        raise UserError(f"{source}: weighting.survey '{ws}' is not a survey; {_one_of(surveys, ws)}")
-    if not surveys[ws]["weighted"]:
-        raise UserError(f"{source}: weighting.survey '{ws}' is marked weighted: false in "
-                        f"surveys.{ws}; set it to true or weight another survey.")
+    weighted = [s for s, spec in surveys.items() if spec["weighted"]]
+    w = config.get("weighting")
+    if w is None:
+        if weighted:
+            raise UserError(f"{source}: surveys.{weighted[0]}.weighted is true but the config has "
+                            f"no weighting section; add weighting (survey, design_weight, "
+                            f"targets) or set weighted: false.")
+        ws = None
+    else:
+        ws = w["survey"]
+        if ws not in surveys:
+            raise UserError(f"{source}: weighting.survey '{ws}' is not a survey; "
+                            f"{_one_of(surveys, ws)}")
+        if not surveys[ws]["weighted"]:
+            raise UserError(f"{source}: weighting.survey '{ws}' is marked weighted: false in "
+                            f"surveys.{ws}; set it to true or weight another survey.")
+        others = [s for s in weighted if s != ws]
+        if others:
+            raise UserError(f"{source}: surveys.{others[0]}.weighted is true but weighting.survey "
+                            f"is '{ws}'; one survey is weighted to the margins, so set "
+                            f"surveys.{others[0]}.weighted: false or weighting.survey: "
+                            f"{others[0]}.")
+    if w is not None and ws is not None:
+        _check_weighting(w, ws, surveys, cleaned, root, source, need)
+    for name, m in (config.get("models") or {}).items():
+        if m["survey"] not in surveys:
+            raise UserError(f"{source}: models.{name}.survey '{m['survey']}' is not a survey; "
+                            f"{_one_of(surveys, m['survey'])}")
+        need(f"models.{name}.outcome", m["survey"], m["outcome"], ("categorical",))
+        for i, v in enumerate(m["predictors"]):
+            need(f"models.{name}.predictors[{i}]", m["survey"], v, ("categorical",))
+    q = config.get("quotes")
+    if q is None:
+        return
+    if q["survey"] not in surveys:
+        raise UserError(f"{source}: quotes.survey '{q['survey']}' is not a survey; "
+                        f"{_one_of(surveys, q['survey'])}")
+    if q["n"] > 0:
+        need("quotes.text", q["survey"], q["text"], ("text",))
+        need("quotes.item", q["survey"], q["item"], ("categorical",))
+
+
+def _check_weighting(w: Mapping[str, Any], ws: str, surveys: Mapping[str, Any],
+                     cleaned: Mapping[str, Any], root: Path, source: str,
+                     need: Any) -> None:
+    """The weighting section: its design weight and margin variables exist in the survey."""
+    from parentlink.plan import load_plan
+
     if w["design_weight"] not in cleaned[ws]:
         plan = load_plan(root / surveys[ws]["plan"])
         named = plan.get("design_weight")
@@ -341,14 +383,3 @@ def check_study(config: Mapping[str, Any], root: Path, source: str = CONFIG_FILE
     for i, t in enumerate(w["targets"]):
         for v in _margin_variables(root / t):
             need(f"weighting.targets[{i}] ({t}) variable", ws, v, ("categorical",))
-    m = config["model"]
-    need("model.outcome", ws, m["outcome"], ("categorical",))
-    for i, v in enumerate(m["predictors"]):
-        need(f"model.predictors[{i}]", ws, v, ("categorical",))
-    q = config["quotes"]
-    if q["survey"] not in surveys:
-        raise UserError(f"{source}: quotes.survey '{q['survey']}' is not a survey; "
-                        f"{_one_of(surveys, q['survey'])}")
-    if q["n"] > 0:
-        need("quotes.text", q["survey"], q["text"], ("text",))
-        need("quotes.item", q["survey"], q["item"], ("categorical",))

@@ -4,7 +4,7 @@ Design (R's terms): one stage, ``ids = ~1``, no strata, weights ``w`` = the fina
 main survey the weights are treated as CALIBRATED to the raking margins, i.e. R's
 
     dcal <- calibrate(svydesign(ids = ~1, weights = ~final_weight, data = d),
-                      ~sex + age_band + ..., population = <totals the weights already meet>,
+                      ~sex + age + ..., population = <totals the weights already meet>,
                       calfun = "linear")       # g-weights are 1, only the variance changes
 
 Linearised variance of an estimator with unit influence values ``x_i = w_i z_i``:
@@ -45,7 +45,7 @@ from scipy import sparse, stats
 from parentlink.errors import fail
 from parentlink.weight import Margin, cell_index, margin_index, read_margin_files
 
-ALL_GROUP = ("all", 0, "All parents")
+ALL_GROUP = ("all", 0, "All respondents")  # the label is "All <report.population>" in a study
 ESTIMATE_COLUMNS = [
     "survey", "variable", "variable_label", "category_code", "category", "group_variable",
     "group_code", "group", "base_unweighted", "base_weighted", "estimate", "se", "ci_lower",
@@ -232,10 +232,10 @@ def code_variable(data: pd.DataFrame, meta: Mapping[str, Any], name: str,
                   list(range(len(labelled))))
 
 
-def all_coding(n: int) -> Coding:
-    """The whole sample as one group."""
-    return Coding(ALL_GROUP[0], ALL_GROUP[2], np.zeros(n, dtype=np.int64), [ALL_GROUP[1]],
-                  [ALL_GROUP[2]], [0])
+def all_coding(n: int, label: str = ALL_GROUP[2]) -> Coding:
+    """The whole sample as one group, labelled `label` ("All schools")."""
+    return Coding(ALL_GROUP[0], label, np.zeros(n, dtype=np.int64), [ALL_GROUP[1]],
+                  [label], [0])
 
 
 # --------------------------------------------------------------------------- domain proportions
@@ -372,8 +372,10 @@ def estimate_table(
     items: Sequence[str],
     breakdowns: Sequence[str],
     survey: str,
+    all_label: str = ALL_GROUP[2],
 ) -> pd.DataFrame:
     """Tidy estimates (docs/data-contract.md) plus ``cell_count`` (drop it before publishing).
+    The whole-sample rows' group is `all_label` ("All parents", "All schools").
 
     Order: items as configured; per item the whole sample, then each breakdown as configured;
     groups and categories by code.
@@ -386,7 +388,7 @@ def estimate_table(
         if not item.reported:
             fail(f"Item {name} has no labelled categories outside exclude_from_base in meta.json.")
         tabs = _item_tabs(design, item, groupings)
-        rows += _rows_for(survey, item, all_coding(design.n), [0],
+        rows += _rows_for(survey, item, all_coding(design.n, all_label), [0],
                           domain_proportions(design, tabs[0], [tabs[0].a1.shape[2] - 1]), design)
         for grp, tab in zip(groupings, tabs, strict=True):
             groups = list(range(grp.k))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,93 +45,11 @@ DIAGNOSTIC_KEYS = [
     "weight_ratio", "iterations", "converged", "trimmed", "margins",
 ]
 
-# Short wording for charts and prose; the estimates file carries the agency's longer labels.
-PURPOSES: dict[str, str] = {
-    "acc_plan_net": "plan and improve services",
-    "acc_need_net": "identify families who might need support",
-    "acc_notasked_net": "identify families who have not asked for support",
-    "acc_predict_net": "predict risk of child maltreatment",
-    "acc_save_net": "save public money by early intervention",
-    "acc_research_net": "anonymised research",
-}
-SOURCES: dict[str, str] = {
-    "src_health_net": "health records",
-    "src_school_net": "school records",
-    "src_police_net": "police records",
-    "src_socialcare_net": "social care records",
-    "src_benefits_net": "benefits and tax records",
-    "src_bank_net": "bank and credit records",
-    "src_supermarket_net": "supermarket loyalty records",
-    "src_socialmedia_net": "social media posts",
-}
-ORGANISATIONS: dict[str, str] = {
-    "trust_nhs_net": "NHS",
-    "trust_schools_net": "schools",
-    "trust_police_net": "police",
-    "trust_council_net": "local council",
-    "trust_socialservices_net": "social services",
-    "trust_government_net": "central government",
-    "trust_private_net": "private companies",
-    "trust_charities_net": "charities",
-    "trust_researchers_net": "university researchers",
-}
-# Items whose differences between groups of parents the briefings discuss.
-GAP_ITEMS: dict[str, int] = {
-    "trust_council_net": 1,
-    "acc_need_net": 1,
-    "acc_notasked_net": 1,
-    "social_licence_high": 1,
-    "consent": 1,
-}
-GAP_GROUPS = ["ethnicity", "family_type", "age_band", "income", "qualification", "nssec",
-              "hh_size_group"]
-# How prose names a breakdown ("differed by {title}") and a group in it ("{phrase} were ...").
-GROUP_TITLES = {
-    "ethnicity": "ethnic group", "family_type": "family type", "age_band": "age",
-    "income": "household income", "qualification": "qualification", "nssec": "occupation",
-    "hh_size_group": "household size", "region": "region",
-    "social_care_contact": "contact with children's social care",
-}
-GROUP_PHRASES = {
-    "ethnicity": "{label} parents",
-    "family_type": "parents in a {lower}",
-    "age_band": "parents aged {lower}",
-    "income": "parents with household income {lower}",
-    "qualification": "parents with {lower}",
-    "hh_size_group": "parents in households of {lower}",
-    "region": "parents in {label}",
-}
-# Purposes that single out families, against planning for everyone (the study's contrast).
-PLANNING = "acc_plan_net"
-TARGETING = ["acc_need_net", "acc_notasked_net", "acc_predict_net", "acc_save_net"]
-# Records public services already hold, against commercial or personal data.
-PUBLIC_SOURCES = ["src_health_net", "src_school_net", "src_police_net", "src_socialcare_net",
-                  "src_benefits_net"]
-PRIVATE_SOURCES = ["src_bank_net", "src_supermarket_net", "src_socialmedia_net"]
-# The outcome of the survey-weighted logistic model (results/models/main_social_licence_glm.csv).
-MODEL_OUTCOME = "social_licence_high"
 ALPHA = 0.05  # design-based tests: a difference is called clear when p < ALPHA
-# Item families whose bases the method notes describe (don't know in or out of the base).
-BASE_FAMILIES: dict[str, list[str]] = {
-    "acceptability": list(PURPOSES),
-    "sources": list(SOURCES),
-    "trust": list(ORGANISATIONS),
-    "more_we_know": ["more_we_know_net"],
-    "heard": ["heard"],
-    "consent": ["consent"],
-}
 DOC_TYPE_ALL = "all"
-DOC_TYPE_LABELS = {"company": "data analytics companies", "local_authority": "local authorities",
-                   "national_government": "national government"}
-# Document types the briefings contrast: documents by companies selling analytics against
-# documents by government (local and national together; the types partition the documents,
-# so their counts add up).
-COMPANY_TYPES = ["company"]
-GOVERNMENT_TYPES = ["local_authority", "national_government"]
-DOC_GROUP_LABELS = {"company": "company", "government": "government"}
-# Top-level code group of the concerns documents raise (errors, bias, ...).
-CONCERNS_ROOT = "Concerns"
 TOP_CHAINS = 3  # problem -> solution rationale pairs shown per document type
+# Finding kinds, in the order they are computed (a later kind may refer to an earlier one).
+KINDS = ("share", "items", "groups", "model", "breakdown", "compare", "contrast")
 
 
 # ----------------------------------------------------------------------------- reading
@@ -295,13 +214,6 @@ class Estimates:
     def label(self, variable: str) -> str:
         return str(self.rows(variable).iloc[0]["variable_label"])
 
-    def count(self, variable: str, code: int) -> dict[str, Any]:
-        """Respondent count for an unweighted survey (pilot): proportion x unweighted base."""
-        cell = self.cell(variable, code)
-        if cell["suppressed"]:
-            return cell
-        return {**cell, "count": int(round(cell["pct"] * cell["base"] / 100))}
-
     def by_group(self, variable: str, code: int, group_variable: str) -> list[dict[str, Any]]:
         sub = self.rows(variable, group_variable)
         sub = sub[sub["category_code"] == str(code)]
@@ -326,14 +238,6 @@ def _view(cell: Mapping[str, Any]) -> str:
     if cell["ci_upper"] < 50:
         return "minority"
     return "divided"
-
-
-def _items(est: Estimates, names: Mapping[str, str], code: int) -> list[dict[str, Any]]:
-    items = [{"variable": v, "short": short, "label": est.label(v), **est.cell(v, code)}
-             for v, short in names.items()]
-    for item in items:
-        item["view"] = _view(item)
-    return items
 
 
 def _separated(hi: Mapping[str, Any], lo: Mapping[str, Any]) -> bool:
@@ -381,41 +285,6 @@ def _ranked(items: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _purposes(acceptability: list[dict[str, Any]]) -> dict[str, Any]:
-    """Planning for everyone against each use that singles out families."""
-    by_var = {i["variable"]: i for i in acceptability}
-    plan = by_var[PLANNING]
-    targeting = [by_var[v] for v in TARGETING]
-    comparisons = [{**compare(plan, t), "short": t["short"]} for t in targeting]
-    shown = [t for t in targeting if not t["suppressed"]]
-    return {
-        "planning": plan,
-        "comparisons": comparisons,
-        # Planning accepted more than every targeting use (95% CIs apart).
-        "planning_higher_than_all": bool(comparisons)
-        and all(c["direction"] == "higher" for c in comparisons),
-        "targeting": targeting,
-        "targeting_minority": [t for t in shown if t["view"] == "minority"],
-        "targeting_other": [t for t in shown if t["view"] != "minority"],
-        # Fewer than half accept every targeting use (each 95% CI wholly below 50%).
-        "targeting_all_minority": bool(shown) and len(shown) == len(targeting)
-        and all(t["view"] == "minority" for t in shown),
-    }
-
-
-def _source_contrast(sources: list[dict[str, Any]]) -> dict[str, Any]:
-    by_var = {i["variable"]: i for i in sources}
-    public = [by_var[v] for v in PUBLIC_SOURCES if not by_var[v]["suppressed"]]
-    private = [by_var[v] for v in PRIVATE_SOURCES if not by_var[v]["suppressed"]]
-    if not public or not private:
-        return {"apart": False, "public_lowest": None, "private_highest": None}
-    lo = min(public, key=lambda i: (i["pct"], i["variable"]))
-    hi = max(private, key=lambda i: (i["pct"], i["variable"]))
-    # Every public-service source above every commercial/personal one, CIs apart.
-    clear = min(i["ci_lower"] for i in public) > max(i["ci_upper"] for i in private)
-    return {"apart": bool(clear), "public_lowest": lo, "private_highest": hi}
-
-
 def _lower_first(text: str) -> str:
     """'Lone parent family' -> 'lone parent family'; keeps 'A level', 'GCSE', 'Black'."""
     word = text.split(" ", 1)[0]
@@ -424,36 +293,139 @@ def _lower_first(text: str) -> str:
     return text
 
 
-def group_phrase(group_variable: str, label: str) -> str:
-    """How prose names the parents in a group: 'parents in a lone parent family'."""
-    if group_variable == "ethnicity" and "group" in label.lower():
-        # 'Other ethnic group parents' reads badly: 'parents in the other ethnic group'.
-        return f"parents in the {_lower_first(label)}"
-    pattern = GROUP_PHRASES.get(group_variable)
-    if pattern is None:
-        title = GROUP_TITLES.get(group_variable, group_variable.replace("_", " "))
-        return f"parents in the group ‘{label}’ ({title})"
-    return pattern.format(label=label, lower=_lower_first(label))
+class Labels:
+    """How prose names breakdowns and the people in their groups (report.breakdowns)."""
+
+    def __init__(self, population: str, breakdowns: Mapping[str, Mapping[str, Any]]) -> None:
+        self.population = population
+        self.breakdowns = breakdowns
+
+    def title(self, group_variable: str) -> str:
+        spec = self.breakdowns.get(group_variable, {})
+        return str(spec.get("title") or group_variable.replace("_", " "))
+
+    def phrase(self, group_variable: str, label: str) -> str:
+        """How prose names the people in a group: 'parents in a lone parent family'."""
+        spec = self.breakdowns.get(group_variable, {})
+        fixed = (spec.get("phrases") or {}).get(label)
+        if fixed:
+            return str(fixed)
+        pattern = spec.get("phrase")
+        if not pattern:
+            return f"{self.population} in the group ‘{label}’ ({self.title(group_variable)})"
+        return str(pattern).format(label=label, lower=_lower_first(label))
 
 
-def _title(group_variable: str) -> str:
-    return GROUP_TITLES.get(group_variable, group_variable.replace("_", " "))
+def _dont_know(meta: Mapping[str, Any], names: Iterable[str], source: str) -> str:
+    """Whether "don't know" is left out of the items' bases: excluded, included or mixed."""
+    variables = meta["variables"]
+    flags = []
+    for name in names:
+        if name not in variables:
+            fail(f"{source}: no variable '{name}' in the cleaned survey; see docs/data-contract.md.")
+        info = variables[name]
+        dk = {str(c) for c, kind in (info.get("missing") or {}).items() if kind == "dont_know"}
+        excluded = {str(c) for c in (info.get("exclude_from_base") or [])}
+        flags.append(bool(dk) and dk <= excluded)
+    return "excluded" if all(flags) else "included" if not any(flags) else "mixed"
 
 
-def _test(tests: pd.DataFrame | None, variable: str, group_variable: str) -> dict[str, Any] | None:
-    if tests is None:
-        return None
-    sub = tests[(tests["variable"] == variable) & (tests["group_variable"] == group_variable)]
-    if "survey" in sub.columns:
-        sub = sub[sub["survey"].astype(str) == "main"]
-    if len(sub) != 1 or pd.isna(sub.iloc[0]["p_value"]):
-        return None
-    p = float(sub.iloc[0]["p_value"])
-    return {"p_value": p, "significant": p < ALPHA}
+class Survey:
+    """One survey's results as the findings read them."""
+
+    def __init__(self, name: str, est: Estimates, meta: Mapping[str, Any],
+                 tests: pd.DataFrame | None, weighted: bool) -> None:
+        self.name, self.est, self.meta, self.tests, self.weighted = name, est, meta, tests, weighted
+
+    def cell(self, variable: str, code: Any, group_variable: str = "all",
+             group_code: str | None = None) -> dict[str, Any]:
+        cell = self.est.cell(variable, code, group_variable, group_code)
+        if not self.weighted and not cell["suppressed"]:
+            # Unweighted (convenience) survey: the number of respondents behind the share.
+            cell["count"] = int(round(cell["pct"] * cell["base"] / 100))
+        return cell
+
+    def test(self, variable: str, group_variable: str) -> dict[str, Any] | None:
+        """The design-based test of item x breakdown, None when not run or withheld."""
+        if self.tests is None:
+            return None
+        t = self.tests
+        sub = t[(t["variable"] == variable) & (t["group_variable"] == group_variable)]
+        if "survey" in sub.columns:
+            sub = sub[sub["survey"].astype(str) == self.name]
+        if len(sub) != 1 or pd.isna(sub.iloc[0]["p_value"]):
+            return None
+        p = float(sub.iloc[0]["p_value"])
+        return {"p_value": p, "significant": p < ALPHA}
+
+    def group_labels(self, group_variable: str) -> dict[str, str]:
+        df = self.est.df
+        sub = df[df["group_variable"] == group_variable].drop_duplicates("group_code")
+        sub = sub.sort_values("group_code", key=_code_order)
+        return {str(r["group_code"]): str(r["group"]) for _, r in sub.iterrows()}
 
 
-def _gap(rows: list[dict[str, Any]], group_variable: str,
-         test: dict[str, Any] | None) -> dict[str, Any]:
+def _share(s: Survey, spec: Mapping[str, Any], labels: Labels) -> dict[str, Any]:
+    group = spec.get("group") or {}
+    cell = s.cell(spec["item"], spec["category"], group.get("by", "all"),
+                  str(group["code"]) if "code" in group else None)
+    out = {"variable": spec["item"], "survey": s.name, "label": s.est.label(spec["item"]),
+           "short": spec.get("short") or s.est.label(spec["item"]), **cell}
+    out["view"] = _view(out)
+    out["dont_know"] = _dont_know(s.meta, [spec["item"]], s.est.source.name)
+    if group:
+        out["group"] = s.group_labels(group["by"]).get(str(group.get("code")), "")
+        out["phrase"] = labels.phrase(group["by"], out["group"])
+    return out
+
+
+def _items(s: Survey, spec: Mapping[str, Any]) -> dict[str, Any]:
+    items = []
+    for variable, short in spec["items"].items():
+        item = {"variable": variable, "short": short, "label": s.est.label(variable),
+                **s.cell(variable, spec["category"])}
+        item["view"] = _view(item)
+        for name, code in (spec.get("also") or {}).items():
+            item[name] = s.cell(variable, code)
+        items.append(item)
+    return {"list": items, "by": {i["variable"]: i for i in items}, "ranked": _ranked(items),
+            "dont_know": _dont_know(s.meta, spec["items"], s.est.source.name)}
+
+
+def _compare(base: Mapping[str, Any], spec: Mapping[str, Any]) -> dict[str, Any]:
+    """One item of an `items` finding against each of `against`: higher than all of them?"""
+    one = base["by"][spec["item"]]
+    against = [base["by"][v] for v in spec["against"]]
+    comparisons = [{**compare(one, t), "short": t["short"]} for t in against]
+    shown = [t for t in against if not t["suppressed"]]
+    return {
+        "item": one,
+        "comparisons": comparisons,
+        # Higher than every other (95% CIs apart).
+        "higher_than_all": bool(comparisons) and all(c["direction"] == "higher"
+                                                     for c in comparisons),
+        "against": against,
+        "against_minority": [t for t in shown if t["view"] == "minority"],
+        "against_other": [t for t in shown if t["view"] != "minority"],
+        # Fewer than half for every one of them (each 95% CI wholly below 50%).
+        "against_all_minority": bool(shown) and len(shown) == len(against)
+        and all(t["view"] == "minority" for t in shown),
+    }
+
+
+def _contrast(base: Mapping[str, Any], spec: Mapping[str, Any]) -> dict[str, Any]:
+    """Every shown item of `high` above every shown item of `low`, 95% CIs apart."""
+    high = [base["by"][v] for v in spec["high"] if not base["by"][v]["suppressed"]]
+    low = [base["by"][v] for v in spec["low"] if not base["by"][v]["suppressed"]]
+    if not high or not low:
+        return {"apart": False, "high_lowest": None, "low_highest": None}
+    lo = min(high, key=lambda i: (i["pct"], i["variable"]))
+    hi = max(low, key=lambda i: (i["pct"], i["variable"]))
+    clear = min(i["ci_lower"] for i in high) > max(i["ci_upper"] for i in low)
+    return {"apart": bool(clear), "high_lowest": lo, "low_highest": hi}
+
+
+def _gap(rows: list[dict[str, Any]], title: str, test: dict[str, Any] | None) -> dict[str, Any]:
     """Comparison among the groups that are shown; suppressed groups are only counted.
 
     `differs` is the design-based test of the item by this breakdown (p < 0.05) when the
@@ -462,7 +434,7 @@ def _gap(rows: list[dict[str, Any]], group_variable: str,
     shown = [r for r in rows if not r["suppressed"]]
     hidden = [r["group"] for r in rows if r["suppressed"]]
     out: dict[str, Any] = {
-        "rows": rows, "title": _title(group_variable), "any_suppressed": bool(hidden),
+        "rows": rows, "title": title, "any_suppressed": bool(hidden),
         "suppressed_groups": hidden, "n_suppressed": len(hidden), "n_shown": len(shown),
         "test": test, "model_for_suppressed": [],
     }
@@ -476,8 +448,38 @@ def _gap(rows: list[dict[str, Any]], group_variable: str,
     return out
 
 
-def model_facts(model: pd.DataFrame, est: Estimates) -> dict[str, Any]:
-    """Odds ratios of the survey-weighted logistic model, named as the estimates name groups.
+def _breakdown(s: Survey, spec: Mapping[str, Any], labels: Labels,
+               model: Mapping[str, Any] | None) -> dict[str, Any]:
+    item, code = spec["item"], spec["category"]
+    by: dict[str, Any] = {}
+    for gv in spec["by"]:
+        rows = []
+        for row in s.est.by_group(item, code, gv):
+            row["view"] = _view(row)
+            row["phrase"] = labels.phrase(gv, row["group"])
+            rows.append(row)
+        gap = _gap(rows, labels.title(gv), s.test(item, gv))
+        if model is not None:
+            # What the model can say about groups too small to show as a percentage.
+            hidden = {r["group_code"] for r in rows if r["suppressed"]}
+            gap["model_for_suppressed"] = [t for t in model["terms"]
+                                           if t["group_variable"] == gv
+                                           and t["group_code"] in hidden]
+        by[gv] = gap
+    # Across every shown group of every breakdown.
+    shown = [r for g in by.values() for r in g["rows"] if not r["suppressed"]]
+    across: dict[str, Any] = {"lowest": None, "highest": None, "majority_everywhere": False}
+    if shown:
+        across = {"lowest": min(shown, key=lambda r: (r["pct"], r["group"])),
+                  "highest": max(shown, key=lambda r: (r["pct"], r["group"])),
+                  "majority_everywhere": all(r["view"] == "majority" for r in shown)}
+    return {"variable": item, "label": s.est.label(item), "by": by, "across": across,
+            "any_differs": any(g["differs"] for g in by.values()),
+            "dont_know": _dont_know(s.meta, [item], s.est.source.name)}
+
+
+def model_facts(model: pd.DataFrame, s: Survey, outcome: str, labels: Labels) -> dict[str, Any]:
+    """Odds ratios of a survey-weighted logistic model, named as the estimates name groups.
 
     A term is 'lower' or 'higher' only when its 95% CI excludes 1; otherwise 'unclear'.
     The reference group of a factor is its first group in the estimates not in the model.
@@ -489,7 +491,7 @@ def model_facts(model: pd.DataFrame, est: Estimates) -> dict[str, Any]:
             continue  # intercept
         gv, code = term.split("=", 1)
         label = str(r["label"]).split(": ", 1)[-1]
-        groups = _group_labels(est, gv)
+        groups = s.group_labels(gv)
         group = groups.get(code, label)
         used = {str(t).split("=", 1)[1] for t in model["term"] if str(t).startswith(gv + "=")}
         ref_codes = [c for c in groups if c not in used]
@@ -497,123 +499,69 @@ def model_facts(model: pd.DataFrame, est: Estimates) -> dict[str, Any]:
         lo, hi = float(r["or_lower"]), float(r["or_upper"])
         direction = "lower" if hi < 1 else "higher" if lo > 1 else "unclear"
         terms.append({
-            "group_variable": gv, "group_code": code, "group": group, "title": _title(gv),
-            "phrase": group_phrase(gv, group),
+            "group_variable": gv, "group_code": code, "group": group, "title": labels.title(gv),
+            "phrase": labels.phrase(gv, group),
             "reference": reference,
-            "reference_phrase": group_phrase(gv, reference) if reference else None,
+            "reference_phrase": labels.phrase(gv, reference) if reference else None,
             "odds_ratio": float(r["odds_ratio"]), "or_lower": lo, "or_upper": hi,
             "p_value": float(r["p_value"]), "direction": direction,
         })
+    predictors = list(dict.fromkeys(t["group_variable"] for t in terms))
     return {
-        "outcome": MODEL_OUTCOME,
+        "outcome": outcome,
+        "outcome_label": s.est.label(outcome) if outcome in set(s.est.df["variable"]) else outcome,
         "terms": terms,
         "lower": [t for t in terms if t["direction"] == "lower"],
         "higher": [t for t in terms if t["direction"] == "higher"],
         "clear_terms": [t for t in terms if t["direction"] != "unclear"],
-        "predictors": list(dict.fromkeys(t["group_variable"] for t in terms)),
-        "predictor_titles": [_title(g) for g in dict.fromkeys(t["group_variable"]
-                                                              for t in terms)],
+        "predictors": predictors,
+        "predictor_titles": [labels.title(g) for g in predictors],
     }
 
 
-def _group_labels(est: Estimates, group_variable: str) -> dict[str, str]:
-    sub = est.df[(est.df["variable"] == MODEL_OUTCOME)
-                 & (est.df["group_variable"] == group_variable)]
-    sub = sub.drop_duplicates("group_code").sort_values("group_code", key=_code_order)
-    return {str(r["group_code"]): str(r["group"]) for _, r in sub.iterrows()}
+def findings(spec: Mapping[str, Mapping[str, Any]], surveys: Mapping[str, Survey],
+             models: Mapping[str, tuple[pd.DataFrame, Mapping[str, Any]]],
+             labels: Labels) -> dict[str, Any]:
+    """Every named finding of report.findings, computed in KINDS order."""
+    out: dict[str, Any] = {}
 
+    def survey(name: str, f: Mapping[str, Any]) -> Survey:
+        if f["survey"] not in surveys:
+            fail(f"report.findings.{name}: survey '{f['survey']}' has no estimates; surveys: "
+                 f"{', '.join(surveys)}.")
+        return surveys[f["survey"]]
 
-def _view_bases(meta: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Whether 'don't know' is left out of each item's base (percentages of those with a view)."""
-    if meta is None:
-        return {"known": False, "families": {}, "excluded": [], "included": []}
-    variables = meta["variables"]
-    families: dict[str, str] = {}
-    for family, names in BASE_FAMILIES.items():
-        flags = []
-        for name in names:
-            if name not in variables:
-                fail(f"survey metadata: no variable '{name}'; see docs/data-contract.md.")
-            info = variables[name]
-            dk = {str(c) for c, kind in (info.get("missing") or {}).items()
-                  if kind == "dont_know"}
-            excluded = {str(c) for c in (info.get("exclude_from_base") or [])}
-            flags.append(bool(dk) and dk <= excluded)
-        families[family] = ("excluded" if all(flags) else "included" if not any(flags)
-                            else "mixed")
-    return {"known": True, "families": families,
-            "excluded": [f for f, v in families.items() if v == "excluded"],
-            "included": [f for f, v in families.items() if v != "excluded"]}
+    def earlier(name: str, f: Mapping[str, Any], kind: str) -> Mapping[str, Any]:
+        ref = f.get("finding") or f.get("model")
+        if ref not in out or spec[ref]["kind"] != kind:
+            fail(f"report.findings.{name}: '{ref}' is not a finding of kind {kind}.")
+        return dict(out[ref])
 
-
-def _consent_groups(gaps: Mapping[str, Any]) -> dict[str, Any]:
-    """'Always ask first' across every shown group of every breakdown."""
-    rows = [r for g in gaps.values() for r in g["rows"] if not r["suppressed"]]
-    if not rows:
-        return {"lowest": None, "highest": None, "majority_everywhere": False}
-    lo = min(rows, key=lambda r: (r["pct"], r["group"]))
-    hi = max(rows, key=lambda r: (r["pct"], r["group"]))
-    return {"lowest": lo, "highest": hi,
-            "majority_everywhere": all(_view(r) == "majority" for r in rows)}
-
-
-def main_facts(est: Estimates, groups: list[str], tests: pd.DataFrame | None = None,
-               model: pd.DataFrame | None = None,
-               meta: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    acceptability = _items(est, PURPOSES, 1)
-    unacceptable = {v: est.cell(v, 3) for v in PURPOSES}
-    for item in acceptability:
-        item["unacceptable"] = unacceptable[item["variable"]]
-    trust = _items(est, ORGANISATIONS, 1)
-    sources = _items(est, SOURCES, 1)
-    gaps = {
-        item: {g: _gap(est.by_group(item, code, g), g, _test(tests, item, g)) for g in groups}
-        for item, code in GAP_ITEMS.items()
-    }
-    models = model_facts(model, est) if model is not None else None
-    if models is not None and MODEL_OUTCOME in gaps:
-        # What the model can say about groups too small to show as a percentage.
-        for g, gap in gaps[MODEL_OUTCOME].items():
-            codes = {r["group_code"] for r in gap["rows"] if r["suppressed"]}
-            gap["model_for_suppressed"] = [t for t in models["terms"]
-                                           if t["group_variable"] == g and t["group_code"] in codes]
-    consent_always = _items(est, {"consent": "always ask parents first"}, 1)[0]
-    return {
-        "heard": {"know": est.cell("heard", 1), "heard_only": est.cell("heard", 2),
-                  "not_heard": est.cell("heard", 3)},
-        "acceptability": acceptability,
-        "acceptability_ranked": _ranked(acceptability),
-        "purposes": _purposes(acceptability),
-        "sources": sources,
-        "sources_ranked": _ranked(sources),
-        "sources_contrast": _source_contrast(sources),
-        "trust": trust,
-        "trust_ranked": _ranked(trust),
-        "consent_always": consent_always,
-        "consent_never": est.cell("consent", 3),
-        "consent_groups": _consent_groups(gaps.get("consent", {})),
-        "more_we_know_agree": est.cell("more_we_know_net", 1),
-        "social_licence_high": est.cell("social_licence_high", 1),
-        "gaps": gaps,
-        "model": models,
-        "bases": _view_bases(meta),
-    }
-
-
-def pilot_facts(est: Estimates) -> dict[str, Any]:
-    return {
-        "heard_know": est.count("heard", 1),
-        "acc_plan": est.count("acc_plan_net", 1),
-        "acc_notasked": est.count("acc_notasked_net", 1),
-        "acc_save": est.count("acc_save_net", 1),
-        "more_we_know_agree": est.count("more_we_know_net", 1),
-        "trust_private_definitely": est.count("trust_private", 1),
-        "trust_private_no": est.count("trust_private", 3),
-        "trust_council_definitely": est.count("trust_council", 1),
-        "trust_government_definitely": est.count("trust_government", 1),
-        "consent_always": est.count("consent", 1),
-        "channels": [r["group"] for r in est.by_group("heard", 1, "channel")],
-    }
+    for kind in KINDS:
+        for name, f in spec.items():
+            if f["kind"] != kind:
+                continue
+            if kind == "share":
+                out[name] = {**_share(survey(name, f), f, labels), "finding": name}
+            elif kind == "items":
+                out[name] = _items(survey(name, f), f)
+            elif kind == "groups":
+                s = survey(name, f)
+                out[name] = {"by": f["by"], "title": labels.title(f["by"]),
+                             "labels": list(s.group_labels(f["by"]).values())}
+            elif kind == "model":
+                if f["model"] not in models:
+                    fail(f"report.findings.{name}: no model '{f['model']}' in config models.")
+                table, cfg = models[f["model"]]
+                out[name] = model_facts(table, surveys[cfg["survey"]], cfg["outcome"], labels)
+            elif kind == "breakdown":
+                model = earlier(name, f, "model") if f.get("model") else None
+                out[name] = _breakdown(survey(name, f), f, labels, model)
+            elif kind == "compare":
+                out[name] = _compare(earlier(name, f, "items"), f)
+            elif kind == "contrast":
+                out[name] = _contrast(earlier(name, f, "items"), f)
+    return {name: out[name] for name in spec}
 
 
 # ----------------------------------------------------------------------------- other inputs
@@ -630,14 +578,14 @@ def flow_facts(df: pd.DataFrame) -> dict[str, Any]:
             "steps": steps}
 
 
-def weighting_facts(diag: Mapping[str, Any]) -> dict[str, Any]:
+def weighting_facts(diag: Mapping[str, Any], labels: Labels) -> dict[str, Any]:
     keys = [k for k in DIAGNOSTIC_KEYS if k != "margins"]
     try:
         variables = list(dict.fromkeys(str(m["variable"]) for m in diag["margins"]))
     except (TypeError, KeyError):
         fail("weighting diagnostics: 'margins' must be a list of objects with a 'variable'.")
     return {**{k: diag[k] for k in keys}, "margin_variables": variables,
-            "margin_titles": [_title(v) for v in variables]}
+            "margin_titles": [labels.title(v) for v in variables]}
 
 
 def _levels(df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
@@ -648,7 +596,8 @@ def _levels(df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     return df["level"] == "code", df["level"] == "parent"
 
 
-def document_facts(df: pd.DataFrame, top: int = 5) -> dict[str, Any]:
+def document_facts(df: pd.DataFrame, type_labels: Mapping[str, str],
+                   top: int = 5) -> dict[str, Any]:
     if DOC_TYPE_ALL not in set(df["doc_type"]):
         fail(f"code frequencies have no doc_type '{DOC_TYPE_ALL}' rows; see docs/data-contract.md.")
     df = df.assign(share=100 * df["n_documents"] / df["n_documents_of_type"],
@@ -664,7 +613,7 @@ def document_facts(df: pd.DataFrame, top: int = 5) -> dict[str, Any]:
         }
     return {"n_documents": by_type[DOC_TYPE_ALL]["n_documents"],
             "doc_types": [t for t in by_type if t != DOC_TYPE_ALL], "by_type": by_type,
-            "doc_type_labels": {t: DOC_TYPE_LABELS.get(t, t.replace("_", " ")) for t in by_type},
+            "doc_type_labels": {t: _type_label(type_labels, t) for t in by_type},
             "matrix": _code_matrix(df[leaf])}
 
 
@@ -771,17 +720,25 @@ def _top(counts: Mapping[str, int], total: int) -> dict[str, Any]:
             "pct": 100 * best / total if total else None}
 
 
-def framing_facts(freq: pd.DataFrame, chains: pd.DataFrame) -> dict[str, Any]:
+def _type_label(type_labels: Mapping[str, str], doc_type: str) -> str:
+    return str(type_labels.get(doc_type) or doc_type.replace("_", " "))
+
+
+def framing_facts(freq: pd.DataFrame, chains: pd.DataFrame, cfg: Mapping[str, Any]
+                  ) -> dict[str, Any]:
     """How each kind of document frames the problem and the solution, and how often it raises
-    concerns: per document type and for company against government documents together."""
+    concerns (codes under documents.concerns_root): per document type, and for the two groups
+    of document types that documents.contrast names (e.g. companies against government)."""
+    concerns_root = cfg.get("concerns_root")
+    type_labels = cfg.get("type_labels") or {}
     problems = chains.drop_duplicates(["doc_type", "problem"])
     solutions = chains[chains["solution_level"] == "rationale"].drop_duplicates(
         ["doc_type", "solution"])
     freq = freq.assign(parent_code=freq["parent_code"].fillna(""), code_path=_paths(freq))
-    root = freq[(freq["level"] == "parent") & (freq["code"] == CONCERNS_ROOT)
+    root = freq[(freq["level"] == "parent") & (freq["code"] == concerns_root)
                 & (freq["parent_code"] == "")]
     concern_codes = freq[(freq["level"] == "code")
-                         & freq["code_path"].str.startswith(CONCERNS_ROOT + "/")]
+                         & freq["code_path"].str.startswith(f"{concerns_root}/")]
     types = [str(t) for t in dict.fromkeys(freq["doc_type"])]
     totals = {str(r["doc_type"]): int(r["n_documents_of_type"])
               for _, r in freq.drop_duplicates("doc_type").iterrows()}
@@ -804,22 +761,21 @@ def framing_facts(freq: pd.DataFrame, chains: pd.DataFrame) -> dict[str, Any]:
                 "solution": _top(counts(solutions, "solution", "n_documents_solution"), total),
                 "concerns": concerns}
 
-    by_type = {t: summary(DOC_TYPE_LABELS.get(t, t.replace("_", " ")), [t]) for t in types}
-    company = [t for t in COMPANY_TYPES if t in totals]
-    government = [t for t in GOVERNMENT_TYPES if t in totals]
+    by_type = {t: summary(_type_label(type_labels, t), [t]) for t in types}
     out: dict[str, Any] = {"by_type": by_type, "contrast": None}
-    if company and government:
-        c = summary(DOC_GROUP_LABELS["company"], company)
-        g = summary(DOC_GROUP_LABELS["government"], government)
-        cc, gc = c["concerns"], g["concerns"]
+    groups = [{**g, "types": [t for t in g["types"] if t in totals]}
+              for g in cfg.get("contrast") or []]
+    if len(groups) == 2 and all(g["types"] for g in groups):
+        a, b = (summary(g["label"], g["types"]) for g in groups)
+        ac, bc = a["concerns"], b["concerns"]
         more = None
-        if cc is not None and gc is not None and cc["pct"] is not None and gc["pct"] is not None:
-            more = ("government" if gc["pct"] > cc["pct"] else "company"
-                    if cc["pct"] > gc["pct"] else "same")
+        if ac is not None and bc is not None and ac["pct"] is not None and bc["pct"] is not None:
+            more = (groups[1]["name"] if bc["pct"] > ac["pct"] else groups[0]["name"]
+                    if ac["pct"] > bc["pct"] else "same")
         out["contrast"] = {
-            "company": c, "government": g,
-            "same_problem": c["problem"]["codes"] == g["problem"]["codes"],
-            "same_solution": c["solution"]["codes"] == g["solution"]["codes"],
+            groups[0]["name"]: a, groups[1]["name"]: b, "names": [g["name"] for g in groups],
+            "same_problem": a["problem"]["codes"] == b["problem"]["codes"],
+            "same_solution": a["solution"]["codes"] == b["solution"]["codes"],
             # Descriptive: every coded document is counted, there is no sampling error.
             "concerns_more_in": more,
         }
@@ -850,57 +806,81 @@ def reliability_facts(rel: pd.DataFrame) -> dict[str, Any]:
 
 
 def document_analysis_facts(freq: pd.DataFrame, cooc: pd.DataFrame, chains: pd.DataFrame,
-                            rel: pd.DataFrame) -> dict[str, Any]:
-    return {**document_facts(freq), "cooccurrence": cooccurrence_facts(freq, cooc),
-            "chains": chain_facts(chains), "framing": framing_facts(freq, chains),
-            "reliability": reliability_facts(rel)}
+                            rel: pd.DataFrame, cfg: Mapping[str, Any]) -> dict[str, Any]:
+    return {**document_facts(freq, cfg.get("type_labels") or {}),
+            "cooccurrence": cooccurrence_facts(freq, cooc), "chains": chain_facts(chains),
+            "framing": framing_facts(freq, chains, cfg), "reliability": reliability_facts(rel)}
 
 
 # ----------------------------------------------------------------------------- assembly
 
 
+@dataclass(frozen=True)
+class SurveyResults:
+    """The results files of one survey (docs/data-contract.md); weighting only when weighted."""
+
+    estimates: Path
+    tests: Path
+    flow: Path
+    meta: Path
+    label: str
+    weighted: bool
+    diagnostics: Path | None = None
+
+
+@dataclass(frozen=True)
+class DocumentResults:
+    code_frequencies: Path
+    cooccurrence: Path
+    chains: Path
+    reliability: Path
+
+
 def build_facts(
     *,
-    main_estimates: Path,
-    pilot_estimates: Path,
-    main_flow: Path,
-    pilot_flow: Path,
-    diagnostics: Path,
-    code_frequencies: Path,
-    cooccurrence: Path,
-    chains: Path,
-    reliability: Path,
-    main_tests: Path,
-    model: Path,
-    main_meta: Path,
+    report: Mapping[str, Any],
+    surveys: Mapping[str, SurveyResults],
+    models: Mapping[str, tuple[Path, Mapping[str, Any]]],
+    documents: DocumentResults | None,
+    documents_config: Mapping[str, Any],
     study: Mapping[str, Any],
     min_base: int,
-    groups: list[str] | None = None,
 ) -> dict[str, Any]:
-    """All numbers the documents quote, from the results files named in docs/data-contract.md.
+    """All numbers the documents quote: the named findings of `report.findings` (config/
+    report.yaml) computed from the results files named in docs/data-contract.md, plus each
+    survey's cleaning flow and weighting and the document analysis.
 
-    Besides the estimates: the design-based tests (main_tests.csv) decide whether a difference
-    between groups is called clear, the survey-weighted logistic model (main_social_licence_glm
-    .csv) speaks for groups too small to show, and the clean metadata says which bases leave
-    out "don't know". The documents stage's co-occurrence, chains and reliability files give
-    the document-analysis heatmap, tables and the briefings' framing sentences.
+    The design-based tests decide whether a difference between groups is called clear, a
+    survey-weighted logistic model speaks for groups too small to show, and the clean metadata
+    says which bases leave out "don't know".
     """
-    main_est = Estimates(read_estimates(main_estimates), main_estimates, min_base)
-    pilot_est = Estimates(read_estimates(pilot_estimates), pilot_estimates, min_base)
+    labels = Labels(str(report.get("population") or "respondents"),
+                    report.get("breakdowns") or {})
+    loaded: dict[str, Survey] = {}
+    survey_facts: dict[str, Any] = {}
+    for name, r in surveys.items():
+        est = Estimates(read_estimates(r.estimates), r.estimates, min_base)
+        loaded[name] = Survey(name, est, read_meta(r.meta), read_tests(r.tests), r.weighted)
+        survey_facts[name] = {
+            "label": r.label, "weighted": r.weighted, "flow": flow_facts(read_flow(r.flow)),
+            "weighting": (weighting_facts(read_diagnostics(r.diagnostics), labels)
+                          if r.diagnostics is not None else None)}
+    tables = {name: (read_model(path), cfg) for name, (path, cfg) in models.items()}
+    doc_facts = None
+    if documents is not None:
+        doc_facts = document_analysis_facts(
+            read_code_frequencies(documents.code_frequencies),
+            read_cooccurrence(documents.cooccurrence), read_chains(documents.chains),
+            read_reliability(documents.reliability), documents_config)
     return {
-        "study": {k: study[k] for k in ("title", "short_title", "synthetic", "funder")
+        "study": {k: study[k] for k in ("title", "short_title", "synthetic", "funder", "authors")
                   if k in study},
+        "population": labels.population,
         "suppression_mark": SUPPRESSION_MARK,
         "min_base": min_base,
-        "main": main_facts(main_est, groups if groups is not None else GAP_GROUPS,
-                           tests=read_tests(main_tests), model=read_model(model),
-                           meta=read_meta(main_meta)),
-        "pilot": {**pilot_facts(pilot_est), "flow": flow_facts(read_flow(pilot_flow))},
-        "main_flow": flow_facts(read_flow(main_flow)),
-        "weighting": weighting_facts(read_diagnostics(diagnostics)),
-        "documents": document_analysis_facts(
-            read_code_frequencies(code_frequencies), read_cooccurrence(cooccurrence),
-            read_chains(chains), read_reliability(reliability)),
+        "surveys": survey_facts,
+        "findings": findings(report.get("findings") or {}, loaded, tables, labels),
+        "documents": doc_facts,
     }
 
 

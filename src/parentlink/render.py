@@ -57,7 +57,6 @@ __all__ = ["__version__", "render_briefing", "render_technical_report", "make_fe
 
 PDF_VARIANT = "pdf/ua-1"
 MAX_TEXT_CHARS = 200  # longest data string placed in a document (labels, code names)
-CITATION_AUTHORS = "Parental social licence pipeline contributors"
 
 
 # ----------------------------------------------------------------------------- fetching
@@ -139,7 +138,8 @@ def items_by_variable(items: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     return {str(i["variable"]): i for i in items}
 
 
-def make_env(templates_dir: Path, coverage: frozenset[int] | None = None) -> jinja2.Environment:
+def make_env(templates_dir: Path | Sequence[Path],
+             coverage: frozenset[int] | None = None) -> jinja2.Environment:
     """Jinja2 environment of the documents; with `coverage` (the code points the shipped fonts
     draw, for PDFs) every printed value is passed through wording.printable first."""
 
@@ -151,14 +151,17 @@ def make_env(templates_dir: Path, coverage: frozenset[int] | None = None) -> jin
         return printable(value, coverage)
 
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir)),
+        # The study's templates first, then the engine's (base.html, _engine.html).
+        loader=jinja2.FileSystemLoader(
+            [str(templates_dir)] if isinstance(templates_dir, Path)
+            else [str(d) for d in templates_dir]),
         autoescape=jinja2.select_autoescape(["html"]),
         undefined=jinja2.StrictUndefined,  # a missing fact is an error, not an empty string
         trim_blocks=True,
         lstrip_blocks=True,
         finalize=finalize,
     )
-    env.filters.update(pct=pct_text, pct_ci=pct_ci, one_in=one_in, num=num, clip=clip, cap=cap,
+    env.filters.update(pct=pct_finding, pct_ci=pct_ci, one_in=one_in, num=num, clip=clip, cap=cap,
                        items_by_variable=items_by_variable)
     return env
 
@@ -219,7 +222,17 @@ def document_meta(doc_name: str, title: str) -> dict[str, Any]:
 
 
 def render_html(env: jinja2.Environment, template: str, context: Mapping[str, Any]) -> str:
-    return env.get_template(template).render(**context)
+    """The template rendered; a missing or suppressed finding, an undefined name or a template
+    syntax error is one line naming the template file and line."""
+    try:
+        return env.get_template(template).render(**context)
+    except jinja2.TemplateSyntaxError as err:
+        fail(f"{err.filename or template} line {err.lineno}: {err.message}")
+    except jinja2.TemplateError as err:
+        fail(f"{_template_line(err)}: {err}")
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError) as err:
+        # e.g. a filter given the wrong kind of finding: still one line naming the template.
+        fail(f"{_template_line(err)}: {type(err).__name__}: {err}")
 
 
 # fontconfig for the renderer: the shipped fonts only, and the rules that shape text written out
@@ -389,23 +402,67 @@ def write_pdf(html: str, out: Path, doc_name: str, fetcher: Any, base_dir: Path,
 
 # ----------------------------------------------------------------------------- documents
 
-BRIEFING_TITLES = {
-    "local_authorities": "Linking family records: what parents think — briefing for local "
-                         "authorities and children's services",
-    "national_policy": "Linking family records: what parents think — briefing for national "
-                       "policy makers",
-    "parents": "Linking information about families: what parents told us",
-}
+class FindingError(jinja2.TemplateError):
+    """A template asked for a finding that does not exist, or printed a suppressed one."""
+
+
+class Findings:
+    """facts.findings as templates see it (`f`): an unknown name is an error naming the
+    findings that exist, never an empty string."""
+
+    def __init__(self, findings: Mapping[str, Any]) -> None:
+        self._findings = dict(findings)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self[name]
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._findings:
+            raise FindingError(f"no finding '{name}' in report.findings (config/report.yaml); "
+                               f"findings: {', '.join(sorted(self._findings)) or 'none'}")
+        return self._findings[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._findings
+
+
+def pct_finding(cell: Mapping[str, Any], mark: str = SUPPRESSION_MARK) -> str:
+    """A share as '46%'; a suppressed named finding (kind share) stops the render, a
+    suppressed cell of a list or breakdown prints the suppression mark."""
+    if cell.get("suppressed") and cell.get("finding"):
+        raise FindingError(f"finding '{cell['finding']}' is suppressed (base "
+                           f"{cell.get('base')}): a document cannot print it; test "
+                           f"`.suppressed` in the template or cite another finding")
+    return pct_text(cell, mark)
+
+
+def _template_line(err: BaseException) -> str:
+    """'config/templates/x.html line 12' for the innermost template frame of a render error."""
+    tb, where = err.__traceback__, ""
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if name.endswith((".html", ".css")):
+            try:
+                name = str(Path(name).resolve().relative_to(Path.cwd().resolve()))
+            except ValueError:
+                pass
+            where = f"{name} line {tb.tb_lineno}"
+        tb = tb.tb_next
+    return where or "template"
 
 
 def _base_context(facts: Mapping[str, Any], study: Mapping[str, Any], doc_name: str,
                   title: str, assets: Assets) -> dict[str, Any]:
+    authors = study.get("authors") or []
     return {
         "facts": facts,
+        "f": Findings(facts.get("findings") or {}),
         "study": study,
         "synthetic": bool(study.get("synthetic", True)),
         "meta": document_meta(doc_name, title),
-        "authors": CITATION_AUTHORS,
+        "authors": ", ".join(authors) if isinstance(authors, list) else str(authors),
         "figure": assets.figure,
         "font_url": assets.font,
         "mark": SUPPRESSION_MARK,
@@ -415,33 +472,36 @@ def _base_context(facts: Mapping[str, Any], study: Mapping[str, Any], doc_name: 
 def render_briefing(
     *,
     audience: str,
+    document: Mapping[str, Any],
     facts: Mapping[str, Any],
     alt_text: Mapping[str, str],
     quotes: Mapping[str, Any],
     study: Mapping[str, Any],
     templates_dir: Path,
+    engine_dir: Path,
     fonts_dir: Path,
     results_dir: Path,
     out_pdf: Path,
     out_html: Path,
 ) -> None:
-    if audience not in BRIEFING_TITLES:
-        fail(f"unknown audience '{audience}'; expected one of {', '.join(BRIEFING_TITLES)}.")
-    title = BRIEFING_TITLES[audience]
+    """One document of report.documents: `templates_dir`/<audience>.html with the engine's
+    base templates (`engine_dir`) behind it."""
+    title = str(document["title"])
     figures = results_dir / "figures"
     for inline, target in ((False, out_pdf), (True, out_html)):
         # The HTML keeps every character (the reader's browser has fonts for it); the PDF prints
         # only what the shipped font can draw.
-        env = make_env(templates_dir, None if inline else font_coverage(fonts_dir))
+        env = make_env([templates_dir, engine_dir],
+                       None if inline else font_coverage(fonts_dir))
         ctx = _base_context(facts, study, audience, title, Assets(figures, fonts_dir, inline))
-        ctx.update(alt=alt_text, audience=audience, inline=inline, quotes=quotes)
+        ctx.update(alt=alt_text, audience=audience, inline=inline, quotes=quotes, doc=document)
         html = render_html(env, f"{audience}.html", ctx)
         if inline:
             out_html.parent.mkdir(parents=True, exist_ok=True)
             out_html.write_text(html, encoding="utf-8")
         else:
-            fetcher = make_fetcher([templates_dir, fonts_dir, results_dir])
-            write_pdf(html, target, audience, fetcher, templates_dir, fonts_dir)
+            fetcher = make_fetcher([templates_dir, engine_dir, fonts_dir, results_dir])
+            write_pdf(html, target, audience, fetcher, engine_dir, fonts_dir)
 
 
 def estimate_tables(df: pd.DataFrame, min_base: int) -> list[dict[str, Any]]:
@@ -506,25 +566,28 @@ def render_technical_report(
     study: Mapping[str, Any],
     estimates: Mapping[str, Path],
     flows: Mapping[str, Path],
-    diagnostics: Path,
-    code_frequencies: Path,
+    diagnostics: Mapping[str, Path],
+    code_frequencies: Path | None,
     hashed_inputs: Iterable[Path],
     project_root: Path,
     version: str,
     codebooks: Mapping[str, Path] | None = None,
     min_cell: int = 10,
     templates_dir: Path,
+    engine_dir: Path,
     fonts_dir: Path,
     results_dir: Path,
     out_pdf: Path,
 ) -> None:
+    """`templates_dir`/technical_report.html with every survey's estimate tables, cleaning
+    flow, weighting diagnostics (weighted surveys) and codebook, and the inputs' checksums."""
     import json
 
     import pandas as pd
 
     from parentlink.facts import read_estimates
 
-    env = make_env(templates_dir, font_coverage(fonts_dir))
+    env = make_env([templates_dir, engine_dir], font_coverage(fonts_dir))
     title = f"{study.get('title', 'Study')}: technical report"
     ctx = _base_context(facts, study, "technical_report", title,
                         Assets(results_dir / "figures", fonts_dir, inline=False))
@@ -535,9 +598,10 @@ def render_technical_report(
         inline=False,
         tables={s: estimate_tables(read_estimates(p), min_base) for s, p in estimates.items()},
         flows={s: pd.read_csv(p).to_dict("records") for s, p in flows.items()},
-        diagnostics=json.loads(diagnostics.read_text(encoding="utf-8")),
-        codes=pd.read_csv(code_frequencies, dtype={"parent_code": str}).fillna("")
-        .to_dict("records"),
+        diagnostics={s: json.loads(p.read_text(encoding="utf-8"))
+                     for s, p in diagnostics.items()},
+        codes=(pd.read_csv(code_frequencies, dtype={"parent_code": str}).fillna("")
+               .to_dict("records") if code_frequencies is not None else []),
         hashes=sha256_files(hashed_inputs, project_root),
         code_version=version,
         min_cell=min_cell,
@@ -545,5 +609,5 @@ def render_technical_report(
                    for s, p in (codebooks or {}).items()},
     )
     html = render_html(env, "technical_report.html", ctx)
-    fetcher = make_fetcher([templates_dir, fonts_dir, results_dir])
-    write_pdf(html, out_pdf, "technical_report", fetcher, templates_dir, fonts_dir)
+    fetcher = make_fetcher([templates_dir, engine_dir, fonts_dir, results_dir])
+    write_pdf(html, out_pdf, "technical_report", fetcher, engine_dir, fonts_dir)

@@ -2,7 +2,7 @@
 
 Margin files are CSV: optional ``# source: ...`` comment lines, then the header
 ``variable,category,label,share``. Interlocked (joint) margins name several variables joined by
-``:`` (``sex:age_band``) and categories joined the same way (``1:3``).
+``:`` (``sex:age``) and categories joined the same way (``1:3``).
 
 Raking finds weights ``w_i = d_i * f(c_i)`` (``d`` the design weight, ``c_i`` the respondent's cell
 in the cross-classification of all raking variables) such that for every margin ``m`` and category

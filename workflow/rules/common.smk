@@ -17,7 +17,11 @@ from parentlink.config import check_study, load_schema, prepare
 from parentlink.deps import module_files
 from parentlink.errors import UserError
 
-SCHEMA = "config/schema.json"
+# The engine (this repository) and the study (the working directory) may be apart: a study folder
+# such as examples/schools is built with `--directory` (or `make STUDY=...`), and every engine file
+# is found from the Snakefile's folder.
+ENGINE = Path(workflow.basedir)
+SCHEMA = str(ENGINE / "config/schema.json")
 
 
 def stop(message):
@@ -28,7 +32,7 @@ def stop(message):
 
 def _config_source():
     files = [str(f) for f in (workflow.overwrite_configfiles or [])]
-    return " + ".join(["config/config.yaml", *files])
+    return " + ".join(["config/config.yaml", "config/report.yaml", *files])
 
 
 try:
@@ -86,6 +90,11 @@ def _as_input(path):
     return str(path.relative_to(here)) if path.is_relative_to(here) else str(path)
 
 
+def engine_file(rel):
+    """A file of the engine (templates, fonts) as a step's input."""
+    return _as_input(ENGINE / rel)
+
+
 def package_data(name):
     """A data file of the package (e.g. the names list redaction reads), as a step's input."""
     return _as_input(_PACKAGE_DIR / name)
@@ -102,10 +111,11 @@ def setting(path, wildcards=None):
     if wildcards is not None:
         path = path.format(**dict(wildcards.items()))
     value = config
-    parts = path.split(".")
-    for part in parts[:-1]:
-        value = value[part]
-    return value.get(parts[-1])  # an optional setting left out (and with no default) is None
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)  # an optional setting left out (and with no default) is None
+    return value
 
 
 def uses(*paths):
@@ -122,12 +132,21 @@ def uses(*paths):
 
 
 SURVEYS = sorted(config["surveys"])
-AUDIENCES = list(setting("reports.audiences"))
+# The survey weighted to population margins (config weighting; check_study: only that one).
+WEIGHTED = [s for s in SURVEYS if config["surveys"][s]["weighted"]]
+# The study's documents (config/report.yaml): one briefing per entry, from its own template.
+AUDIENCES = list(config["report"]["documents"])
+HAS_DOCUMENTS = bool(config.get("documents"))
+HAS_QUOTES = bool(config.get("quotes"))
+MODELS = {name: m["survey"] for name, m in config.get("models", {}).items()}
+CHARTS = list(config["report"].get("charts", {}))
+STUDY_TEMPLATES = config["report"]["templates"]
 
 
 wildcard_constraints:
     survey="|".join(SURVEYS),
     audience="|".join(AUDIENCES),
+    model="|".join(MODELS) or "NO_MODEL",
 
 
 # --------------------------------------------------------------------------- build identity
@@ -146,7 +165,7 @@ def quotes_inputs(wildcards):
     """Clean data and meta of the quoted survey, and its weights if it is the weighted one."""
     s = config["quotes"]["survey"]
     inputs = {"data": f"results/clean/{s}.parquet", "meta": f"results/clean/{s}_meta.json"}
-    if s == config["weighting"]["survey"]:
+    if s in WEIGHTED:
         inputs["weights"] = f"results/weights/{s}_weights.csv"
     return inputs
 
@@ -165,14 +184,51 @@ def all_outputs():
             f"results/clean/{s}.sav",
         ]
     outs += [
-        "results/weights/main_weights.csv",
-        "results/weights/main_diagnostics.json",
-        "results/models/main_social_licence_glm.csv",
-        "results/documents/code_frequencies.csv",
+        *[f"results/weights/{s}_diagnostics.json" for s in WEIGHTED],
+        *model_outputs().values(),
+        *(["results/documents/code_frequencies.csv"] if HAS_DOCUMENTS else []),
         "reports/technical_report.pdf",
     ]
     outs += [f"reports/briefings/{a}.pdf" for a in AUDIENCES]
     return outs
+
+
+def model_outputs():
+    """results/models/<survey>_<name>_glm.csv for every model in config `models`, by name."""
+    return {name: f"results/models/{s}_{name}_glm.csv" for name, s in MODELS.items()}
+
+
+def facts_inputs(wildcards):
+    """Every results file the findings read: per survey its estimates, tests, flow and meta
+    (and weighting diagnostics when weighted), the models, and the document analysis."""
+    inputs = {}
+    for s in SURVEYS:
+        inputs[f"estimates_{s}"] = f"results/tables/{s}_estimates.csv"
+        inputs[f"tests_{s}"] = f"results/tables/{s}_tests.csv"
+        inputs[f"flow_{s}"] = f"results/clean/{s}_flow.csv"
+        inputs[f"meta_{s}"] = f"results/clean/{s}_meta.json"
+        if config["surveys"][s]["weighted"]:
+            inputs[f"diagnostics_{s}"] = f"results/weights/{s}_diagnostics.json"
+    for name, path in model_outputs().items():
+        inputs[f"model_{name}"] = path
+    if HAS_DOCUMENTS:
+        for part in ("code_frequencies", "cooccurrence", "chains", "reliability"):
+            inputs[part] = f"results/documents/{part}.csv"
+    return inputs
+
+
+def quotes_file(wildcards):
+    """Parents' own words for a document, when the study quotes any (config quotes)."""
+    return {"quotes": "results/report/parent_quotes.json"} if HAS_QUOTES else {}
+
+
+def document_charts(doc):
+    """The charts a document shows (report.documents.<doc>.charts, technical_report.charts)."""
+    if doc == "technical_report":
+        names = config["report"]["technical_report"].get("charts", [])
+    else:
+        names = config["report"]["documents"][doc].get("charts", [])
+    return [f"results/figures/{name}.svg" for name in names]
 
 
 def estimate_inputs(wildcards):
@@ -180,8 +236,8 @@ def estimate_inputs(wildcards):
     s = wildcards.survey
     inputs = {"data": f"results/clean/{s}.parquet", "meta": f"results/clean/{s}_meta.json"}
     if config["surveys"][s]["weighted"]:
-        inputs["weights"] = "results/weights/main_weights.csv"
-        inputs["targets"] = config["weighting"]["targets"]
+        inputs["weights"] = f"results/weights/{s}_weights.csv"
+        inputs["targets"] = config["weighting"]["targets"]  # check_study: the weighted survey
     return inputs
 
 
@@ -190,6 +246,7 @@ def report_inputs():
     raws = [config["surveys"][s]["raw"] for s in SURVEYS]
     return (
         raws
-        + [config["documents"]["source"], "config/config.yaml"]
-        + list(config["weighting"]["targets"])
+        + ([config["documents"]["source"]] if HAS_DOCUMENTS else [])
+        + ["config/config.yaml", "config/report.yaml"]
+        + list((config.get("weighting") or {}).get("targets", []))
     )

@@ -12,7 +12,8 @@ rule estimate:
         ),
         tests="results/tables/{survey}_tests.csv",
     params:
-        config=uses("surveys.{survey}.weighted", "analysis.{survey}", "disclosure"),
+        config=uses("surveys.{survey}.weighted", "analysis.{survey}", "disclosure",
+                    "report.population"),
     log:
         "logs/estimate_{survey}.log",
     resources:
@@ -24,17 +25,14 @@ rule estimate:
 
 rule model:
     input:
-        data="results/clean/main.parquet",
-        meta="results/clean/main_meta.json",
-        weights="results/weights/main_weights.csv",
-        targets=setting("weighting.targets"),
+        unpack(estimate_inputs),
         code=code_inputs("model.py"),
     output:
-        "results/models/main_social_licence_glm.csv",
+        "results/models/{survey}_{model}_glm.csv",
     params:
-        config=uses("model"),
+        config=uses("models.{model}"),
     log:
-        "logs/model_main.log",
+        "logs/model_{survey}_{model}.log",
     resources:
         mem_mb=2000,
         runtime=20,

@@ -1,33 +1,23 @@
-# Reporting: headline facts -> charts -> briefings (PDF + HTML) and the technical report.
-# Each briefing depends only on its own template plus the shared ones, so editing one
-# briefing re-renders only that briefing.
+# Reporting: findings -> charts -> documents (PDF + HTML) and the technical report.
+# What the documents say is the study's (config/report.yaml, config/templates/); the layout,
+# accessibility and the synthetic stamp are the engine's (workflow/templates/). Each document
+# depends only on its own template plus the shared ones, so editing one re-renders only it.
 
-FIGURES = ["acceptability", "trust", "breakdown", "pilot", "documents", "cooccurrence"]
-# The briefings show every figure but the co-occurrence heatmap (technical report only).
-BRIEFING_FIGURES = [f for f in FIGURES if f != "cooccurrence"]
-TEMPLATES = "workflow/templates"
+ENGINE_TEMPLATES = engine_file("workflow/templates")
 SHARED_TEMPLATES = [
-    f"{TEMPLATES}/base.html",
-    f"{TEMPLATES}/briefing.css",
-    f"{TEMPLATES}/_macros.html",
+    f"{ENGINE_TEMPLATES}/base.html",
+    f"{ENGINE_TEMPLATES}/briefing.css",
+    f"{ENGINE_TEMPLATES}/_engine.html",
+    f"{ENGINE_TEMPLATES}/_technical.html",
+    # The study's own shared macros, when it has them.
+    *[f for f in [f"{STUDY_TEMPLATES}/_study.html"] if Path(f).is_file()],
 ]
-FONTS = ["workflow/fonts/DejaVuSans.ttf", "workflow/fonts/DejaVuSans-Bold.ttf"]
+FONTS = [engine_file("workflow/fonts/DejaVuSans.ttf"), engine_file("workflow/fonts/DejaVuSans-Bold.ttf")]
 
 
 rule facts:
     input:
-        main_estimates="results/tables/main_estimates.csv",
-        pilot_estimates="results/tables/pilot_estimates.csv",
-        main_flow="results/clean/main_flow.csv",
-        pilot_flow="results/clean/pilot_flow.csv",
-        diagnostics="results/weights/main_diagnostics.json",
-        code_frequencies="results/documents/code_frequencies.csv",
-        cooccurrence="results/documents/cooccurrence.csv",
-        chains="results/documents/chains.csv",
-        reliability="results/documents/reliability.csv",
-        main_tests="results/tables/main_tests.csv",
-        model="results/models/main_social_licence_glm.csv",
-        main_meta="results/clean/main_meta.json",
+        unpack(facts_inputs),
         code=code_inputs("facts.py"),
     output:
         "results/report/facts.json",
@@ -37,7 +27,9 @@ rule facts:
         mem_mb=1000,
         runtime=5,
     params:
-        config=uses("study", "disclosure.min_base"),
+        config=uses("study", "disclosure.min_base", "report.population", "report.breakdowns",
+                    "report.findings", "surveys", "models", "documents.type_labels",
+                    "documents.contrast", "documents.concerns_root"),
     script:
         "../scripts/facts.py"
 
@@ -72,10 +64,10 @@ rule charts:
         svg=[
             report(
                 f"results/figures/{name}.svg",
-                caption=f"../report/figure_{name}.rst",
+                caption="../report/figure.rst",
                 category="Figures",
             )
-            for name in FIGURES
+            for name in CHARTS
         ],
         alt="results/figures/alt_text.json",
     log:
@@ -83,17 +75,19 @@ rule charts:
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        config=uses("report.charts"),
     script:
         "../scripts/charts.py"
 
 
 rule render_briefing:
     input:
+        unpack(quotes_file),
         facts="results/report/facts.json",
         alt="results/figures/alt_text.json",
-        quotes="results/report/parent_quotes.json",
-        svg=expand("results/figures/{name}.svg", name=BRIEFING_FIGURES),
-        template=f"{TEMPLATES}/{{audience}}.html",
+        svg=lambda wc: document_charts(wc.audience),
+        template=f"{STUDY_TEMPLATES}/{{audience}}.html",
         shared=SHARED_TEMPLATES,
         fonts=FONTS,
         code=code_inputs("render.py"),
@@ -111,7 +105,8 @@ rule render_briefing:
         mem_mb=2000,
         runtime=15,
     params:
-        config=uses("study"),
+        config=uses("study", "report.documents.{audience}"),
+        engine_templates=ENGINE_TEMPLATES,
         build_epoch=BUILD_EPOCH,
     script:
         "../scripts/render.py"
@@ -119,18 +114,13 @@ rule render_briefing:
 
 rule technical_report:
     input:
+        unpack(facts_inputs),
+        unpack(quotes_file),
         facts="results/report/facts.json",
         alt="results/figures/alt_text.json",
-        quotes="results/report/parent_quotes.json",
-        svg=expand("results/figures/{name}.svg", name=FIGURES),
-        main_estimates="results/tables/main_estimates.csv",
-        pilot_estimates="results/tables/pilot_estimates.csv",
-        main_flow="results/clean/main_flow.csv",
-        pilot_flow="results/clean/pilot_flow.csv",
-        diagnostics="results/weights/main_diagnostics.json",
-        code_frequencies="results/documents/code_frequencies.csv",
+        svg=document_charts("technical_report"),
         codebooks=expand("results/codebook/{survey}.csv", survey=SURVEYS),
-        template=f"{TEMPLATES}/technical_report.html",
+        template=f"{STUDY_TEMPLATES}/technical_report.html",
         shared=SHARED_TEMPLATES,
         fonts=FONTS,
         hashed=report_inputs(),
@@ -149,6 +139,7 @@ rule technical_report:
         runtime=20,
     params:
         config=uses("study", "disclosure.min_cell"),
+        engine_templates=ENGINE_TEMPLATES,
         build_epoch=BUILD_EPOCH,
         code_version=CODE_VERSION,
     script:

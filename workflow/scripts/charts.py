@@ -13,8 +13,8 @@ sm = snakemake  # type: ignore[name-defined]  # noqa: F821  (injected by Snakema
 
 def main() -> None:
     out_dir = Path(sm.output.svg[0]).parent
-    make_charts(load_facts(Path(sm.input.facts)), out_dir, Path(sm.input.fonts[0]).parent,
-                Path(sm.output.alt))
+    make_charts(load_facts(Path(sm.input.facts)), sm.params.config["report.charts"], out_dir,
+                Path(sm.input.fonts[0]).parent, Path(sm.output.alt))
 
 
 with open(sm.log[0], "w", encoding="utf-8") as log:

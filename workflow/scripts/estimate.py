@@ -31,7 +31,8 @@ def main() -> None:
         list(snakemake.input.targets) if weighted else [],
     )
     items, breakdowns = analysis["items"], analysis["breakdowns"]
-    table = estimate_table(data, meta, design, items, breakdowns, survey)
+    table = estimate_table(data, meta, design, items, breakdowns, survey,
+                           all_label=f"All {cfg['report.population']}")
     disc = cfg["disclosure"]
     table = suppress(table, int(disc["min_base"]), int(disc["min_cell"]),
                      suppress_zeros=bool(disc["suppress_zeros"]))

@@ -1,4 +1,4 @@
-"""Rule `model`: survey-weighted logistic regression of the social-licence indicator."""
+"""Rule `model`: a survey-weighted logistic regression named in config `models`."""
 
 
 import json
@@ -14,10 +14,13 @@ snakemake = globals()["snakemake"]
 def main() -> None:
     logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, force=True)
     meta = json.loads(Path(snakemake.input.meta).read_text(encoding="utf-8"))
+    weighted = "weights" in snakemake.input.keys()
     data, design = load_design(
-        snakemake.input.data, snakemake.input.weights, list(snakemake.input.targets)
+        snakemake.input.data,
+        snakemake.input.weights if weighted else None,
+        list(snakemake.input.targets) if weighted else [],
     )
-    model = snakemake.params.config["model"]
+    model = snakemake.params.config[f"models.{snakemake.wildcards.model}"]
     fit = fit_model(data, meta, design, model["outcome"], model["predictors"])
     write_csv(glm_table(fit)[[*GLM_COLUMNS, "label"]], snakemake.output[0])
     logging.info("model on %d complete cases, df %d, design %s", fit.n, fit.df, design.label)

@@ -14,6 +14,12 @@ from parentlink.wording import load_facts
 sm = snakemake  # type: ignore[name-defined]  # noqa: F821  (injected by Snakemake)
 
 
+def _by_survey(prefix):
+    """{survey: path} of the inputs named <prefix>_<survey> (workflow/rules/common.smk)."""
+    return {k[len(prefix) + 1:]: Path(v) for k, v in sm.input.items()
+            if k.startswith(prefix + "_")}
+
+
 def main() -> None:
     os.environ["SOURCE_DATE_EPOCH"] = str(sm.params.build_epoch)
     cfg = sm.params.config
@@ -21,34 +27,40 @@ def main() -> None:
     common = {
         "facts": load_facts(Path(sm.input.facts)),
         "alt_text": json.loads(Path(sm.input.alt).read_text(encoding="utf-8")),
-        "quotes": json.loads(Path(sm.input.quotes).read_text(encoding="utf-8")),
+        "quotes": (json.loads(Path(sm.input.quotes).read_text(encoding="utf-8"))
+                   if "quotes" in sm.input.keys() else {"quotes": []}),
         "study": dict(cfg["study"]),
         "templates_dir": Path(sm.input.template).parent,
+        "engine_dir": Path(sm.params.engine_templates),
         "fonts_dir": Path(sm.input.fonts[0]).parent,
         "results_dir": project / "results",
         "out_pdf": Path(sm.output.pdf),
     }
     if sm.rule == "technical_report":
+        estimates, flows = _by_survey("estimates"), _by_survey("flow")
+        diagnostics = _by_survey("diagnostics")
+        docs = sm.input.code_frequencies if "code_frequencies" in sm.input.keys() else None
         render.render_technical_report(
             **common,
-            estimates={"main": Path(sm.input.main_estimates),
-                       "pilot": Path(sm.input.pilot_estimates)},
-            flows={"main": Path(sm.input.main_flow), "pilot": Path(sm.input.pilot_flow)},
-            diagnostics=Path(sm.input.diagnostics),
-            code_frequencies=Path(sm.input.code_frequencies),
+            estimates=estimates,
+            flows=flows,
+            diagnostics=diagnostics,
+            code_frequencies=Path(docs) if docs else None,
             # Raw data and config, plus every results file the report reads.
-            hashed_inputs=[Path(p) for p in [*sm.input.hashed, sm.input.main_estimates,
-                                             sm.input.pilot_estimates, sm.input.main_flow,
-                                             sm.input.pilot_flow, sm.input.diagnostics,
-                                             sm.input.code_frequencies, sm.input.quotes]],
+            hashed_inputs=[Path(p) for p in [*sm.input.hashed, *estimates.values(),
+                                             *flows.values(), *diagnostics.values(),
+                                             *([docs] if docs else []),
+                                             *([sm.input.quotes] if "quotes" in sm.input.keys()
+                                               else [])]],
             project_root=project,
             codebooks={Path(p).stem: Path(p) for p in sm.input.codebooks},
             min_cell=int(cfg["disclosure.min_cell"]),
             version=f"{sm.params.code_version} (parentlink {render.__version__})",
         )
     else:
-        render.render_briefing(audience=sm.wildcards.audience, out_html=Path(sm.output.html),
-                               **common)
+        audience = sm.wildcards.audience
+        render.render_briefing(audience=audience, out_html=Path(sm.output.html),
+                               document=cfg[f"report.documents.{audience}"], **common)
 
 
 with open(sm.log[0], "w", encoding="utf-8") as log:
