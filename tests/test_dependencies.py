@@ -49,6 +49,8 @@ NOT_IN_ANY_RULE = {
     "config.py": "read while the Snakefile is parsed: validates config and fills defaults; the "
                  "values it yields are the rules' params",
     "deps.py": "read while the Snakefile is parsed: finds these very dependencies",
+    "starter.py": "the starter-plan command (`python -m parentlink.starter`), run by a person "
+                  "before any build; makes no pipeline output",
     "slurm.py": "read while the Snakefile is parsed on a cluster: chooses how job status is read",
     "synth.py": "the synthetic-data generator (`make raw`, rule synthesize_main for the scale "
                 "scenario, not part of `all`)",
@@ -175,7 +177,7 @@ def rule_blocks(project: Path) -> dict[str, str]:
     blocks: dict[str, str] = {WORKFLOW: ""}
     for smk in [project / "Snakefile", *sorted((project / "workflow/rules").glob("*.smk"))]:
         text = smk.read_text(encoding="utf-8")
-        parts = re.split(r"^(?:rule|checkpoint) (\w+):", text, flags=re.M)
+        parts = re.split(r"^[ \t]*(?:rule|checkpoint) (\w+):", text, flags=re.M)
         blocks[WORKFLOW] += parts[0]
         for name, body in zip(parts[1::2], parts[2::2], strict=True):
             blocks[name] = body
@@ -423,7 +425,7 @@ FILE_CASES = [
 # The report spec (config/report.yaml): one change per part, and the jobs it must re-run.
 REPORT_CASES = [
     (("report", "findings", "heard", "category"), 2, {"facts"}),
-    (("report", "population"), "carers", {"facts", "estimate"}),
+    (("report", "population"), "carers", {"facts", "estimate", "workbook"}),
     (("report", "breakdowns", "age_band", "title"), "age group", {"facts"}),
     (("report", "charts", "trust", "axis"), "Trust (changed)", {"charts"}),
     (("report", "documents", "parents", "title"), "What parents told us (changed)",

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from parentlink.disclosure import audit, required_width, suppress
+from parentlink.disclosure import audit, protect, required_width, suppress
 from parentlink.errors import UserError
 
 
@@ -139,6 +139,149 @@ def test_audit_intervals_after_complementary_suppression() -> None:
 
 
 def test_required_width_at_the_boundary() -> None:
-    assert required_width(10, 10) == 1.0
-    assert required_width(100, 10) == pytest.approx(0.1)
+    assert required_width(10, 10) == pytest.approx(0.9)
+    assert required_width(100, 10) == pytest.approx(0.09)
     assert required_width(5, 10) == 1.0
+
+
+# The shipped-data pattern the rules leave open: a large group and the whole sample pin the
+# small groups' total of a rare category ("don't know", 14 parents), so a one-person cell in a
+# group of 25 is narrowed to [0, 2] respondents although no line holds a single suppression.
+PINNED = {("all", 0): [341, 382, 198, 14], ("eth", 1): [290, 320, 168, 12],
+          ("eth", 2): [9, 8, 7, 1], ("eth", 3): [26, 32, 14, 1], ("eth", 4): [10, 13, 8, 0],
+          ("eth", 5): [6, 9, 1, 0]}
+
+
+def test_rules_alone_leave_a_cell_the_audit_can_narrow() -> None:
+    res = audit(suppress(table(PINNED)), min_cell=10)
+    weak = res[~res["protected"]]
+    assert {(r.group_code, r.category_code) for r in weak.itertuples()} == {(2, 4), (3, 4)}
+    one = weak[weak["group_code"] == 2].iloc[0]
+    assert one["share_high"] * 25 == pytest.approx(2.0)  # at most 2 of the 25 said don't know
+
+
+def test_protect_passes_the_audit_hiding_cells_not_the_large_group() -> None:
+    out = protect(table(PINNED))
+    assert audit(out, min_cell=10)["protected"].all()
+    # the same from the reader's side (no reasons: every hidden share held to the requirement)
+    seen = audit(published(out).drop(columns="suppression"), min_cell=10)
+    assert seen["protected"].all()
+    big = out[(out["group_variable"] == "eth") & (out["group_code"] == 1)]
+    assert big["suppressed"].sum() == 2  # two cells of the 790, not its row
+    assert not out[out["group_variable"] == "all"]["suppressed"].any()  # the headline stays
+    assert out["suppressed"].sum() == suppress(table(PINNED))["suppressed"].sum() + 2
+    # the rules' suppressions are all kept, with their reasons
+    before = suppress(table(PINNED))
+    assert (out.loc[before["suppressed"], "suppression"] == before.loc[before["suppressed"],
+                                                                       "suppression"]).all()
+
+
+def test_protect_changes_nothing_when_the_rules_suffice() -> None:
+    t = table({("all", 0): [400, 500, 25], ("g", 1): [380, 400, 21], ("g", 2): [20, 100, 4]})
+    pd.testing.assert_frame_equal(protect(t), suppress(t))
+
+
+def rectangle(b: int) -> pd.DataFrame:
+    """A 2 x 2 hidden rectangle: x11 = 1 with complement b in its group, and large cells in the
+    other group; a reader can move x11 between 0 and 1 + b (the LP's interval)."""
+    t = table({("all", 0): [101, 100 + b, 50], ("g", 1): [1, b, 50],
+               ("g", 2): [100, 100, 0]})
+    hide = (t["group_variable"] == "g") & t["category_code"].isin([1, 2])
+    t.loc[hide, "estimate"] = np.nan
+    t["suppressed"] = hide
+    t["suppression"] = np.where(hide & (t["cell_count"] < 10), "cell",
+                                np.where(hide, "secondary", ""))
+    return t
+
+
+def test_audit_boundary_interval_of_exactly_min_cell_minus_one() -> None:
+    """The cell of 1 can be anything from 0 to 1 + b respondents: with b = 8 the interval spans 9
+    (= min_cell - 1) respondents, just enough; with b = 7 it is one short."""
+    ok = audit(rectangle(8), min_cell=10)
+    cell = ok[(ok["group_code"] == 1) & (ok["category_code"] == 1)].iloc[0]
+    assert cell["width"] * 59 == pytest.approx(9.0) and cell["protected"]
+    bad = audit(rectangle(7), min_cell=10)
+    cell = bad[(bad["group_code"] == 1) & (bad["category_code"] == 1)].iloc[0]
+    assert cell["width"] * 58 == pytest.approx(8.0) and not cell["protected"]
+
+
+def test_a_count_of_exactly_min_cell_is_shown() -> None:
+    out = protect(table({("all", 0): [10, 300, 9, 200]}))
+    # 9 is a small cell; 10 is not (it is only the complement that stops the 9 following from 100%)
+    assert flags(out, "all", 0) == ["secondary", "", "cell", ""]
+    assert audit(out, min_cell=10)["protected"].all()
+
+
+def rao_scott_rows() -> pd.DataFrame:
+    return pd.DataFrame({"survey": "main", "variable": ["q", "q", "r"],
+                         "group_variable": ["eth", "sex", "eth"], "chisq": [5.0, 6.0, 7.0],
+                         "f": [1.1, 1.2, 1.3], "ndf": [2.0, 1.0, 2.0], "ddf": [90.0, 90.0, 90.0],
+                         "p_value": [0.3, 0.04, 0.2], "n": [100, 100, 100]})
+
+
+def test_tests_with_a_hidden_share_are_withheld() -> None:
+    from parentlink.disclosure import WITHHELD, withhold_tests
+    est = table(PINNED)  # item q: hidden shares only in breakdown eth once protected
+    est = pd.concat([protect(est), protect(table({("all", 0): [300, 400], ("eth", 1): [150, 200],
+                                                 ("eth", 2): [150, 200]})).assign(variable="r")])
+    out = withhold_tests(rao_scott_rows(), est)
+    assert out["withheld"].tolist() == [WITHHELD, "", ""]
+    assert out.loc[0, ["chisq", "f", "ndf", "ddf", "p_value"]].isna().all()
+    assert out.loc[0, "n"] == 100 and out.loc[1, "p_value"] == 0.04
+    # a hidden whole-sample share withholds every test of the item
+    whole = est.copy()
+    whole.loc[(whole["variable"] == "r") & (whole["group_variable"] == "all"), "suppressed"] = True
+    assert withhold_tests(rao_scott_rows(), whole)["withheld"].tolist() == [WITHHELD, "", WITHHELD]
+
+
+def test_exposed_names_the_table_and_the_cell() -> None:
+    from parentlink.disclosure import exposed
+    res = audit(suppress(table(PINNED)), min_cell=10)
+    with pytest.raises(UserError, match=r"main_estimates.csv: the hidden share of q category 4 in "
+                                        r"eth = 2 can be worked out to between 0.0000 and 0.0800"):
+        exposed(res, "results/tables/main_estimates.csv")
+    exposed(audit(protect(table(PINNED)), min_cell=10), "x.csv")  # passes: no error
+
+
+def test_audit_summary_counts() -> None:
+    from parentlink.disclosure import AUDIT_SUMMARY_COLUMNS, audit_summary, withhold_tests
+    out = protect(table(PINNED))
+    res = audit(out, 10, required_only=True)
+    tests = withhold_tests(rao_scott_rows(), out)
+    s = audit_summary(out, res, tests, "main", 50, 10)
+    assert list(s.columns) == AUDIT_SUMMARY_COLUMNS and len(s) == 1
+    r = s.iloc[0]
+    assert r["shares"] == 24 and r["hidden"] == 16 and r["exposed"] == 0
+    assert r["hidden"] == r["hidden_base"] + r["hidden_cell"] + r["hidden_secondary"]
+    assert r["audited"] == len(res) == r["hidden_cell"]  # secondary and empty base cells: no need
+    assert r["narrowest_ratio"] >= 1.0 and r["tests_withheld"] == 1
+
+
+def test_cli_audit_exit_status(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from parentlink.csvio import write_csv
+    from parentlink.disclosure import main
+    bad = tmp_path / "bad.csv"
+    write_csv(published(suppress(table(PINNED))).drop(columns="suppression"), bad)
+    assert main(["audit", str(bad)]) == 1
+    assert "can be narrowed" in capsys.readouterr().out
+    good = tmp_path / "good.csv"
+    write_csv(published(protect(table(PINNED))).drop(columns="suppression"), good)
+    assert main(["audit", str(good)]) == 0
+
+
+def test_an_exposed_cell_stops_the_stage_with_one_error_line(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """What workflow/scripts/estimate.py does: audit, then `exposed` inside run_stage; the partial
+    outputs are removed and one ERROR: line names the table and the cell."""
+    from parentlink.disclosure import exposed
+    from parentlink.errors import run_stage
+    out = tmp_path / "main_estimates.csv"
+    out.write_text("partial")
+
+    def stage() -> None:
+        exposed(audit(suppress(table(PINNED)), min_cell=10, required_only=True), str(out))
+
+    with pytest.raises(SystemExit) as stop:
+        run_stage(stage, outputs=[out])
+    assert stop.value.code == 1 and not out.exists()
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("ERROR:")]
+    assert len(err) == 1 and "main_estimates.csv" in err[0] and "q category 4 in eth = 2" in err[0]

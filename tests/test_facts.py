@@ -677,3 +677,34 @@ def test_a_wrong_finding_is_one_line_naming_it(tmp_path: Path, finding: dict[str
     _, spec = study_config()
     with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")):
         build(make_results(tmp_path), report={**spec, "findings": {"bad": finding}})
+
+
+def test_the_disclosure_audit_reaches_the_facts(tmp_path: Path) -> None:
+    paths = make_results(tmp_path)
+    audit = tmp_path / "main_disclosure_audit.csv"
+    _write_csv(audit, ["survey", "min_base", "min_cell", *F.AUDIT_COLUMNS],
+               [["main", 50, 10, 1200, 300, 100, 150, 50, 150, 0, 1.25, 243, 140]])
+    cfg, spec = study_config()
+    surveys = {"main": F.SurveyResults(
+        estimates=paths["main_estimates"], tests=paths["main_tests"], flow=paths["main_flow"],
+        meta=paths["main_meta"], label="main", weighted=True, diagnostics=paths["diagnostics"],
+        audit=audit)}
+    facts = F.build_facts(report={**spec, "findings": {}}, surveys=surveys, models={},
+                          documents=None, documents_config={}, study=STUDY, min_base=50)
+    d = facts["surveys"]["main"]["disclosure"]
+    assert d["hidden_cell"] == 150 and d["exposed"] == 0 and d["narrowest_ratio"] == 1.25
+    assert d["tests_withheld"] == 140 and facts["documents"] is None
+
+
+def test_a_code_frequency_is_a_finding(tmp_path: Path) -> None:
+    _, spec = study_config()
+    report = {**spec, "findings": {
+        "risk": {"kind": "code", "code": "Hidden risk"},
+        "risk_la": {"kind": "code", "code": "Problem constructions/Hidden risk",
+                    "doc_type": "local_authority"}}}
+    f = build(make_results(tmp_path), report=report)["findings"]
+    assert (f["risk"]["n_documents"], f["risk"]["n_of_type"]) == (35, 60)
+    assert f["risk_la"]["n_documents"] == 14 and f["risk_la"]["pct"] == pytest.approx(14 / 24 * 100)
+    with pytest.raises(UserError, match="report.findings.bad: no code 'Hidden risks'"):
+        build(make_results(tmp_path / "b"),
+              report={**spec, "findings": {"bad": {"kind": "code", "code": "Hidden risks"}}})

@@ -128,9 +128,12 @@ def hostile_corpus() -> list[tuple[str, list[str]]]:
         for f in (f"my son {name} is", f"our daughter {name} has", f"she is called {name} and",
                   f"my little boy {name} was", f"a girl named {name} in"):
             cases.append((f"The council wrote about {f} it upset us.", [name.lower()]))
-    # The school in lower case ("holy cross school") is left to the quote approval: lower-case
-    # school names cannot be told from ordinary words ("after school", "high school").
-    cases.append(("ask aisling o'brien at holy cross school what happened", ["aisling", "brien"]))
+    # In lower case too: the words before the keyword up to an ordinary one ("at").
+    cases.append(("ask aisling o'brien at holy cross school what happened",
+                  ["aisling", "brien", "holy", "cross"]))
+    for school, token in (("st bartholomew's primary", "bartholomew"),
+                          ("oakfield academy", "oakfield"), ("little acorns nursery", "acorns")):
+        cases.append((f"my daughter goes to {school} and they told", [token]))
     for school, token in (("Holy Cross School", "holy"), ("St Mary's primary", "mary"),
                           ("Oakfield Academy", "oakfield"), ("Greenfields Nursery", "greenfields")):
         for f in (f"the teachers at {school} told", f"{school} shared it", f"she goes to {school}."):

@@ -228,12 +228,15 @@ def _describe(paths: dict[str, set[str]], limit: int = 60) -> str:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A project folder as the render rules see it: templates and fonts, a complete results tree
+    """A project folder as the render rules see it: engine and study templates, fonts, a complete results tree
     (facts, charts, quotes), no reports yet."""
     root = tmp_path_factory.mktemp("isolation") / "project"
     (root / "workflow").mkdir(parents=True)
     for sub in ("templates", "fonts"):
         shutil.copytree(ROOT / "workflow" / sub, root / "workflow" / sub)
+    # The study's documents: its report spec and templates.
+    shutil.copytree(ROOT / "config" / "templates", root / "config" / "templates")
+    shutil.copy2(ROOT / "config" / "report.yaml", root / "config" / "report.yaml")
     p = _project(root)
     write_facts(p["facts"], root / "results" / "report" / "facts.json")
     # Fewer full tables in the technical report (as in test_render): same code, a third the time.

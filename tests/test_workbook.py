@@ -84,7 +84,8 @@ def context(**kw: Any) -> wbk.Context:
     base: dict[str, Any] = dict(
         survey="main", survey_label="Main survey: probability-based panel", weighted=True,
         study={"title": "Parental social licence", "synthetic": True, "funder": "ESRC"},
-        min_base=50, min_cell=10, margins=["sex"], estimates_name="results/tables/main_estimates.csv")
+        min_base=50, min_cell=10, margins=["sex"], estimates_name="results/tables/main_estimates.csv",
+        population="parents")
     base.update(kw)
     return wbk.Context(**base)
 

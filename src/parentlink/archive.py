@@ -297,24 +297,27 @@ def plan_inputs(config: Mapping[str, Any], config_path: str = "config/config.yam
             excluded_outputs += [p.format(survey=sid) for p in ROW_LEVEL_OUTPUTS]
             if sid == config.get("quotes.survey", (config.get("quotes") or {}).get("survey")):
                 excluded_outputs.append(QUOTE_CANDIDATES)
-    docs = config["documents"]
-    ok = bool(docs.get("redistributable", synthetic))
-    inputs.append(Input(docs["source"], "documents", "documents", ok, "coded document corpus"))
-    if not ok:
-        excluded_outputs += list(DOCUMENT_ROW_LEVEL_OUTPUTS)
+    docs = config.get("documents")
+    if docs:  # a study with a document analysis
+        ok = bool(docs.get("redistributable", synthetic))
+        inputs.append(Input(docs["source"], "documents", "documents", ok, "coded document corpus"))
+        if not ok:
+            excluded_outputs += list(DOCUMENT_ROW_LEVEL_OUTPUTS)
     inputs.append(Input(config_path, "config", "config", True, "study configuration"))
+    inputs.append(Input(str(Path(config_path).with_name("report.yaml")), "config", "report", True,
+                        "what the study's documents say (findings, charts, documents)"))
     inputs.append(Input("config/schema.json", "config", "schema", True, "configuration schema"))
     for sid in sorted(config["surveys"]):
         inputs.append(Input(config["surveys"][sid]["plan"], "config", f"plan-{sid}", True,
                             f"cleaning plan of the {sid} survey"))
-    for t in config.get("weighting", {}).get("targets", []):
+    for t in (config.get("weighting") or {}).get("targets", []):
         inputs.append(Input(t, "config", "target", True, "raking margin"))
     seen: set[str] = set()
     uniq = [i for i in inputs if not (i.path in seen or seen.add(i.path))]  # type: ignore[func-returns-value]
     return Plan(uniq, sorted(set(excluded_outputs)))
 
 
-def obtain_text(plan: Plan, study_title: str) -> str:
+def obtain_text(plan: Plan, study_title: str, key_env: str = "PARENTLINK_PSEUDONYM_KEY") -> str:
     lines = [f"# Inputs not in this bundle — {study_title}", "",
              "These inputs are real data that may not be redistributed. The bundle has the code, "
              "config and checksums of everything else; to rebuild, obtain each file below, put it "
@@ -322,12 +325,11 @@ def obtain_text(plan: Plan, study_title: str) -> str:
              "`docs/archive.md`.", ""]
     for i in plan.restricted:
         lines.append(f"- `{i.path}` — {i.kind} `{i.name}`{': ' + i.label if i.label else ''}. "
-                     "Apply to the data controller named in the study's data access statement "
-                     "(for the ESRC study: via the UK Data Service or the study team).")
+                     "Apply to the data controller named in the study's data access statement.")
     if plan.excluded_outputs:
         lines += ["", "Row-level outputs derived from these data are left out as well:", ""]
         lines += [f"- `{p}`" for p in plan.excluded_outputs]
-    lines += ["", "Pseudonyms are keyed: set the same `PARENTLINK_PSEUDONYM_KEY` as the original "
+    lines += ["", f"Pseudonyms are keyed: set the same `{key_env}` as the original "
               "run (obtain it from the data controller) or the row-level outputs will differ.", ""]
     return "\n".join(lines)
 
@@ -724,8 +726,9 @@ def build_bundle(project: Path, out_zip: Path, config: Mapping[str, Any], *,
                                 "working tree.")
                 shutil.copy2(project / meta_file, staging / meta_file)
         if plan.restricted:
-            (staging / OBTAIN_NAME).write_text(obtain_text(plan, config["study"]["title"]),
-                                               encoding="utf-8")
+            text = obtain_text(plan, config["study"]["title"],
+                               config["privacy"]["pseudonym_key_env"])
+            (staging / OBTAIN_NAME).write_text(text, encoding="utf-8")
         # Results and reports: what the workflow makes, minus row-level data of restricted inputs.
         made = workflow_outputs(project, snakemake_cmd)
         on_disk = [f"{d}/{p}" for d in ("results", "reports") if (project / d).is_dir()

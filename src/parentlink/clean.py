@@ -15,7 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from parentlink import csvio
 from parentlink.errors import UserError
+from parentlink.plan import declared_missing, resolve_names
 
 FLOW_COLUMNS = ["step", "n_before", "n_excluded", "n_after"]
 
@@ -26,6 +28,12 @@ class Cleaned:
     meta: dict[str, Any]
     flow: pd.DataFrame
     scales: dict[str, Any] = field(default_factory=dict)
+
+
+def _code_value(key: str) -> int | float:
+    """A code's JSON key back to its number: '8' -> 8, '1.5' -> 1.5."""
+    f = float(key)
+    return int(f) if f.is_integer() else f
 
 
 def _key(code: float | int) -> str:
@@ -40,7 +48,7 @@ class _Context:
         self.df = df
         self.plan = plan
         self.source = raw_meta["file"]
-        self.kinds: dict[int, str] = plan["missing"]
+        self.kinds: dict[float, str] = plan["missing"]
         self.excluded_kinds = set(plan.get("exclude_from_base", []))
         self.vars: dict[str, dict[str, Any]] = {}
         self.raw_vars = raw_meta["variables"]
@@ -74,21 +82,13 @@ def _rename(ctx: _Context) -> None:
         )
     for agency, name in plan["rename"].items():
         raw = ctx.raw_vars[agency]
-        missing = {}
-        for code in raw["missing_codes"]:
-            c = int(code)
-            if c not in ctx.kinds:
-                raise UserError(
-                    f"{ctx.source}: variable {agency} has SPSS user-missing code {c}, which the plan's "
-                    f"'missing' does not define: add '{c}: dont_know|refused|not_asked'."
-                )
-            missing[_key(c)] = ctx.kinds[c]
         kind = "numeric" if name in numeric else "categorical"
         if raw["type"] != "numeric":
             raise UserError(
                 f"{ctx.source}: variable {agency} is {raw['type']}, but the plan renames it as a coded "
                 "or numeric variable: drop it from 'rename' or fix the delivery."
             )
+        missing = _missing_of(ctx, agency, raw)
         ctx.vars[name] = {
             "label": raw["label"],
             "type": kind,
@@ -97,8 +97,63 @@ def _rename(ctx: _Context) -> None:
             "value_labels": {k: v for k, v in raw["value_labels"].items()} if kind == "categorical" else {},
             "missing": missing,
             "measure": raw.get("measure", "unknown"),
+            **_display(raw),
         }
     ctx.df = ctx.df.rename(columns=plan["rename"])
+
+
+def _display(raw: dict[str, Any]) -> dict[str, Any]:
+    """What SPSS users see of a delivered variable (format, display width, its missing ranges),
+    carried to the clean .sav unchanged."""
+    out: dict[str, Any] = {k: raw[k] for k in ("format", "display_width") if raw.get(k)}
+    if raw.get("missing_ranges"):
+        out["missing_ranges"] = [list(r) for r in raw["missing_ranges"]]
+    return out
+
+
+def _in_range(s: pd.Series, lo: float | None, hi: float | None) -> pd.Series:
+    inside = s.notna()
+    if lo is not None:
+        inside &= s >= lo
+    if hi is not None:
+        inside &= s <= hi
+    return inside
+
+
+def _span(lo: float | None, hi: float | None) -> str:
+    return f"{'LO' if lo is None else _key(lo)} THRU {'HI' if hi is None else _key(hi)}"
+
+
+def _missing_of(ctx: _Context, agency: str, raw: dict[str, Any]) -> dict[str, str]:
+    """Missing codes of one agency variable and what each means.
+
+    Three sources, all given a meaning by the plan: codes the file declares user-missing (a
+    discrete code, or each code of the data inside a declared range such as LO THRU -1) take it
+    from 'missing'; codes under 'declare_missing' are missing whether or not the file declares them.
+    """
+    declared = declared_missing(ctx.plan, agency)
+    missing: dict[str, str] = {}
+
+    def meaning(code: float, why: str) -> str:
+        kind = declared.get(code, ctx.kinds.get(code))
+        if kind is None:
+            raise UserError(
+                f"{ctx.source}: variable {agency} has {why} {_key(code)}, which the plan's 'missing' "
+                f"does not define: add '{_key(code)}: dont_know|refused|not_asked' under 'missing'."
+            )
+        return kind
+
+    for code in raw["missing_codes"]:
+        missing[_key(code)] = meaning(float(code), "SPSS user-missing code")
+    s = pd.to_numeric(ctx.df[agency], errors="coerce") if raw["type"] == "numeric" else None
+    for lo, hi in raw.get("missing_ranges", []):
+        if s is None:
+            continue
+        for code in sorted(set(s[_in_range(s, lo, hi)].tolist())):
+            missing[_key(code)] = meaning(float(code), f"a code in its user-missing range {_span(lo, hi)}:")
+    for code, kind in declared.items():
+        missing[_key(code)] = kind
+    return dict(sorted(missing.items(), key=lambda kv: float(kv[0])))
 
 
 def _validate_codes(ctx: _Context) -> None:
@@ -117,10 +172,12 @@ def _validate_codes(ctx: _Context) -> None:
         if bad.any():
             values = sorted(set(s[bad].tolist()))
             shown = ", ".join(_key(x) for x in values[:8])
+            first = _key(values[0])
             raise UserError(
                 f"{ctx.source}: variable {v['source']} ({name}) has unknown code(s) {shown} in "
-                f"{int(bad.sum())} row(s): "
-                f"add the code to the value labels or the plan's 'missing', or ask the agency what it means."
+                f"{int(bad.sum())} row(s): if a code means a missing answer, declare it with the plan's "
+                f"'declare_missing: [{{variables: [{v['source']}], codes: {{{first}: "
+                "dont_know|refused|not_asked}}]', otherwise ask the agency for its value label."
             )
 
 
@@ -436,6 +493,11 @@ def _derive(ctx: _Context) -> dict[str, Any]:
 # --- assembly ---------------------------------------------------------------------------------
 
 
+def _whole(s: pd.Series) -> bool:
+    x = s.dropna().astype(float)
+    return bool((x == x.round()).all())
+
+
 def _finish(ctx: _Context) -> pd.DataFrame:
     plan = ctx.plan
     out = pd.DataFrame({"respondent_id": ctx.df["respondent_id"].astype(str)})
@@ -451,8 +513,10 @@ def _finish(ctx: _Context) -> pd.DataFrame:
         out["duration_sec"] = _durations(ctx).round().astype("Int64").to_numpy()
         out["fieldwork_date"] = ctx.df[plan["timestamps"]["start"]].dt.normalize().to_numpy()
     for name, v in ctx.vars.items():
-        if v["type"] == "categorical":
-            out[name] = pd.array(ctx.df[name].round(), dtype="Int64")
+        if v["type"] == "categorical" and _whole(ctx.df[name]):
+            out[name] = pd.array(ctx.df[name], dtype="Int64")
+        elif v["type"] == "categorical":  # codes such as 1.5 are kept exact, never rounded
+            out[name] = ctx.df[name].astype(float).to_numpy()
         else:
             out[name] = ctx.df[name].astype(float).to_numpy()
     for agency, name in plan.get("text", {}).items():
@@ -466,7 +530,8 @@ def _meta(ctx: _Context, survey: str, n: int, weighted: bool) -> dict[str, Any]:
     for name, v in ctx.vars.items():
         entry = dict(v)
         kinds = set(entry.pop("base_excludes", excluded))
-        entry["exclude_from_base"] = sorted(int(k) for k, kind in v["missing"].items() if kind in kinds)
+        codes = [_code_value(k) for k, kind in v["missing"].items() if kind in kinds]
+        entry["exclude_from_base"] = sorted(codes, key=float)
         variables[name] = entry
     for agency, name in ctx.plan.get("text", {}).items():
         variables[name] = {
@@ -481,23 +546,20 @@ def _meta(ctx: _Context, survey: str, n: int, weighted: bool) -> dict[str, Any]:
                 "e-mail addresses, links, phone numbers, postcodes and personal names replaced; length capped"
             ),
         }
-    paradata = {
-        "design_weight": (
-            "Panel design weight (selection x non-response)",
-            "numeric",
-            ctx.plan.get("design_weight"),
-        ),
-        "duration_sec": ("Interview duration (seconds)", "numeric", None),
-        "fieldwork_date": ("Interview date", "datetime", (ctx.plan.get("timestamps") or {}).get("start")),
-    }
-    for name, (label, kind, source) in paradata.items():
-        if (
-            name == "design_weight"
-            and "design_weight" not in ctx.plan
-            or name != "design_weight"
-            and "timestamps" not in ctx.plan
-        ):
-            continue
+    weight = ctx.plan.get("design_weight")
+    stamp = (ctx.plan.get("timestamps") or {}).get("start")
+    paradata: dict[str, tuple[str, str, str | None, dict[str, Any]]] = {}
+    if weight:
+        # The agency's own label, format and width of its weight are kept.
+        raw = ctx.raw_vars.get(weight, {})
+        paradata["design_weight"] = (raw.get("label") or "Design weight", "numeric", weight,
+                                     {"measure": "scale", **_display(raw)})
+    if stamp:
+        paradata["duration_sec"] = ("Interview duration (seconds)", "numeric", None,
+                                    {"measure": "scale", "format": "F8.0"})
+        paradata["fieldwork_date"] = ("Interview date", "datetime", stamp,
+                                      {"measure": "scale", "format": "DATE11"})
+    for name, (label, kind, source, display) in paradata.items():
         variables[name] = {
             "label": label,
             "type": kind,
@@ -506,12 +568,33 @@ def _meta(ctx: _Context, survey: str, n: int, weighted: bool) -> dict[str, Any]:
             "value_labels": {},
             "missing": {},
             "exclude_from_base": [],
+            **display,
         }
     return {"survey": survey, "n": n, "weighted": weighted, "source_file": ctx.source, "variables": variables}
 
 
+def _check_timestamps(ctx: _Context) -> None:
+    """The plan's start and end are date-times (a string column was parsed at ingest)."""
+    for role, agency in (ctx.plan.get("timestamps") or {}).items():
+        if agency not in ctx.df.columns:
+            raise UserError(
+                f"Cleaning plan key 'timestamps/{role}' names {agency}, which {ctx.source} does not "
+                "contain: fix the plan or check the delivery."
+            )
+        kind = ctx.raw_vars.get(agency, {}).get("type")
+        if not pd.api.types.is_datetime64_any_dtype(ctx.df[agency]):
+            what = {"duration": "a time of day or duration", "numeric": "a number"}.get(str(kind), "text")
+            raise UserError(
+                f"{ctx.source}: timestamps/{role} variable {agency} is {what}, not a date-time "
+                f"(format {ctx.raw_vars.get(agency, {}).get('format') or 'unknown'}): name date-time "
+                "variables under 'timestamps', or ask the agency for a DATETIME format."
+            )
+
+
 def _checked(df: pd.DataFrame, raw_meta: dict[str, Any], plan: dict[str, Any]) -> _Context:
+    plan = resolve_names(plan, list(raw_meta["variables"]), raw_meta["file"])
     ctx = _Context(df.copy(), raw_meta, plan)
+    _check_timestamps(ctx)
     _rename(ctx)
     for grid in ctx.plan.get("grids", {}):
         _grid(ctx, grid)
@@ -540,4 +623,4 @@ def write_cleaned(c: Cleaned, parquet: str | Path, meta: str | Path, flow: str |
     c.data.to_parquet(parquet, index=False)
     m = dict(c.meta, scales=c.scales)
     Path(meta).write_text(json.dumps(m, indent=1, sort_keys=True, ensure_ascii=False) + "\n", "utf-8")
-    c.flow.to_csv(flow, index=False, lineterminator="\n")
+    csvio.neutralise(c.flow).to_csv(flow, index=False, lineterminator="\n")

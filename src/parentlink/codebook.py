@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 from jinja2 import Environment, select_autoescape
 
+from parentlink import csvio
 from parentlink.wording import SUPPRESSION_MARK
 
 COLUMNS = [
@@ -71,10 +72,10 @@ def _rows(name: str, v: dict[str, Any], s: pd.Series) -> list[dict[str, Any]]:
             dict(base, code="", value_label="", missing="", in_base="", n=int(s.notna().sum()), note=note)
         ]
     counts = s.value_counts(dropna=False)
-    codes = sorted({int(k) for k in v["value_labels"]} | {int(x) for x in s.dropna().unique()})
+    codes = sorted({_code(k) for k in v["value_labels"]} | {_code(x) for x in s.dropna().unique()})
     rows = []
     for code in codes:
-        key = str(code)
+        key = str(code)  # 1 -> "1", 1.5 -> "1.5": the meta's keys (non-integer codes are never rounded)
         rows.append(
             dict(
                 base,
@@ -97,6 +98,11 @@ def _rows(name: str, v: dict[str, Any], s: pd.Series) -> list[dict[str, Any]]:
             )
         )
     return rows
+
+
+def _code(value: object) -> int | float:
+    f = float(value)  # type: ignore[arg-type]
+    return int(f) if f.is_integer() else f
 
 
 def build(data: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
@@ -178,7 +184,7 @@ def protect(book: pd.DataFrame, n_total: int, min_cell: int) -> pd.DataFrame:
 
 
 def write(book: pd.DataFrame, survey: str, n: int, csv: str | Path, html: str | Path) -> None:
-    book.to_csv(csv, index=False, lineterminator="\n")
+    csvio.neutralise(book).to_csv(csv, index=False, lineterminator="\n")
     variables = []
     for name, g in book.groupby("variable", sort=False):
         first = g.iloc[0]

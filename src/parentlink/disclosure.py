@@ -23,28 +23,35 @@ Rules (config ``disclosure``):
      bases). If exactly one group has a protected suppression there, the unsuppressed group with
      the smallest base is also suppressed. (The whole-sample row is never suppressed by this.)
 
-What this protects: no suppressed value can be recovered exactly by subtraction from a single
-published total (100% within a group; the whole-sample figure across the groups of one
-breakdown). What it does NOT protect against: narrowing by combining several published figures.
-:func:`audit` measures that: it solves, for every hidden share, the linear programmes an attacker
-would (minimum and maximum consistent with all published shares and weighted bases of the item x
-breakdown) and reports the interval. On the embedded study (``python -m parentlink.disclosure
-audit results/tables/main_estimates.csv``) 348 of 1,104 hidden shares of the main survey can be
-narrowed to an interval narrower than min_cell / base — typically a two-group breakdown, where the
-complement in the other group is pinned by the whole-sample figure. Closing that needs an optimal
-(linear-programming) cell suppression, which this module does not do; the build does not fail on
-the audit. Also not protected: combinations with tables published elsewhere (e.g. a two-way table
-of the same variables), differencing between overlapping groups of different breakdowns, and
-counts derived from weighted bases and shares (weighted counts are not unweighted counts, but with
-near-constant weights they are close). Bases themselves are shown (they are group totals, not cell
-counts).
+4. Complementary suppression checked by an attacker's linear programme (:func:`protect`). The
+   rules above stop exact recovery from one published total, not narrowing by several.
+   :func:`audit` solves, for every hidden share, the smallest and largest value consistent with
+   everything published about its item (every shown share and every weighted base, whole sample
+   and all breakdowns at once: :class:`_ItemProgramme`), as tau-ARGUS or sdcTable's audit would.
+   A hidden small cell must keep an interval at least :func:`required_width` wide, (min_cell - 1)
+   / unweighted base (a reader cannot tell an empty cell from one of min_cell - 1), capped at what
+   the published whole-sample share of its category already bounds it by. :func:`protect` adds
+   complementary suppressions in the cell's breakdown until every interval is wide enough,
+   cheapest first: smaller groups before larger ones, smaller counts first, one cell at a time
+   (with the rule-3 closure), never a whole-sample share. The build fails (one ``ERROR:`` line)
+   if any hidden cell is still exposed (workflow/scripts/estimate.py).
+
+Not protected: combinations with tables published elsewhere (e.g. a two-way table of the same
+variables), differencing between overlapping groups of different breakdowns (the programme treats
+breakdowns as separate partitions tied only by the whole sample), and counts derived from weighted
+bases and shares (weighted counts are not unweighted counts, but with near-constant weights they
+are close). Secondary shares and empty cells hidden only for their group's base need no width of
+their own. A large group can still lose its row where an item has two categories (hiding one share
+hides its complement). Bases themselves are shown (group totals, not cell counts).
 
 Suppressed rows keep their bases; ``estimate``, ``se``, ``ci_lower``, ``ci_upper`` (and
 ``deff_kish``) become empty and ``suppressed`` is True. A ``suppression`` column says why:
-``base`` (rule 1), ``cell`` (rule 2), ``secondary`` (rule 3).
+``base`` (rule 1), ``cell`` (rule 2), ``secondary`` (rules 3 and 4).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -131,6 +138,125 @@ def _complement(table: pd.DataFrame, suppressed: np.ndarray, protected: np.ndarr
     return add
 
 
+# --------------------------------------------------------------------------- protection
+
+def protect(table: pd.DataFrame, min_base: int = 50, min_cell: int = 10,
+            count_column: str = "cell_count", suppress_zeros: bool = False,
+            max_steps: int = 200) -> pd.DataFrame:
+    """:func:`suppress`, then complementary suppression until :func:`audit` passes.
+
+    The rules of :func:`suppress` stop exact recovery from one published total; a reader who
+    combines several totals can still narrow a hidden share (e.g. a two-group breakdown whose
+    whole-sample figure pins the complement). So, item by item: solve the attacker's programme
+    for every hidden share with a requirement (:func:`_requirements`); for each one still too
+    narrow, try the published shares of its breakdown (for a whole-sample share, any share of the
+    item) in order of cost (:func:`_candidates`: smallest group base first, then smallest count),
+    each with the rule closure (:func:`_close`: no line left with a single hidden share), and keep
+    the first that widens the interval enough, or else the one that widens it most (none if
+    nothing widens it). Repeat until every interval is wide enough, or `max_steps` additions were
+    made to the item. Added shares are ``secondary``. What remains exposed (if anything) is
+    reported by :func:`audit`, and the build fails on it.
+    """
+    out = suppress(table, min_base, min_cell, count_column, suppress_zeros)
+    need = _requirements(out, min_cell, suppress_zeros, count_column)
+    hidden = out["suppressed"].to_numpy().copy()
+    for _, item in out.groupby(["survey", "variable"], sort=False):
+        pos = item.index.to_numpy()
+        if not hidden[pos].any():
+            continue
+        hidden[pos] = _protect_item(item.reset_index(drop=True), hidden[pos].copy(), need[pos],
+                                    count_column, min_cell, max_steps)
+    added = hidden & ~out["suppressed"].to_numpy()
+    out.loc[added, "suppression"] = "secondary"
+    out["suppressed"] = hidden
+    for col in VALUE_COLUMNS:
+        if col in out.columns:
+            out[col] = out[col].astype(float).where(~hidden)
+    return out
+
+
+def _protect_item(rows: pd.DataFrame, hidden: np.ndarray, need: np.ndarray, count_column: str,
+                  min_cell: int, max_steps: int) -> np.ndarray:
+    lay = _Layout(rows)
+    # Hiding more only relaxes the programme (a known value becomes a variable), so an interval
+    # never narrows: a share found wide enough is not solved again.
+    weak = [p for p, lo, hi in _audit_item(lay, hidden, need > 0) if hi - lo < need[p] - 1e-9]
+    steps = 0
+    while weak and steps < max_steps:
+        still = []
+        for p in weak:
+            lo0, hi0 = _interval(lay, hidden, p)
+            if hi0 - lo0 >= need[p] - 1e-9:
+                continue
+            steps += 1
+            best: tuple[float, np.ndarray] | None = None
+            for c in _candidates(rows, hidden, p, count_column):
+                trial = hidden.copy()
+                trial[c] = True
+                trial = _close(rows, trial, count_column, min_cell)
+                lo, hi = _interval(lay, trial, p)
+                if hi - lo >= need[p] - 1e-9:
+                    best = (np.inf, trial)
+                    break
+                if best is None or hi - lo > best[0]:
+                    best = (hi - lo, trial)
+            if best is None or best[0] <= hi0 - lo0 + 1e-9:
+                continue  # nothing hidden around it widens the interval: the audit reports it
+            hidden = best[1]
+            if best[0] < np.inf:
+                still.append(p)
+        weak = still
+    return hidden
+
+
+def _candidates(rows: pd.DataFrame, hidden: np.ndarray, p: int, count_column: str) -> list[int]:
+    """Published shares that could protect hidden row `p`, cheapest first."""
+    gvar = rows["group_variable"].to_numpy()
+    # the share's own breakdown, cheapest first (smaller groups, then smaller counts); a
+    # whole-sample share (the headline) is never hidden to protect a group's cell
+    near = (gvar == gvar[p]) if gvar[p] != "all" else np.ones(len(gvar), bool)
+    free = np.flatnonzero(near & ~hidden)
+    order = np.lexsort((free, rows[count_column].to_numpy()[free],
+                        (gvar[free] == "all").astype(int),
+                        rows["base_unweighted"].to_numpy()[free]))
+    return [int(i) for i in free[order]]
+
+
+def _close(rows: pd.DataFrame, hidden: np.ndarray, count_column: str, min_cell: int) -> np.ndarray:
+    """Hide more until no group (or the whole sample) has exactly one hidden share and no category
+    of a breakdown has exactly one hidden group share while its whole-sample share is published.
+    Within a group the complement is the smallest count of at least min_cell (else the largest);
+    across groups, the group with the smallest base."""
+    gvar = rows["group_variable"].to_numpy()
+    gcode = rows["group_code"].to_numpy()
+    cat = rows["category_code"].to_numpy()
+    count = rows[count_column].to_numpy()
+    base = rows["base_unweighted"].to_numpy()
+    whole_hidden = {k for k in cat[(gvar == "all") & hidden]}
+    hidden = hidden.copy()
+    lines = [np.flatnonzero((gvar == b) & (gcode == g))
+             for b, g in dict.fromkeys(zip(gvar, gcode, strict=True))]
+    changed = True
+    while changed:
+        changed = False
+        for line in lines:
+            if hidden[line].sum() == 1 and (~hidden[line]).any():
+                free = line[~hidden[line]]
+                big = free[count[free] >= min_cell]
+                pick = big[np.argmin(count[big])] if len(big) else free[np.argmax(count[free])]
+                hidden[pick] = changed = True
+        for b in dict.fromkeys(gvar[gvar != "all"]):
+            for k in dict.fromkeys(cat):
+                if k in whole_hidden:
+                    continue
+                col = np.flatnonzero((gvar == b) & (cat == k))
+                if hidden[col].sum() == 1 and (~hidden[col]).any():
+                    free = col[~hidden[col]]
+                    hidden[free[np.lexsort((free, base[free]))[0]]] = changed = True
+        whole_hidden = {k for k in cat[(gvar == "all") & hidden]}
+    return hidden
+
+
 # --------------------------------------------------------------------------- audit
 
 AUDIT_COLUMNS = ["survey", "variable", "group_variable", "group_code", "category_code",
@@ -139,135 +265,330 @@ AUDIT_COLUMNS = ["survey", "variable", "group_variable", "group_code", "category
 
 
 def required_width(base_unweighted: float, min_cell: int) -> float:
-    """The narrowest interval a reader may derive for a hidden share: min_cell / base (a reader
-    cannot tell a count of 1 from one of min_cell - 1), at most 1."""
-    return min(1.0, min_cell / base_unweighted) if base_unweighted > 0 else 1.0
+    """The narrowest interval a reader may derive for a hidden small cell: (min_cell - 1) / base,
+    at most 1. The unsafe counts are 0 to min_cell - 1 (0 included: a reader must not be able to
+    tell an empty cell from one of min_cell - 1), a span of min_cell - 1 respondents."""
+    return min(1.0, (min_cell - 1) / base_unweighted) if base_unweighted > 0 else 1.0
 
 
-class _Program:
-    """Variables (with bounds) of one item x breakdown's linear programme."""
+def _requirements(table: pd.DataFrame, min_cell: int, suppress_zeros: bool,
+                  count_column: str) -> np.ndarray:
+    """Required interval width of every row (0 where nothing is required).
 
-    def __init__(self) -> None:
-        self.var: dict[tuple[str, object, object], int] = {}
-        self.bounds: list[tuple[float, float]] = []
+    A reader who does not know why a share is hidden must assume each one is a small cell, so
+    without a ``suppression`` column every hidden share needs :func:`required_width`. With the
+    reasons (the build's own audit): a ``secondary`` share is hidden only to protect others and
+    needs no width of its own (the cells it protects are audited), and an empty cell hidden only
+    for its group's base needs none either unless ``suppress_zeros`` (a 0% identifies nobody)."""
+    hidden = table["suppressed"].astype(bool).to_numpy()
+    base = table["base_unweighted"].to_numpy(float)
+    need = np.where(hidden, np.minimum(1.0, (min_cell - 1) / np.where(base > 0, base, 1.0)), 0.0)
+    need[hidden & (base <= 0)] = 1.0
+    # A published whole-sample share bounds every group's share of that category: no suppression
+    # can hide more than that total, so the requirement is capped at it (the audit cannot demand
+    # what publishing a safe whole-sample figure already gives away).
+    whole = table[(table["group_variable"] == "all") & ~table["suppressed"].astype(bool)]
+    total = pd.Series(whole["estimate"].to_numpy(float) * whole["base_weighted"].to_numpy(float),
+                      index=pd.MultiIndex.from_frame(whole[["survey", "variable", "category_code"]]))
+    key = pd.MultiIndex.from_frame(table[["survey", "variable", "category_code"]])
+    cap = total.reindex(key).to_numpy(float) / table["base_weighted"].to_numpy(float)
+    need = np.where(np.isfinite(cap), np.minimum(need, cap), need)
+    need[~hidden] = 0.0
+    if "suppression" in table.columns:
+        reason = table["suppression"].fillna("").astype(str).to_numpy()
+        need[reason == "secondary"] = 0.0
+        if count_column in table.columns:
+            count = table[count_column].to_numpy()
+            need[(reason == "base") & (count >= min_cell)] = 0.0
+            if not suppress_zeros:
+                need[(reason == "base") & (count == 0)] = 0.0
+    return need
 
-    def add(self, key: tuple[str, object, object], lo: float, hi: float) -> int:
-        self.var[key] = len(self.bounds)
-        self.bounds.append((lo, hi))
-        return self.var[key]
 
-    def row(self) -> list[float]:
-        return [0.0] * len(self.bounds)
+class _Layout:
+    """Positions of one item's rows: the whole sample, each group, each breakdown x category."""
+
+    def __init__(self, rows: pd.DataFrame) -> None:
+        self.gvar = rows["group_variable"].to_numpy()
+        self.cat = rows["category_code"].to_numpy()
+        self.est = rows["estimate"].to_numpy(float)
+        self.wbase = rows["base_weighted"].to_numpy(float)
+        self.whole = np.flatnonzero(self.gvar == "all")
+        gcode = rows["group_code"].to_numpy()
+        self.breakdowns = list(dict.fromkeys(self.gvar[self.gvar != "all"]))
+        self.groups: dict[object, list[np.ndarray]] = {}
+        self.columns: dict[object, list[tuple[object, np.ndarray]]] = {}
+        self.cats = list(dict.fromkeys(self.cat))
+        for b in self.breakdowns:
+            inb = self.gvar == b
+            self.groups[b] = [np.flatnonzero(inb & (gcode == g)) for g in dict.fromkeys(gcode[inb])]
+            self.columns[b] = [(k, np.flatnonzero(inb & (self.cat == k))) for k in self.cats]
 
 
-def audit(table: pd.DataFrame, min_cell: int) -> pd.DataFrame:
+class _ItemProgramme:
+    """The linear programme of one item: what a reader knows from everything published about it.
+
+    Variables are weighted counts: x[b, g, k] for each hidden share of group g of breakdown b
+    (share x the group's published weighted base), X[k] for each hidden whole-sample share, and
+    r[b, k] >= 0 for respondents in no group of breakdown b. Equalities: each group's counts sum to
+    its weighted base; per breakdown and category the groups plus r equal the whole sample; the r of
+    a breakdown sum to the whole base minus its groups' bases; the whole sample sums to its base.
+    Each count lies between 0 and its group's base. Breakdowns share only the whole-sample X, so
+    when no whole-sample share is hidden each breakdown is solved on its own (same intervals,
+    smaller programmes): `breakdowns` names the ones to include.
+    """
+
+    def __init__(self, lay: _Layout, hidden: np.ndarray, breakdowns: list[object]) -> None:
+        self.var: dict[int, int] = {}
+        bounds: list[tuple[float, float]] = []
+        eq: list[tuple[dict[int, float], float]] = []
+        est, wbase = lay.est, lay.wbase
+
+        def line(pos: np.ndarray, rhs: float, coef: dict[int, float]) -> tuple[dict[int, float], float]:
+            for i in pos:
+                if hidden[i]:
+                    coef[self.var[int(i)]] = coef.get(self.var[int(i)], 0.0) + 1.0
+                else:
+                    rhs -= est[i] * wbase[i]
+            return coef, rhs
+
+        keep = pd.Series(lay.gvar).isin(breakdowns).to_numpy() | (lay.gvar == "all")
+        for i in np.flatnonzero(keep & hidden):
+            self.var[int(i)] = len(bounds)
+            bounds.append((0.0, max(0.0, float(wbase[i]))))
+        base_all = float(wbase[lay.whole[0]]) if len(lay.whole) else float("nan")
+        whole_of = {lay.cat[i]: int(i) for i in lay.whole}
+        if len(lay.whole) and hidden[lay.whole].any():
+            eq.append(line(lay.whole, base_all, {}))
+        for b in breakdowns:
+            for grp in lay.groups[b]:
+                if hidden[grp].any():
+                    eq.append(line(grp, float(wbase[grp[0]]), {}))
+            if not len(lay.whole):
+                continue
+            residual = max(0.0, base_all - sum(float(wbase[g[0]]) for g in lay.groups[b]))
+            res_vars = []
+            for k, col in lay.columns[b]:
+                res_vars.append(len(bounds))
+                bounds.append((0.0, residual))
+                coef, rhs = line(col, 0.0, {res_vars[-1]: 1.0})
+                w = whole_of.get(k)
+                if w is not None and hidden[w]:
+                    coef[self.var[w]] = -1.0
+                elif w is not None:
+                    rhs += est[w] * wbase[w]
+                eq.append((coef, rhs))
+            eq.append(({v: 1.0 for v in res_vars}, residual))
+        self.bounds = bounds
+        self._highs: Any = None
+        self.a_eq = np.zeros((len(eq), len(bounds)))
+        self.b_eq = np.zeros(len(eq))
+        for j, (coef, rhs) in enumerate(eq):
+            for v, c in coef.items():
+                self.a_eq[j, v] = c
+            self.b_eq[j] = rhs
+
+    def interval(self, i: int) -> tuple[float, float]:
+        """Smallest and largest share of hidden row `i` consistent with everything published."""
+        v = self.var[i]
+        base = self.bounds[v][1]
+        if base <= 0:
+            return 0.0, 1.0
+        ends = []
+        for sign in (1.0, -1.0):
+            x = self._solve(v, sign)
+            ends.append((self.bounds[v][0] if sign > 0 else base) if x is None else x)
+        return max(0.0, ends[0] / base), min(1.0, ends[1] / base)
+
+    def _solve(self, v: int, sign: float) -> float | None:
+        """Optimum of sign * x[v] (None if the solver finds no optimum: rounding in the published
+        figures; treated as no information). HiGHS through SciPy: the model is passed once and
+        only the objective changes between solves (a warm start, ~10x faster than linprog)."""
+        if self._highs is None:
+            self._highs = _highs_model(self.a_eq, self.b_eq, self.bounds)
+        if self._highs is False:
+            from scipy.optimize import linprog
+
+            c = np.zeros(len(self.bounds))
+            c[v] = sign
+            res = linprog(c, A_eq=self.a_eq if len(self.b_eq) else None,
+                          b_eq=self.b_eq if len(self.b_eq) else None, bounds=self.bounds,
+                          method="highs")
+            return float(res.x[v]) if res.status == 0 else None
+        h, optimal = self._highs
+        h.changeColCost(v, sign)
+        h.run()
+        ok = h.getModelStatus() == optimal
+        x = float(h.getSolution().col_value[v]) if ok else None
+        h.changeColCost(v, 0.0)
+        return x
+
+
+def _highs_model(a_eq: np.ndarray, b_eq: np.ndarray, bounds: list[tuple[float, float]]
+                 ) -> Any:
+    """A HiGHS instance holding the programme (zero objective), or False where SciPy's bundled
+    HiGHS interface (private, ``scipy.optimize._highspy``) is not there: then linprog is used."""
+    try:
+        from scipy.optimize._highspy import _core
+    except ImportError:  # pragma: no cover - depends on the SciPy build
+        return False
+    from scipy import sparse
+
+    h = _core._Highs()
+    h.setOptionValue("output_flag", False)
+    a = sparse.csc_matrix(a_eq if len(b_eq) else np.zeros((0, len(bounds))))
+    lp = _core.HighsLp()
+    lp.num_col_, lp.num_row_ = len(bounds), len(b_eq)
+    lp.col_cost_ = np.zeros(len(bounds))
+    lp.col_lower_ = np.array([lo for lo, _ in bounds], dtype=float)
+    lp.col_upper_ = np.array([hi for _, hi in bounds], dtype=float)
+    lp.row_lower_ = np.asarray(b_eq, dtype=float)
+    lp.row_upper_ = np.asarray(b_eq, dtype=float)
+    lp.a_matrix_.format_ = _core.MatrixFormat.kColwise
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = a.indptr, a.indices, a.data
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = len(bounds), len(b_eq)
+    if h.passModel(lp) != _core.HighsStatus.kOk:
+        return False
+    return h, _core.HighsModelStatus.kOptimal
+
+
+def _programmes(lay: _Layout, hidden: np.ndarray) -> list[_ItemProgramme]:
+    """The item's programme: one over every breakdown if a whole-sample share is hidden, else one
+    per breakdown with hidden shares (the whole-sample shares are then all known)."""
+    if len(lay.whole) and hidden[lay.whole].any():
+        return [_ItemProgramme(lay, hidden, lay.breakdowns)]
+    return [_ItemProgramme(lay, hidden, [b]) for b in lay.breakdowns
+            if hidden[lay.gvar == b].any()]
+
+
+def _interval(lay: _Layout, hidden: np.ndarray, p: int) -> tuple[float, float]:
+    """The interval of hidden row `p` alone (builds only the programme that holds it)."""
+    if len(lay.whole) and hidden[lay.whole].any():
+        return _ItemProgramme(lay, hidden, lay.breakdowns).interval(p)
+    return _ItemProgramme(lay, hidden, [lay.gvar[p]]).interval(p)
+
+
+def _audit_item(lay: _Layout, hidden: np.ndarray, want: np.ndarray
+                ) -> list[tuple[int, float, float]]:
+    """(position, low, high) for the hidden rows of one item flagged in `want`."""
+    out = []
+    for lp in _programmes(lay, hidden):
+        for p in sorted(lp.var):
+            if want[p]:
+                lo, hi = lp.interval(p)
+                out.append((p, lo, hi))
+    return out
+
+
+def audit(table: pd.DataFrame, min_cell: int, suppress_zeros: bool = False,
+          count_column: str = "cell_count", required_only: bool = False) -> pd.DataFrame:
     """What an attacker can derive about every hidden share from everything published.
 
-    For each item x breakdown the published table is: the whole-sample share of each category and
-    its weighted base, each group's weighted base, and every unsuppressed group share. A hidden
-    group share times the group's weighted base is a weighted count x[g, k]; a reader knows that
-    each group's counts sum to its base, that each category's counts over the groups plus those of
-    respondents without a group (r[k] >= 0, summing to the whole base minus the groups' bases)
-    equal the whole-sample count, and that every count lies between 0 and its group's base. For
-    each hidden cell the smallest and largest share consistent with all of that (two linear
-    programmes, as an attacker with tau-ARGUS or sdcTable's audit would solve) give the interval.
-    ``protected`` is False where that interval is narrower than :func:`required_width`.
+    The published table, per item: every unsuppressed share, every weighted base (whole sample and
+    groups). For each hidden share the smallest and largest value consistent with all of it (two
+    linear programmes over :class:`_ItemProgramme`, as an attacker with tau-ARGUS or sdcTable's
+    audit would solve) give the interval. ``required`` is the width it must have
+    (:func:`_requirements`); ``protected`` is False where the interval is narrower. With
+    `required_only`, shares that need no width (secondary ones) are not solved (the build's audit:
+    hiding more only widens intervals, so they cannot make a required one fail).
     """
-    from scipy.optimize import linprog
-
     rows: list[dict[str, object]] = []
-    whole = table[table["group_variable"] == "all"]
-    for (survey, variable, gvar), block in table[table["group_variable"] != "all"].groupby(
-            ["survey", "variable", "group_variable"], sort=False):
-        if not block["suppressed"].any():
+    table = table.reset_index(drop=True)
+    need = _requirements(table, min_cell, suppress_zeros, count_column)
+    hidden_all = table["suppressed"].astype(bool).to_numpy() | table["estimate"].isna().to_numpy()
+    for _, item in table.groupby(["survey", "variable"], sort=False):
+        pos = item.index.to_numpy()
+        if not hidden_all[pos].any():
             continue
-        overall = whole[(whole["survey"] == survey) & (whole["variable"] == variable)]
-        cats = sorted(set(block["category_code"]) | set(overall["category_code"]))
-        groups = list(dict.fromkeys(block["group_code"]))
-        base_g = block.groupby("group_code")["base_weighted"].first().to_dict()
-        base_all = float(overall["base_weighted"].iloc[0]) if len(overall) else float("nan")
-        # variables: hidden x[g,k]; unknown whole-sample counts X[k]; residuals r[k]
-        lp = _Program()
-        var, bounds, add, row = lp.var, lp.bounds, lp.add, lp.row
-        cell = {(r.group_code, r.category_code): r for r in block.itertuples()}
-        known: dict[tuple[object, object], float] = {}
-        for (g, k), r in cell.items():
-            if r.suppressed or pd.isna(r.estimate):
-                add(("x", g, k), 0.0, float(base_g[g]))
-            else:
-                known[(g, k)] = float(r.estimate) * float(base_g[g])
-        over = {r.category_code: r for r in overall.itertuples()}
-        total_known = len(overall) and not overall["suppressed"].any()
-        for k in cats:
-            if not total_known or k not in over or pd.isna(over[k].estimate):
-                add(("X", k, None), 0.0, base_all)
-            add(("r", k, None), 0.0, base_all)
-        a_eq: list[list[float]] = []
-        b_eq: list[float] = []
-        for g in groups:  # a group's counts sum to its base
-            coef, rhs = row(), float(base_g[g])
-            for k in cats:
-                if ("x", g, k) in var:
-                    coef[var[("x", g, k)]] = 1.0
-                else:
-                    rhs -= known.get((g, k), 0.0)
-            a_eq.append(coef)
-            b_eq.append(rhs)
-        for k in cats:  # groups + no group = whole sample, per category
-            coef, rhs = row(), 0.0
-            for g in groups:
-                if ("x", g, k) in var:
-                    coef[var[("x", g, k)]] = 1.0
-                else:
-                    rhs -= known.get((g, k), 0.0)
-            coef[var[("r", k, None)]] = 1.0
-            if ("X", k, None) in var:
-                coef[var[("X", k, None)]] = -1.0
-            else:
-                rhs += float(over[k].estimate) * base_all
-            a_eq.append(coef)
-            b_eq.append(rhs)
-        residual = max(0.0, base_all - sum(float(b) for b in base_g.values()))
-        coef = row()
-        for k in cats:
-            coef[var[("r", k, None)]] = 1.0
-        a_eq.append(coef)
-        b_eq.append(residual)
-        if any(("X", k, None) in var for k in cats):
-            coef = row()
-            for k in cats:
-                if ("X", k, None) in var:
-                    coef[var[("X", k, None)]] = 1.0
-            a_eq.append(coef)
-            b_eq.append(base_all - sum(float(over[k].estimate) * base_all for k in cats
-                                       if ("X", k, None) not in var))
-        for (g, k), r in cell.items():
-            if ("x", g, k) not in var:
-                continue
-            i = var[("x", g, k)]
-            ends = []
-            for sign in (1.0, -1.0):
-                c = row()
-                c[i] = sign
-                res = linprog(c, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
-                if res.status != 0:  # infeasible (rounding): treat as no information
-                    ends.append(0.0 if sign > 0 else float(base_g[g]))
-                else:
-                    ends.append(float(res.x[i]))
-            lo, hi = ends[0] / float(base_g[g]), ends[1] / float(base_g[g])
-            need = required_width(float(r.base_unweighted), min_cell)
-            rows.append({"survey": survey, "variable": variable, "group_variable": gvar,
-                         "group_code": g, "category_code": k, "suppression": getattr(r, "suppression", ""),
-                         "base_unweighted": int(r.base_unweighted), "share_low": max(0.0, lo),
-                         "share_high": min(1.0, hi), "width": hi - lo, "required": need,
-                         "protected": bool(hi - lo >= need - 1e-9)})
+        want = hidden_all[pos] & ((need[pos] > 0) | (not required_only))
+        for p, lo, hi in _audit_item(_Layout(item), hidden_all[pos], want):
+            r = table.loc[pos[p]]
+            rows.append({"survey": r["survey"], "variable": r["variable"],
+                         "group_variable": r["group_variable"], "group_code": r["group_code"],
+                         "category_code": r["category_code"],
+                         "suppression": r.get("suppression", ""),
+                         "base_unweighted": int(r["base_unweighted"]), "share_low": lo,
+                         "share_high": hi, "width": hi - lo, "required": float(need[pos[p]]),
+                         "protected": bool(hi - lo >= need[pos[p]] - 1e-9)})
     return pd.DataFrame(rows, columns=AUDIT_COLUMNS)
 
 
+def exposed(result: pd.DataFrame, table_name: str) -> None:
+    """Fail (one ``ERROR:`` line) naming the first hidden share of `result` (:func:`audit`) that a
+    reader can narrow below its required width."""
+    weak = result[~result["protected"].astype(bool)]
+    if len(weak):
+        r = weak.sort_values(["variable", "group_variable", "group_code", "category_code"]).iloc[0]
+        fail(f"{table_name}: the hidden share of {r['variable']} category {r['category_code']} in "
+             f"{r['group_variable']} = {r['group_code']} can be worked out to between "
+             f"{r['share_low']:.4f} and {r['share_high']:.4f} from the published figures (needs "
+             f"an interval of {r['required']:.4f}; {len(weak)} such share(s)); merge small groups "
+             f"of that breakdown or raise disclosure.min_base.")
+
+
+AUDIT_SUMMARY_COLUMNS = ["survey", "min_base", "min_cell", "shares", "hidden", "hidden_base",
+                         "hidden_cell", "hidden_secondary", "audited", "exposed",
+                         "narrowest_ratio", "tests", "tests_withheld"]
+
+
+def audit_summary(table: pd.DataFrame, result: pd.DataFrame, tests: pd.DataFrame,
+                  survey: str, min_base: int, min_cell: int) -> pd.DataFrame:
+    """One row for results/tables/{survey}_disclosure_audit.csv (docs/data-contract.md): how many
+    shares were published and hidden (by reason), how many hidden small cells the attacker's
+    programme was solved for, how many it could narrow below the requirement, the smallest ratio of
+    derived interval to required width, and how many tests were withheld. Counts only: which
+    shares are small cells is not published."""
+    reason = table["suppression"].fillna("").astype(str)
+    ratio = (result["width"] / result["required"]).where(result["required"] > 0)
+    return pd.DataFrame([{
+        "survey": survey, "min_base": min_base, "min_cell": min_cell, "shares": len(table),
+        "hidden": int(table["suppressed"].sum()), "hidden_base": int((reason == "base").sum()),
+        "hidden_cell": int((reason == "cell").sum()),
+        "hidden_secondary": int((reason == "secondary").sum()),
+        "audited": int((result["required"] > 0).sum()),
+        "exposed": int((~result["protected"].astype(bool)).sum()),
+        "narrowest_ratio": round(float(ratio.min()), 4) if ratio.notna().any() else float("nan"),
+        "tests": len(tests), "tests_withheld": int((tests["withheld"] != "").sum()),
+    }], columns=AUDIT_SUMMARY_COLUMNS)
+
+
+# --------------------------------------------------------------------------- tests
+
+TEST_VALUE_COLUMNS = ["chisq", "f", "ndf", "ddf", "p_value"]
+WITHHELD = "hidden shares in the table"
+
+
+def withhold_tests(tests: pd.DataFrame, estimates: pd.DataFrame) -> pd.DataFrame:
+    """Rao–Scott tests that would reveal a hidden share are not published.
+
+    The statistic of an item x breakdown is a function of every share of that table (and the whole
+    sample's): published beside the shown shares it is one more equation a reader can solve for the
+    hidden ones (the issue's example pinned a hidden pilot cell to exactly 3 respondents). So a test
+    whose item has any hidden share in that breakdown or in the whole-sample row keeps its row and
+    ``n`` but has ``chisq``, ``f``, ``ndf``, ``ddf`` and ``p_value`` empty, and ``withheld`` says
+    why (empty where the test is published). Readers treat a withheld test as no test.
+    """
+    hidden = estimates[estimates["suppressed"].astype(bool)]
+    whole = set(hidden.loc[hidden["group_variable"] == "all", "variable"])
+    pairs = set(zip(hidden["variable"], hidden["group_variable"], strict=True))
+    out = tests.copy()
+    hit = np.array([v in whole or (v, g) in pairs
+                    for v, g in zip(out["variable"], out["group_variable"], strict=True)],
+                   dtype=bool)
+    for col in TEST_VALUE_COLUMNS:
+        out[col] = out[col].astype(float).where(~hit)
+    out["withheld"] = np.where(hit, WITHHELD, "")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m parentlink.disclosure audit <estimates.csv> [--min-cell N]``: print, for a
-    published estimates table, how many hidden shares an attacker can narrow below the required
-    width, and the worst ones."""
+    """``python -m parentlink.disclosure audit <estimates.csv> [--min-cell N]``: attack a published
+    estimates table. Exit 1 if any hidden share can be narrowed below the required width.
+
+    A reader does not know why a share is hidden, so here every hidden share is held to
+    :func:`required_width` (the build's own audit, with the reasons, holds only small cells to it:
+    see results/tables/{survey}_disclosure_audit.csv); a share reported here may be a secondary one
+    that protects nobody by itself."""
     import argparse
 
     ap = argparse.ArgumentParser(prog="python -m parentlink.disclosure")
@@ -276,15 +597,17 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("estimates")
     a.add_argument("--min-cell", type=int, default=10)
     args = ap.parse_args(argv)
-    result = audit(pd.read_csv(args.estimates), args.min_cell)
+    from parentlink.csvio import read_csv
+
+    result = audit(read_csv(args.estimates), args.min_cell)
     weak = result[~result["protected"]]
     print(f"{args.estimates}: {len(result)} hidden shares; {len(weak)} can be narrowed below "
-          f"min_cell / base ({args.min_cell} / unweighted base)")
+          f"(min_cell - 1) / unweighted base ({args.min_cell} - 1)")
     if len(weak):
         cols = ["variable", "group_variable", "group_code", "category_code", "base_unweighted",
                 "share_low", "share_high", "required"]
         print(weak.sort_values("width")[cols].head(20).to_string(index=False))
-    return 0
+    return 1 if len(weak) else 0
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import krippendorff
 import numpy as np
 import pandas as pd
 
+from parentlink import csvio
 from parentlink.errors import fail
 from parentlink.qdpx import SEP, QdaProject
 
@@ -391,7 +392,7 @@ def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
     floats = out.select_dtypes(include="float").columns
     out[floats] = out[floats].round(ROUND)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    out.to_csv(path, index=False, lineterminator="\n")
+    csvio.neutralise(out).to_csv(path, index=False, lineterminator="\n")
 
 
 def write_json(payload: object, path: str | Path) -> None:

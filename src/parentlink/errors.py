@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import sys
+import traceback
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import NoReturn, TypeVar
@@ -35,3 +37,21 @@ def run_stage(main: Callable[[], T], outputs: Iterable[str | Path] = ()) -> T:
             # The script sent stderr to its log: say it on the console too, not only "see log".
             print(f"ERROR: {err}", file=sys.__stderr__)
         raise SystemExit(1) from None
+
+
+def logged_stage(main: Callable[[], T], outputs: Iterable[str | Path], log: str | Path) -> T:
+    """run_stage with the job's log holding what went wrong: warnings logged by the stage, the
+    ERROR line (also shown on the console), and for an unexpected failure its traceback."""
+    Path(log).parent.mkdir(parents=True, exist_ok=True)
+    before = sys.stderr
+    with open(log, "w", encoding="utf-8") as fh:
+        sys.stderr = fh
+        logging.basicConfig(stream=fh, level=logging.INFO, force=True)
+        try:
+            return run_stage(main, outputs)
+        except Exception:
+            traceback.print_exc(file=fh)
+            raise
+        finally:
+            logging.basicConfig(stream=before, force=True)
+            sys.stderr = before

@@ -42,6 +42,7 @@ import pandas as pd
 import scipy.linalg as sla
 from scipy import sparse, stats
 
+from parentlink import csvio
 from parentlink.errors import fail
 from parentlink.weight import Margin, cell_index, margin_index, read_margin_files
 
@@ -621,7 +622,7 @@ def read_final_weights(path: str | Path) -> pd.Series:
     path = Path(path)
     if not path.is_file():
         fail(f"{path}: weights not found; run the 'weight' rule first.")
-    w = pd.read_csv(path, dtype={"respondent_id": str})
+    w = csvio.read_csv(path, dtype={"respondent_id": str})
     if not {"respondent_id", "final_weight"} <= set(w.columns):
         fail(f"{path}: needs columns respondent_id and final_weight; see docs/data-contract.md.")
     if w["respondent_id"].duplicated().any():
@@ -634,6 +635,6 @@ def read_final_weights(path: str | Path) -> pd.Series:
 
 
 def write_csv(table: pd.DataFrame, path: str | Path) -> None:
-    """Deterministic CSV: no index, '\\n' line ends, floats with 12 significant digits."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(path, index=False, float_format="%.12g", lineterminator="\n")
+    """Deterministic CSV: no index, '\\n' line ends, floats with 12 significant digits, text
+    neutralised for spreadsheets (parentlink.csvio)."""
+    csvio.write_csv(table, path)

@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from parentlink import csvio
 from parentlink.errors import UserError, fail
 from parentlink.wording import SUPPRESSION_MARK
 
@@ -49,7 +50,7 @@ ALPHA = 0.05  # design-based tests: a difference is called clear when p < ALPHA
 DOC_TYPE_ALL = "all"
 TOP_CHAINS = 3  # problem -> solution rationale pairs shown per document type
 # Finding kinds, in the order they are computed (a later kind may refer to an earlier one).
-KINDS = ("share", "items", "groups", "model", "breakdown", "compare", "contrast")
+KINDS = ("share", "items", "groups", "model", "breakdown", "compare", "contrast", "code")
 
 
 # ----------------------------------------------------------------------------- reading
@@ -65,7 +66,7 @@ def _read_csv(path: Path, columns: Iterable[str], missing: str, **read_kw: Any) 
     """A results CSV with its required columns; `missing` says what to run when it is absent."""
     if not path.is_file():
         fail(f"{path}: {missing}")
-    df = pd.read_csv(path, **read_kw)
+    df = csvio.read_csv(path, **read_kw)
     _require_columns(df, columns, path)
     return df
 
@@ -154,6 +155,19 @@ def read_tests(path: Path) -> pd.DataFrame:
 def read_model(path: Path) -> pd.DataFrame:
     """Survey-weighted logistic model: results/models/main_social_licence_glm.csv."""
     return _read_csv(path, MODEL_COLUMNS, "model file not found; run the 'model' rule first.")
+
+
+AUDIT_COLUMNS = ["shares", "hidden", "hidden_base", "hidden_cell", "hidden_secondary", "audited",
+                 "exposed", "narrowest_ratio", "tests", "tests_withheld"]
+
+
+def read_audit(path: Path) -> dict[str, Any]:
+    """The disclosure audit's one row (results/tables/<survey>_disclosure_audit.csv)."""
+    df = _read_csv(path, AUDIT_COLUMNS, "disclosure audit not found; run the estimate stage first.")
+    if len(df) != 1:
+        fail(f"{path}: expected one row, found {len(df)}; see docs/data-contract.md.")
+    row = df.iloc[0]
+    return {c: _num(row[c]) if c == "narrowest_ratio" else int(row[c]) for c in AUDIT_COLUMNS}
 
 
 def read_meta(path: Path) -> dict[str, Any]:
@@ -519,9 +533,30 @@ def model_facts(model: pd.DataFrame, s: Survey, outcome: str, labels: Labels) ->
     }
 
 
+def _code(freq: pd.DataFrame | None, spec: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """How many documents (of a type) carry a code, named by its name or its path."""
+    if freq is None:
+        fail(f"report.findings.{name}: the study has no document analysis (config documents).")
+    doc_type = str(spec.get("doc_type") or DOC_TYPE_ALL)
+    freq = freq.assign(parent_code=freq["parent_code"].fillna(""), code_path=_paths(freq))
+    rows = freq[(freq["doc_type"] == doc_type)
+                & ((freq["code"] == spec["code"]) | (freq["code_path"] == spec["code"]))]
+    if rows.empty:
+        known = sorted(set(freq["code"]))
+        fail(f"report.findings.{name}: no code '{spec['code']}' in documents of type "
+             f"'{doc_type}'; codes: {', '.join(known[:12])}{' …' if len(known) > 12 else ''}.")
+    if len(rows) > 1:
+        fail(f"report.findings.{name}: '{spec['code']}' names {len(rows)} codes; give its path "
+             f"({', '.join(rows['code_path'].head(3))}).")
+    r = rows.iloc[0]
+    n, total = int(r["n_documents"]), int(r["n_documents_of_type"])
+    return {"code": str(r["code"]), "code_path": str(r["code_path"]), "doc_type": doc_type,
+            "n_documents": n, "n_of_type": total, "pct": 100 * n / total if total else None}
+
+
 def findings(spec: Mapping[str, Mapping[str, Any]], surveys: Mapping[str, Survey],
              models: Mapping[str, tuple[pd.DataFrame, Mapping[str, Any]]],
-             labels: Labels) -> dict[str, Any]:
+             labels: Labels, code_frequencies: pd.DataFrame | None = None) -> dict[str, Any]:
     """Every named finding of report.findings, computed in KINDS order."""
     out: dict[str, Any] = {}
 
@@ -561,6 +596,8 @@ def findings(spec: Mapping[str, Mapping[str, Any]], surveys: Mapping[str, Survey
                 out[name] = _compare(earlier(name, f, "items"), f)
             elif kind == "contrast":
                 out[name] = _contrast(earlier(name, f, "items"), f)
+            elif kind == "code":
+                out[name] = _code(code_frequencies, f, name)
     return {name: out[name] for name in spec}
 
 
@@ -826,6 +863,7 @@ class SurveyResults:
     label: str
     weighted: bool
     diagnostics: Path | None = None
+    audit: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -864,12 +902,14 @@ def build_facts(
         survey_facts[name] = {
             "label": r.label, "weighted": r.weighted, "flow": flow_facts(read_flow(r.flow)),
             "weighting": (weighting_facts(read_diagnostics(r.diagnostics), labels)
-                          if r.diagnostics is not None else None)}
+                          if r.diagnostics is not None else None),
+            "disclosure": read_audit(r.audit) if r.audit is not None else None}
     tables = {name: (read_model(path), cfg) for name, (path, cfg) in models.items()}
-    doc_facts = None
+    doc_facts, freq = None, None
     if documents is not None:
+        freq = read_code_frequencies(documents.code_frequencies)
         doc_facts = document_analysis_facts(
-            read_code_frequencies(documents.code_frequencies),
+            freq,
             read_cooccurrence(documents.cooccurrence), read_chains(documents.chains),
             read_reliability(documents.reliability), documents_config)
     return {
@@ -879,7 +919,7 @@ def build_facts(
         "suppression_mark": SUPPRESSION_MARK,
         "min_base": min_base,
         "surveys": survey_facts,
-        "findings": findings(report.get("findings") or {}, loaded, tables, labels),
+        "findings": findings(report.get("findings") or {}, loaded, tables, labels, freq),
         "documents": doc_facts,
     }
 

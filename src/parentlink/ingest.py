@@ -1,9 +1,11 @@
 """Ingest: read what the survey agency delivered, once, keeping its metadata; apply privacy.
 
-Supported deliveries: SPSS `.sav` / `.zsav`, Stata `.dta` (pyreadstat), and `.csv` with a metadata
-sidecar `<file>.meta.json` in the same shape as the ingest metadata written here. Value labels,
-variable labels, user-missing codes (kept distinct: 8 don't know is not 9 prefer not to say is not
--1 not asked), measurement levels and formats are kept; date-times arrive as datetimes.
+Supported deliveries: SPSS `.sav` / `.zsav` / `.por`, Stata `.dta` (pyreadstat), and `.csv` with a
+metadata sidecar `<file>.meta.json` in the same shape as the ingest metadata written here (its
+column types obeyed). Value labels, variable labels, user-missing codes and ranges (kept distinct:
+8 don't know is not 9 prefer not to say is not -1 not asked), measurement levels, formats and
+display widths are kept; dates and times are converted by their formats (parentlink.temporal).
+What the plan adds to reading — a code page, Stata .a-.z codes — is in docs/deliveries.md.
 
 Privacy happens here, at the boundary, so no direct identifier or raw open text reaches results/:
 the agency id becomes a keyed pseudonym `respondent_id`, listed identifiers are dropped and open
@@ -15,19 +17,24 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import re
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pyreadstat
 
+from parentlink import temporal
 from parentlink.errors import UserError
+from parentlink.plan import resolve_names
 from parentlink.privacy import pseudonymise_series, redact_series
 
 SAV_MAGIC = (b"$FL2", b"$FL3")
-SUPPORTED = (".sav", ".zsav", ".dta", ".csv")
+SUPPORTED = (".sav", ".zsav", ".por", ".dta", ".csv")
+LOWEST_HIGHEST = 1e300  # |x| at or above this in a missing range is SPSS's LO or HI
 
 
 def sha256(path: str | Path) -> str:
@@ -92,13 +99,21 @@ def clean_labels(variables: dict[str, dict[str, Any]], source: str) -> dict[str,
     return variables
 
 
+def _bound(x: Any) -> float | None:
+    """A user-missing range end as JSON can hold it: SPSS's LO/HI (infinite or the largest double) is
+    null, never the non-standard -Infinity token."""
+    f = float(x)
+    return None if not math.isfinite(f) or abs(f) >= LOWEST_HIGHEST else f
+
+
 def _variables_from_meta(meta: Any, df: pd.DataFrame) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     ranges = getattr(meta, "missing_ranges", {}) or {}
     user_vals = getattr(meta, "missing_user_values", {}) or {}
+    widths = getattr(meta, "variable_display_width", {}) or {}
     for col, label in zip(meta.column_names, meta.column_labels, strict=True):
         codes: list[float] = []
-        spans: list[list[float]] = []
+        spans: list[list[float | None]] = []
         strings: list[str] = []  # user-missing values of a string variable
         for r in ranges.get(col, []):
             if isinstance(r["lo"], str) or isinstance(r["hi"], str):
@@ -106,7 +121,7 @@ def _variables_from_meta(meta: Any, df: pd.DataFrame) -> dict[str, dict[str, Any
             elif r["lo"] == r["hi"]:
                 codes.append(float(r["lo"]))
             else:
-                spans.append([float(r["lo"]), float(r["hi"])])
+                spans.append([_bound(r["lo"]), _bound(r["hi"])])
         codes += [float(v) for v in user_vals.get(col, []) if isinstance(v, int | float)]
         strings += [v for v in user_vals.get(col, []) if isinstance(v, str)]
         out[col] = {
@@ -117,6 +132,7 @@ def _variables_from_meta(meta: Any, df: pd.DataFrame) -> dict[str, dict[str, Any
             **({"missing_strings": sorted(set(strings))} if strings else {}),
             "measure": (meta.variable_measure or {}).get(col, "unknown"),
             "format": (meta.original_variable_types or {}).get(col, ""),
+            **({"display_width": int(widths[col])} if widths.get(col) else {}),
             "type": _kind(df[col]),
         }
     return out
@@ -133,23 +149,101 @@ def _code_key(value: Any) -> str:
 def _kind(s: pd.Series) -> str:
     if pd.api.types.is_datetime64_any_dtype(s):
         return "datetime"
+    if pd.api.types.is_timedelta64_dtype(s):
+        return "duration"
     if pd.api.types.is_numeric_dtype(s):
         return "numeric"
     return "text"
 
 
-def _read_spss_or_stata(p: Path) -> tuple[pd.DataFrame, dict[str, Any], str]:
-    reader = pyreadstat.read_dta if p.suffix.lower() == ".dta" else pyreadstat.read_sav
+def _open_error(p: Path, err: Exception, encoding: str | None) -> UserError:
+    detail = str(err).strip() or err.__class__.__name__
+    if encoding or "encod" in detail.lower() or "iconv" in detail.lower():
+        return UserError(
+            f"Raw file {p} could not be read with encoding {encoding or 'from its header'} ({detail}): "
+            "set the plan's 'encoding' to the code page the text was written in (e.g. cp1252, utf-8)."
+        )
+    return UserError(
+        f"Raw file {p} could not be read ({detail}): it looks truncated or corrupt; ask the agency to "
+        "re-send it."
+    )
+
+
+def _stata_extended_missing(df: pd.DataFrame, variables: dict[str, dict[str, Any]], p: Path,
+                            codes: dict[str, int]) -> None:
+    """Stata's .a-.z in a numeric variable: a letter the plan maps ('stata_missing: {a: -97}') becomes
+    that code, declared user-missing; an unmapped letter with a value label stops the run (its meaning
+    would be lost); an unmapped unlabelled one becomes system-missing, logged."""
+    for col, v in variables.items():
+        if re.fullmatch(r"%-?[0-9]*s|%strl?", str(v.get("format", "")).lower()):
+            continue  # a string variable (%9s, %-20s, %strL)
+        s = df[col]
+        if pd.api.types.is_numeric_dtype(s):
+            continue
+        letters = s.map(lambda x: isinstance(x, str) and len(x) == 1 and x.isalpha())
+        rest = pd.to_numeric(s.where(~letters), errors="coerce")
+        if (rest.isna() & s.notna() & ~letters).any():
+            continue  # really text
+        for letter in sorted(set(s[letters])):
+            n = int((s == letter).sum())
+            if letter in codes:
+                rest[s == letter] = float(codes[letter])
+                v["missing_codes"] = sorted({*v["missing_codes"], float(codes[letter])})
+                if letter in v["value_labels"]:
+                    v["value_labels"][_code_key(codes[letter])] = v["value_labels"][letter]
+            elif letter in v["value_labels"]:
+                raise UserError(
+                    f"{p.name}: variable {col} has Stata missing value .{letter} "
+                    f"('{v['value_labels'][letter]}') in {n} row(s): map it to a code with the plan's "
+                    f"'stata_missing: {{{letter}: CODE}}' and give CODE a meaning under 'missing'."
+                )
+            else:
+                logging.warning("%s: variable %s: %d unlabelled Stata missing value(s) .%s read as "
+                                "system-missing", p.name, col, n, letter)
+        v["value_labels"] = {k: lab for k, lab in v["value_labels"].items() if not k.isalpha()}
+        v.pop("missing_strings", None)
+        df[col] = rest.astype(float)
+        v["type"] = "numeric"
+
+
+def _convert_temporal(df: pd.DataFrame, variables: dict[str, dict[str, Any]], p: Path, stata: bool,
+                      skip: set[str]) -> None:
+    """Date, time and duration variables from their stored numbers (parentlink.temporal)."""
+    for col, v in variables.items():
+        kind = temporal.kind_of_format(v["format"], stata)
+        if kind is None or col.lower() in skip or not pd.api.types.is_numeric_dtype(df[col]):
+            continue
+        try:
+            df[col] = temporal.convert(df[col], v["format"], stata)
+        except temporal.TemporalError as err:
+            raise UserError(
+                f"{p.name}: variable {col} ({v['format']}): {err}: ask the agency to correct them, or "
+                "list the variable under the plan's 'drop'."
+            ) from None
+        v["type"] = kind
+
+
+def _read_spss_or_stata(p: Path, options: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any], str]:
+    suffix = p.suffix.lower()
+    readers: dict[str, Callable[..., tuple[pd.DataFrame, Any]]] = {
+        ".dta": pyreadstat.read_dta, ".por": pyreadstat.read_por}
+    reader = readers.get(suffix, pyreadstat.read_sav)
+    kwargs: dict[str, Any] = {"disable_datetime_conversion": True}
+    if suffix != ".por":  # portable files have no user-missing declarations pyreadstat reads
+        kwargs["user_missing"] = True
+    if options.get("encoding"):
+        kwargs["encoding"] = options["encoding"]
     try:
-        df, meta = reader(str(p), user_missing=True, dates_as_pandas_datetime=True)
+        df, meta = reader(str(p), **kwargs)
     except Exception as err:  # pyreadstat raises its own error types for corrupt files
-        raise UserError(
-            f"Raw file {p} could not be read ({str(err).strip() or err.__class__.__name__}): it looks "
-            "truncated or corrupt; ask the agency to re-send it."
-        ) from None
+        raise _open_error(p, err, options.get("encoding")) from None
     if len(df) == 0:
         raise UserError(f"Raw file {p} has no records: ask the agency to re-send it.")
-    return df, _variables_from_meta(meta, df), meta.file_label or ""
+    variables = _variables_from_meta(meta, df)
+    if suffix == ".dta":
+        _stata_extended_missing(df, variables, p, options.get("stata_missing", {}))
+    _convert_temporal(df, variables, p, suffix == ".dta", {d.lower() for d in options.get("drop", [])})
+    return df, variables, meta.file_label or ""
 
 
 def _read_csv(p: Path) -> tuple[pd.DataFrame, dict[str, Any], str]:
@@ -161,7 +255,9 @@ def _read_csv(p: Path) -> tuple[pd.DataFrame, dict[str, Any], str]:
         )
     try:
         meta = json.loads(sidecar.read_text("utf-8"))
-        df = pd.read_csv(p, keep_default_na=False, na_values=[""])
+        # The sidecar's types are obeyed: a 'text' column ("00123") is never read as a number.
+        text = [c for c, v in meta.get("variables", {}).items() if v.get("type") == "text"]
+        df = pd.read_csv(p, keep_default_na=False, na_values=[""], dtype=dict.fromkeys(text, str))
     except (ValueError, pd.errors.ParserError) as err:
         raise UserError(
             f"CSV delivery {p} or its sidecar could not be parsed ({err}): fix the file."
@@ -179,14 +275,43 @@ def _read_csv(p: Path) -> tuple[pd.DataFrame, dict[str, Any], str]:
     return df, variables, meta.get("file_label", "")
 
 
-def read_raw(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Read one delivered file: data with codes as numbers (user-missing kept) and its metadata."""
+def _parse_string_timestamps(df: pd.DataFrame, variables: dict[str, dict[str, Any]],
+                             plan: dict[str, Any], source: str) -> None:
+    """A 'timestamps' variable delivered as text ("2021-03-06 21:04:33") becomes a date-time if every
+    value is an ISO 8601 date-time; otherwise one error names the first value that is not."""
+    lower = {c.lower(): c for c in df.columns}
+    for role, name in (plan.get("timestamps") or {}).items():
+        col = name if name in df.columns else lower.get(name.lower())
+        if col is None or _kind(df[col]) != "text":
+            continue
+        text = df[col].astype("string").str.strip().replace("", pd.NA)
+        parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
+        bad = text.notna() & parsed.isna()
+        if bad.any():
+            raise UserError(
+                f"{source}: timestamps/{role} variable {col} is text, and {int(bad.sum())} value(s) such "
+                f"as '{text[bad].iloc[0]}' are not ISO 8601 date-times (YYYY-MM-DD hh:mm:ss): ask the "
+                "agency for a DATETIME variable or ISO 8601 text."
+            )
+        # A time-zone offset is converted to UTC; text without one is taken as it stands.
+        df[col] = parsed.dt.tz_localize(None).astype("datetime64[us]")
+        variables[col]["type"] = "datetime"
+
+
+def read_raw(path: str | Path, plan: dict[str, Any] | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Read one delivered file: data with codes as numbers (user-missing kept) and its metadata.
+
+    From the cleaning plan, if given, reading uses 'encoding' (a code page that overrides a wrong
+    one in the file), 'stata_missing' (Stata .a-.z -> codes) and 'drop' (date variables that are
+    dropped are not converted, so a corrupt one cannot stop the run).
+    """
     p = Path(path)
     check_file(p)
     if p.suffix.lower() == ".csv":
         df, variables, file_label = _read_csv(p)
     else:
-        df, variables, file_label = _read_spss_or_stata(p)
+        df, variables, file_label = _read_spss_or_stata(p, plan or {})
+    _parse_string_timestamps(df, variables, plan or {}, p.name)
     variables = clean_labels(variables, p.name)
     meta = {
         "file": p.name,
@@ -235,24 +360,51 @@ def _undeclared_text(df: pd.DataFrame, meta: dict[str, Any], plan: dict[str, Any
     )
 
 
+def canonical_ids(ids: pd.Series, plan: dict[str, Any], source: str) -> pd.Series:
+    """One text form per agency id, pseudonymised afterwards (docs/data-contract.md, "Ids").
+
+    A numeric id is its whole number without a decimal point (1.0 -> "1"); a non-whole number
+    is refused. A string id is stripped of surrounding blanks and NFC-normalised, and its leading
+    zeros are kept ("00123" is not "123") unless the plan says ``id_leading_zeros: strip``, when
+    an all-digit id loses them ("0000000001" -> "1", the same as a numeric 1).
+    """
+    name = plan["id"]
+    if pd.api.types.is_numeric_dtype(ids):
+        x = ids.astype(float)
+        frac = x.notna() & (x != x.round())
+        if frac.any():
+            raise UserError(
+                f"{source}: id variable '{name}' has {int(frac.sum())} value(s) that are not whole "
+                f"numbers (e.g. {x[frac].iloc[0]!r}): ask the agency for the true ids."
+            )
+        return x.map(lambda v: "" if pd.isna(v) else str(int(v))).astype(object)
+    out = ids.map(lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v))
+                  else unicodedata.normalize("NFC", str(v)).strip()).astype(object)
+    if plan.get("id_leading_zeros", "keep") == "strip":
+        digits = out.str.fullmatch(r"[0-9]+").fillna(False).astype(bool)
+        out[digits] = out[digits].str.lstrip("0").replace("", "0")
+    return out
+
+
 def apply_privacy(
     df: pd.DataFrame, meta: dict[str, Any], plan: dict[str, Any], key: str, max_chars: int
 ) -> pd.DataFrame:
     """Pseudonymise the id, drop direct identifiers, redact open text (in place of the originals)."""
     src = meta["file"]
+    plan = resolve_names(plan, df.columns, src)
     _require(df, [plan["id"]], "id", src)
     _require(df, list(plan.get("drop", [])), "drop", src)
     _require(df, list(plan.get("text", {})), "text", src)
-    ids = df[plan["id"]]
-    if ids.isna().any() or (ids.astype(str).str.strip() == "").any():
-        n = int((ids.isna() | (ids.astype(str).str.strip() == "")).sum())
+    ids = canonical_ids(df[plan["id"]], plan, src)
+    if (ids == "").any():
+        n = int((ids == "").sum())
         raise UserError(
             f"{src}: id variable '{plan['id']}' is empty in {n} row(s): every record needs the agency's id."
         )
     out = df.drop(columns=[plan["id"], *plan.get("drop", [])])
     out = _undeclared_text(out, meta, plan)
     pseudo = pseudonymise_series(ids, key)
-    if pseudo.duplicated().sum() != ids.astype(str).str.strip().duplicated().sum():
+    if pseudo.duplicated().sum() != ids.duplicated().sum():
         raise UserError(
             f"{src}: two different ids received the same pseudonym: change the pseudonym key ({plan['id']})."
         )

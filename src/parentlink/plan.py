@@ -33,6 +33,31 @@ PLAN_SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
         },
         "missing": {"type": "object", "additionalProperties": {"enum": list(MISSING_KINDS)}},
+        "declare_missing": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["variables", "codes"],
+                "properties": {
+                    "variables": {"anyOf": [{"const": "all"},
+                                            {"type": "array", "items": {"type": "string"}, "minItems": 1}]},
+                    "except": {"type": "array", "items": {"type": "string"}},
+                    "codes": {"anyOf": [
+                        {"type": "array", "items": {"type": "number"}, "minItems": 1},
+                        {"type": "object", "minProperties": 1,
+                         "additionalProperties": {"enum": list(MISSING_KINDS)}},
+                    ]},
+                },
+                "additionalProperties": False,
+            },
+        },
+        "encoding": {"type": "string", "minLength": 1},
+        "stata_missing": {
+            "type": "object",
+            "propertyNames": {"pattern": "^[a-z]$"},
+            "additionalProperties": {"type": "integer"},
+        },
+        "id_leading_zeros": {"enum": ["keep", "strip"]},
         "exclude_from_base": {"type": "array", "items": {"enum": list(MISSING_KINDS)}},
         "rename": {"type": "object", "additionalProperties": {"type": "string"}},
         "numeric": {"type": "array", "items": {"type": "string"}},
@@ -111,8 +136,108 @@ def load_plan(path: str | Path) -> dict[str, Any]:
     except jsonschema.ValidationError as err:
         where = "/".join(str(x) for x in err.absolute_path) or "(top level)"
         raise UserError(f"Cleaning plan {p}, key '{where}': {err.message}.") from None
-    plan["missing"] = {int(k): v for k, v in plan["missing"].items()}
+    plan["missing"] = {_code(k, p, "missing"): v for k, v in plan["missing"].items()}
+    plan["declare_missing"] = [_declaration(d, i, plan["missing"], p)
+                               for i, d in enumerate(plan.get("declare_missing", []))]
     return plan
+
+
+def _code(key: Any, p: Path, where: str) -> float:
+    """A code as written in the plan ('8', '-1', '1.5') -> its number; integers stay exact."""
+    try:
+        f = float(key)
+    except (TypeError, ValueError):
+        raise UserError(f"Cleaning plan {p}, key '{where}': '{key}' is not a numeric code.") from None
+    return int(f) if f.is_integer() else f
+
+
+def _declaration(d: dict[str, Any], i: int, kinds: dict[float, str], p: Path) -> dict[str, Any]:
+    """One 'declare_missing' entry with its codes as {code: kind}; a listed code takes its meaning
+    from the study-wide 'missing'."""
+    codes = d["codes"]
+    if isinstance(codes, list):
+        unknown = [c for c in codes if _code(c, p, "declare_missing") not in kinds]
+        if unknown:
+            raise UserError(
+                f"Cleaning plan {p}, key 'declare_missing/{i}': code(s) {', '.join(map(str, unknown))} "
+                "have no meaning under 'missing': add them there, or give the meaning here as "
+                "'codes: {CODE: dont_know|refused|not_asked}'."
+            )
+        mapped = {_code(c, p, "declare_missing"): kinds[_code(c, p, "declare_missing")] for c in codes}
+    else:
+        mapped = {_code(c, p, "declare_missing"): kind for c, kind in codes.items()}
+    return {"variables": d["variables"], "except": list(d.get("except", [])), "codes": mapped}
+
+
+def declared_missing(plan: dict[str, Any], agency: str) -> dict[float, str]:
+    """Codes the plan declares missing for one agency variable, whether or not the file does;
+    later entries of 'declare_missing' win. Names are matched case-insensitively, like SPSS."""
+    out: dict[float, str] = {}
+    low = agency.lower()
+    for d in plan.get("declare_missing", []):
+        named = d["variables"] == "all" or low in {v.lower() for v in d["variables"]}
+        if named and low not in {v.lower() for v in d["except"]}:
+            out.update(d["codes"])
+    return out
+
+
+# Keys of a plan that hold the agency's variable names (before renaming).
+def _agency_names(plan: dict[str, Any]) -> list[str]:
+    names = [plan["id"], *plan.get("drop", []), *plan.get("text", {}), *plan["rename"]]
+    names += [v for v in (plan.get("design_weight"),) if v]
+    names += list((plan.get("timestamps") or {}).values())
+    for d in plan.get("declare_missing", []):
+        names += ([] if d["variables"] == "all" else d["variables"]) + d["except"]
+    return names
+
+
+def resolve_names(plan: dict[str, Any], columns: Any, source: str) -> dict[str, Any]:
+    """The plan with its agency names spelled as the delivery spells them.
+
+    SPSS names are case-insensitive (one round writes NOCALL_1Other, the next NOCALL_1OTHER), so a
+    plan name matches a column exactly or, failing that, the one column that differs only in case.
+    Two such columns are ambiguous: a UserError. Names that match nothing are left for the checks
+    that name the missing variable.
+    """
+    cols = [str(c) for c in columns]
+    exact = set(cols)
+    by_lower: dict[str, list[str]] = {}
+    for c in cols:
+        by_lower.setdefault(c.lower(), []).append(c)
+    fix: dict[str, str] = {}
+    for name in _agency_names(plan):
+        if name in exact or name in fix:
+            continue
+        found = by_lower.get(name.lower(), [])
+        if len(found) > 1:
+            raise UserError(
+                f"{source}: the plan's '{name}' matches {' and '.join(sorted(found))}, which differ only "
+                "in case: write the name exactly as one of them."
+            )
+        if found:
+            fix[name] = found[0]
+    if not fix:
+        return plan
+
+    def f(n: str) -> str:
+        return fix.get(n, n)
+
+    out = dict(plan, id=f(plan["id"]), rename={f(k): v for k, v in plan["rename"].items()})
+    for key in ("drop",):
+        if key in plan:
+            out[key] = [f(n) for n in plan[key]]
+    if "text" in plan:
+        out["text"] = {f(k): v for k, v in plan["text"].items()}
+    if plan.get("design_weight"):
+        out["design_weight"] = f(plan["design_weight"])
+    if plan.get("timestamps"):
+        out["timestamps"] = {k: f(v) for k, v in plan["timestamps"].items()}
+    out["declare_missing"] = [
+        dict(d, variables=d["variables"] if d["variables"] == "all" else [f(n) for n in d["variables"]],
+             **{"except": [f(n) for n in d["except"]]})
+        for d in plan.get("declare_missing", [])
+    ]
+    return out
 
 
 def output_variables(plan: dict[str, Any]) -> dict[str, str]:

@@ -171,8 +171,11 @@ def _context_name(m: re.Match[str]) -> str:
 def _institutions(text: str) -> str:
     """A named school, academy, nursery or college: the capitalised words right before the
     keyword ("Holy Cross School", "St Mary's primary"), at least one of them not an ordinary one
-    ("High school", "After school clubs" and "Every school" stay). Lower-case names are left to
-    the quote approval. Each keyword looks back at most three words (linear time)."""
+    ("High school", "After school clubs" and "Every school" stay). In lower case ("holy cross
+    school", "st bede's primary") the words right before the keyword up to the first ordinary
+    one (the, my, local, to, went…): this over-redacts an unlisted ordinary word ("driving
+    school" becomes "[school]"), which loses nothing a reader needs; the quote approval still
+    reads every comment. Each keyword looks back at most three words (linear time)."""
     out: list[str] = []
     pos = 0
     for m in INSTITUTION.finditer(text):
@@ -181,8 +184,12 @@ def _institutions(text: str) -> str:
         cut = start
         while len(words) < 3:
             w = _WORD_BEFORE.search(text, max(pos, cut - 48), cut)
-            if not w or not w.group(1)[:1].isupper():
+            if not w:
                 break
+            if not w.group(1)[:1].isupper():
+                key = re.sub(r"['’]s$", "", w.group(1).strip(".'’").casefold())
+                if key in _GENERIC or key in _NOT_NAME or not key.isalpha():
+                    break
             words.append((w.start(1), w.group(1)))
             cut = w.start(1)
         names = [w for _, w in words if w.strip(".'’").casefold() not in _GENERIC

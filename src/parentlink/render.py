@@ -583,8 +583,7 @@ def render_technical_report(
     flow, weighting diagnostics (weighted surveys) and codebook, and the inputs' checksums."""
     import json
 
-    import pandas as pd
-
+    from parentlink import csvio
     from parentlink.facts import read_estimates
 
     env = make_env([templates_dir, engine_dir], font_coverage(fonts_dir))
@@ -597,15 +596,15 @@ def render_technical_report(
         quotes=quotes,
         inline=False,
         tables={s: estimate_tables(read_estimates(p), min_base) for s, p in estimates.items()},
-        flows={s: pd.read_csv(p).to_dict("records") for s, p in flows.items()},
+        flows={s: csvio.read_csv(p).to_dict("records") for s, p in flows.items()},
         diagnostics={s: json.loads(p.read_text(encoding="utf-8"))
                      for s, p in diagnostics.items()},
-        codes=(pd.read_csv(code_frequencies, dtype={"parent_code": str}).fillna("")
+        codes=(csvio.read_csv(code_frequencies, dtype={"parent_code": str}).fillna("")
                .to_dict("records") if code_frequencies is not None else []),
         hashes=sha256_files(hashed_inputs, project_root),
         code_version=version,
         min_cell=min_cell,
-        codebooks={s: codebook_summary(pd.read_csv(p, dtype=str, keep_default_na=False))
+        codebooks={s: codebook_summary(csvio.read_csv(p, dtype=str, keep_default_na=False))
                    for s, p in (codebooks or {}).items()},
     )
     html = render_html(env, "technical_report.html", ctx)

@@ -7,7 +7,9 @@ same inputs give identical files.
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ import pandas as pd
 import pyreadstat
 
 from parentlink import FALLBACK_SOURCE_DATE_EPOCH
+from parentlink.errors import UserError
 
 _DATE_OFFSET = 92  # after the 4-byte magic, 60-byte product name and 28 bytes of header integers
 
@@ -36,8 +39,66 @@ def write_sav(df: pd.DataFrame, path: str | Path, *, epoch: int | None = None, *
         fh.write((date + clock).encode("ascii"))
 
 
+_SPSS_FORMAT = re.compile(r"^[A-Z]+[0-9]+(\.[0-9]+)?$")
+Range = dict[str, float]
+
+
+def _number(key: str) -> int | float:
+    f = float(key)
+    return int(f) if f.is_integer() else f
+
+
+def _inside(code: float, lo: float | None, hi: float | None) -> bool:
+    return (lo is None or code >= lo) and (hi is None or code <= hi)
+
+
+def spss_missing(name: str, v: dict[str, Any], valid: set[float]) -> list[float | Range]:
+    """A variable's missing declaration as an SPSS file can hold it: at most three codes, or one
+    range and one code. The delivery's own ranges are kept (LO/HI ends are infinite); codes they do
+    not cover are added. More than three codes with no range become one range from the lowest to
+    the highest if no valid code (`valid`: labelled or present answers) falls inside it."""
+    codes = sorted(float(k) for k in v.get("missing", {}))
+    ranges = [(lo, hi) for lo, hi in v.get("missing_ranges", [])][:1]
+    rest = [c for c in codes if not any(_inside(c, lo, hi) for lo, hi in ranges)]
+    if not ranges and len(rest) > 3:
+        for single in [None, *rest]:  # one code may sit outside the range
+            span = [c for c in rest if c != single]
+            lo, hi = span[0], span[-1]
+            if not any(lo <= x <= hi for x in valid):
+                ranges, rest = [(lo, hi)], [] if single is None else [single]
+                break
+    if (ranges and len(rest) > 1) or len(rest) > 3:
+        raise UserError(
+            f"clean .sav export: variable {name} has missing codes {', '.join(map(_key, codes))}, more "
+            "than an SPSS file can declare (three codes, or one range and one code) without also "
+            "declaring valid answers missing: declare fewer codes missing for it in the plan."
+        )
+    out: list[float | Range] = [
+        {"lo": -math.inf if lo is None else float(lo), "hi": math.inf if hi is None else float(hi)}
+        for lo, hi in ranges
+    ]
+    return out + [float(c) for c in rest]
+
+
+def _key(code: float) -> str:
+    return str(int(code)) if float(code).is_integer() else repr(float(code))
+
+
+def _format(v: dict[str, Any], series: pd.Series) -> str | None:
+    """The delivery's SPSS display format (F8.4, DATETIME20, ADATE10), or for a variable the
+    pipeline made: whole-number codes F8.0. Stata formats (%9.0g) and text widths are left to
+    the writer."""
+    fmt = str(v.get("format") or "").upper()
+    if _SPSS_FORMAT.match(fmt) and not fmt.startswith("A"):
+        return fmt
+    if v.get("type") == "categorical" and str(series.dtype) == "Int64":
+        return "F8.0"
+    return None
+
+
 def write_labelled(data: pd.DataFrame, meta: dict[str, Any], path: str | Path) -> None:
-    """Write cleaned data as a labelled .sav for SPSS users: labels, value labels, missing codes."""
+    """Write cleaned data as a labelled .sav for SPSS users: variable and value labels, missing
+    codes and ranges, and the delivery's formats, display widths and measurement levels."""
     variables = meta["variables"]
     df = data.copy()
     for col in df.columns:
@@ -46,15 +107,17 @@ def write_labelled(data: pd.DataFrame, meta: dict[str, Any], path: str | Path) -
     labels = {c: variables.get(c, {}).get("label", c) for c in df.columns}
     labels["respondent_id"] = "Respondent pseudonym"
     value_labels = {
-        c: {int(k): v for k, v in variables[c]["value_labels"].items()}
+        c: {_number(k): v for k, v in variables[c]["value_labels"].items()}
         for c in df.columns
         if c in variables and variables[c].get("value_labels")
     }
-    missing = {
-        c: [int(k) for k in sorted(variables[c]["missing"], key=int)][:3]
-        for c in df.columns
-        if c in variables and variables[c].get("missing")
-    }
+    missing = {}
+    for c in df.columns:
+        v = variables.get(c, {})
+        if v.get("missing") and pd.api.types.is_numeric_dtype(df[c]):
+            valid = {float(k) for k in v.get("value_labels", {}) if k not in v["missing"]}
+            valid |= set(df[c].dropna().astype(float)) - {float(k) for k in v["missing"]}
+            missing[c] = spss_missing(c, v, valid)
     measure = {
         c: {"categorical": "nominal", "numeric": "scale", "text": "nominal"}.get(
             variables[c]["type"], "unknown"
@@ -65,6 +128,9 @@ def write_labelled(data: pd.DataFrame, meta: dict[str, Any], path: str | Path) -
     for c, v in variables.items():
         if c in measure and v.get("measure") in ("ordinal", "nominal", "scale"):
             measure[c] = v["measure"]
+    formats = {c: f for c in df.columns if (f := _format(variables.get(c, {}), data[c]))}
+    widths = {c: int(variables[c]["display_width"]) for c in df.columns
+              if c in variables and variables[c].get("display_width")}
     write_sav(
         df,
         path,
@@ -73,4 +139,6 @@ def write_labelled(data: pd.DataFrame, meta: dict[str, Any], path: str | Path) -
         variable_value_labels=value_labels,
         missing_ranges=missing,
         variable_measure=measure,
+        variable_format=formats,
+        variable_display_width=widths,
     )

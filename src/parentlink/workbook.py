@@ -1,6 +1,6 @@
 """The estimates as an Excel workbook for people: ``results/tables/{survey}_tables.xlsx``.
 
-One sheet per item (rows: the groups of each breakdown, "All parents" first; columns: the
+One sheet per item (rows: the groups of each breakdown, "All <population>" first; columns: the
 unweighted base, then "%" and "95% CI" per answer category), after a "Notes" sheet that explains
 bases, weighting, the confidence intervals, suppression and sources, and lists the sheets.
 
@@ -40,6 +40,7 @@ from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.worksheet import Worksheet
 
+from parentlink import csvio
 from parentlink.errors import fail
 from parentlink.spss import source_date_epoch
 
@@ -76,6 +77,7 @@ class Context:
     suppress_zeros: bool = False
     margins: Sequence[str] = ()
     estimates_name: str = ""
+    population: str = "respondents"  # report.population: "parents", "schools"
 
 
 # --------------------------------------------------------------------------- inputs
@@ -83,7 +85,7 @@ class Context:
 
 def read_estimates(path: str | Path) -> pd.DataFrame:
     """The estimates CSV (docs/data-contract.md), with `suppressed` as a real boolean."""
-    table = pd.read_csv(path, dtype={"category": str, "group": str, "variable_label": str})
+    table = csvio.read_csv(path, dtype={"category": str, "group": str, "variable_label": str})
     missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
     if missing:
         fail(f"{path}: the estimates table lacks column(s) {', '.join(missing)}; "
@@ -197,9 +199,9 @@ def build_workbook(estimates: pd.DataFrame, meta: Mapping[str, Any], ctx: Contex
     return wb
 
 
-def _group_label(group_variable: str, variables: Mapping[str, Any]) -> str:
+def _group_label(group_variable: str, variables: Mapping[str, Any], population: str) -> str:
     if group_variable == ALL_GROUP_VARIABLE:
-        return "All parents"
+        return f"All {population}"
     return str(variables.get(group_variable, {}).get("label") or group_variable)
 
 
@@ -231,7 +233,7 @@ def _design_line(ctx: Context, design: str) -> str:
         return (f"Weighted estimates, design: {design or 'calibrated weights'}. Bases are "
                 "unweighted counts of respondents.")
     return ("Unweighted convenience sample: percentages describe the people who took part and "
-            "cannot be generalised to all parents.")
+            f"cannot be generalised to all {ctx.population}.")
 
 
 def _item_sheet(ws: Worksheet, item: str, label: str, rows: pd.DataFrame,
@@ -274,7 +276,7 @@ def _item_sheet(ws: Worksheet, item: str, label: str, rows: pd.DataFrame,
     for gvar, gcode in ordered:
         r += 1
         group, base = groups[(gvar, gcode)]
-        values: list[Any] = [_group_label(gvar, variables), group,
+        values: list[Any] = [_group_label(gvar, variables, ctx.population), group,
                              NOT_AVAILABLE if _missing(base) else int(base)]
         for code, _ in categories:
             values += list(_cells(lookup.get((gvar, gcode, int(code)))))
@@ -322,8 +324,9 @@ def _notes_sheet(ws: Worksheet, meta: Mapping[str, Any], ctx: Context,
     n = meta.get("n")
     rows += [
         ("", "", None),
-        ("About these tables", "One sheet per survey question. Each row is a group of parents "
-         "(all parents first, then the groups of each breakdown); for each answer category the "
+        ("About these tables", f"One sheet per survey question. Each row is a group of "
+         f"{ctx.population} (all {ctx.population} first, then the groups of each breakdown); for "
+         "each answer category the "
          "sheet gives the percentage and its 95% confidence interval. Percentages are rounded to "
          "one decimal place, so a row may not add to exactly 100.", BOLD),
         ("Respondents", f"{n:,} respondents after cleaning." if isinstance(n, int) else "", None),
@@ -334,7 +337,7 @@ def _notes_sheet(ws: Worksheet, meta: Mapping[str, Any], ctx: Context,
     ]
     if ctx.weighted:
         margins = ", ".join(str(variables.get(m, {}).get("label") or m) for m in ctx.margins)
-        rows.append(("Weighting", "Percentages are weighted: the panel's design weights were "
+        rows.append(("Weighting", "Percentages are weighted: the design weights were "
                      "raked (iterative proportional fitting) to population totals"
                      + (f" of {margins}" if margins else "")
                      + ", and the standard errors treat the weights as calibrated to those totals "
@@ -342,7 +345,7 @@ def _notes_sheet(ws: Worksheet, meta: Mapping[str, Any], ctx: Context,
     else:
         rows.append(("Weighting", "None. This is an unweighted convenience sample (a voluntary "
                      "online survey): percentages describe the people who took part and cannot be "
-                     "generalised to all parents. Confidence intervals assume simple random "
+                     f"generalised to all {ctx.population}. Confidence intervals assume simple random "
                      "sampling and understate the real uncertainty.", None))
     rows += [
         ("Confidence intervals", "95% confidence intervals on the logit scale (as R survey's "
@@ -394,9 +397,12 @@ def _suppression_text(ctx: Context) -> str:
             f"uncertain. Percentages are not shown where the unweighted base is under "
             f"{ctx.min_base} (the whole row is {SUPPRESSED}). A cell with 1 to {ctx.min_cell - 1} "
             f"respondents is suppressed, and further cells are then suppressed so that a hidden "
-            f"value cannot be worked out by subtracting the others from the row total (100%) or "
-            f"from the all-parents figure. Combining several published figures can still narrow "
-            f"some hidden values to a range. {zeros} Unweighted bases are always shown.")
+            f"value cannot be worked out from the published figures: every build solves, for "
+            f"each hidden small cell, the range a reader could derive by combining all "
+            f"percentages and weighted bases of the item (all {ctx.population} and every breakdown), and "
+            f"fails unless that range spans at least {ctx.min_cell - 1} respondents (or as much as "
+            f"the whole-sample figure allows). Combinations with other publications, and with the "
+            f"unweighted bases, are not covered. {zeros} Unweighted bases are always shown.")
 
 
 # --------------------------------------------------------------------------- byte-stable save

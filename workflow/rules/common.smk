@@ -205,6 +205,7 @@ def facts_inputs(wildcards):
     for s in SURVEYS:
         inputs[f"estimates_{s}"] = f"results/tables/{s}_estimates.csv"
         inputs[f"tests_{s}"] = f"results/tables/{s}_tests.csv"
+        inputs[f"audit_{s}"] = f"results/tables/{s}_disclosure_audit.csv"
         inputs[f"flow_{s}"] = f"results/clean/{s}_flow.csv"
         inputs[f"meta_{s}"] = f"results/clean/{s}_meta.json"
         if config["surveys"][s]["weighted"]:

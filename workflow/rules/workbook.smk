@@ -17,6 +17,7 @@ rule workbook:
             "surveys.{survey}.label",
             "surveys.{survey}.weighted",
             "weighting.targets",
+            "report.population",
         ),
         build_epoch=BUILD_EPOCH,
     log:

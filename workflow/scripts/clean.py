@@ -5,7 +5,7 @@ import json
 import pandas as pd
 
 from parentlink.clean import clean, write_cleaned
-from parentlink.errors import run_stage
+from parentlink.errors import logged_stage
 from parentlink.plan import load_plan
 
 sm = snakemake  # type: ignore[name-defined] # noqa: F821
@@ -19,4 +19,4 @@ def main() -> None:
     write_cleaned(cleaned, sm.output.data, sm.output.meta, sm.output.flow)
 
 
-run_stage(main, outputs=sm.output)
+logged_stage(main, sm.output, sm.log[0])

@@ -1,11 +1,11 @@
-"""Rule `estimate`: domain proportions (with disclosure control) and Rao–Scott tests."""
+"""Rule `estimate`: domain proportions (with disclosure control and its audit) and Rao–Scott tests."""
 
 
 import json
 import logging
 from pathlib import Path
 
-from parentlink.disclosure import suppress
+from parentlink.disclosure import audit, audit_summary, exposed, protect, withhold_tests
 from parentlink.errors import run_stage
 from parentlink.estimate import (
     ESTIMATE_COLUMNS,
@@ -34,12 +34,24 @@ def main() -> None:
     table = estimate_table(data, meta, design, items, breakdowns, survey,
                            all_label=f"All {cfg['report.population']}")
     disc = cfg["disclosure"]
-    table = suppress(table, int(disc["min_base"]), int(disc["min_cell"]),
-                     suppress_zeros=bool(disc["suppress_zeros"]))
+    min_base, min_cell, zeros = int(disc["min_base"]), int(disc["min_cell"]), \
+        bool(disc["suppress_zeros"])
+    table = protect(table, min_base, min_cell, suppress_zeros=zeros)
+    result = audit(table, min_cell, suppress_zeros=zeros, required_only=True)
+    tests = withhold_tests(tests_table(data, meta, design, items, breakdowns, survey), table)
+    for r in result[~result["protected"]].itertuples():
+        logging.info("exposed: %s %s=%s category %s in [%.4f, %.4f], needs %.4f", r.variable,
+                     r.group_variable, r.group_code, r.category_code, r.share_low, r.share_high,
+                     r.required)
+    exposed(result, snakemake.output.estimates)
     write_csv(table[ESTIMATE_COLUMNS], snakemake.output.estimates)
-    write_csv(tests_table(data, meta, design, items, breakdowns, survey), snakemake.output.tests)
-    logging.info("%s: %d estimates (%d suppressed), design %s", survey, len(table),
-                 int(table["suppressed"].sum()), design.label)
+    write_csv(tests, snakemake.output.tests)
+    write_csv(audit_summary(table, result, tests, survey, min_base, min_cell),
+              snakemake.output.audit)
+    logging.info("%s: %d estimates (%d suppressed), %d hidden small cells audited, %d tests "
+                 "withheld, design %s", survey, len(table), int(table["suppressed"].sum()),
+                 len(result), int((tests["withheld"] != "").sum()), design.label)
 
 
-run_stage(main, outputs=[snakemake.output.estimates, snakemake.output.tests])
+run_stage(main, outputs=[snakemake.output.estimates, snakemake.output.tests,
+                         snakemake.output.audit])

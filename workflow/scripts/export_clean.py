@@ -6,7 +6,7 @@ import os
 import pandas as pd
 
 from parentlink import codebook
-from parentlink.errors import run_stage
+from parentlink.errors import logged_stage
 from parentlink.spss import write_labelled
 
 sm = snakemake  # type: ignore[name-defined] # noqa: F821
@@ -22,4 +22,4 @@ def main() -> None:
     codebook.write(book, meta["survey"], len(data), sm.output.codebook_csv, sm.output.codebook_html)
 
 
-run_stage(main, outputs=sm.output)
+logged_stage(main, sm.output, sm.log[0])

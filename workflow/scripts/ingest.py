@@ -1,9 +1,7 @@
 """Rule ingest: raw delivery -> results/ingest/{survey}.parquet + metadata (privacy applied)."""
 
-import logging
-
 from parentlink.clean import validate
-from parentlink.errors import run_stage
+from parentlink.errors import logged_stage
 from parentlink.ingest import apply_privacy, read_raw, write_ingested
 from parentlink.plan import load_plan
 from parentlink.privacy import pseudonym_key
@@ -12,9 +10,8 @@ sm = snakemake  # type: ignore[name-defined] # noqa: F821
 
 
 def main() -> None:
-    logging.basicConfig(filename=sm.log[0], level=logging.INFO, force=True)
     plan = load_plan(sm.input.plan)
-    df, meta = read_raw(sm.input.raw)
+    df, meta = read_raw(sm.input.raw, plan)
     privacy = sm.params.config["privacy"]
     key = pseudonym_key(privacy, synthetic=bool(sm.params.config["study.synthetic"]))
     df = apply_privacy(df, meta, plan, key, privacy["max_text_chars"])
@@ -22,4 +19,4 @@ def main() -> None:
     write_ingested(df, meta, sm.output.data, sm.output.meta)
 
 
-run_stage(main, outputs=sm.output)
+logged_stage(main, sm.output, sm.log[0])

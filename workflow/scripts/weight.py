@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from parentlink.csvio import neutralise
 from parentlink.errors import run_stage
 from parentlink.weight import diagnostics, rake, read_margin_files
 
@@ -33,7 +34,7 @@ def main() -> None:
     }).sort_values("respondent_id", kind="mergesort")
     Path(snakemake.output.weights).parent.mkdir(parents=True, exist_ok=True)
     # floats written with repr precision (shortest round-trip)
-    out.to_csv(snakemake.output.weights, index=False, lineterminator="\n")
+    neutralise(out).to_csv(snakemake.output.weights, index=False, lineterminator="\n")
     diag = diagnostics(data, margins, result)
     Path(snakemake.output.diagnostics).write_text(
         json.dumps(diag, indent=1, sort_keys=True) + "\n", encoding="utf-8")

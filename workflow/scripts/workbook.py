@@ -25,7 +25,8 @@ def main() -> None:
         min_base=int(disclosure["min_base"]),
         min_cell=int(disclosure["min_cell"]),
         suppress_zeros=bool(disclosure["suppress_zeros"]),
-        margins=[Path(t).stem for t in cfg["weighting.targets"]],
+        margins=[Path(t).stem for t in cfg["weighting.targets"] or []],
+        population=str(cfg["report.population"]),
         estimates_name=str(sm.input.estimates),
     )
     write_workbook(sm.input.estimates, sm.input.meta, sm.output[0], ctx)
