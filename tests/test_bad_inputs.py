@@ -7,9 +7,11 @@ Each case runs the real workflow (ingest + clean of the pilot) on one file of te
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -160,3 +162,60 @@ def test_quotes_item_that_is_not_labelled(project: Path) -> None:
     assert "quotes.item 'comment' is a text variable of the cleaned main data, but it must be " \
         "categorical" in err
     assert not (project / "results").exists()
+
+
+# ---------------------------------------------------------------- received document codings
+
+PLANTED = b"PLANTED-SECRET-workflow-9d2c"
+
+
+def hostile_qdpx(project: Path, case: str) -> str:
+    """Write raw/hostile.qdpx from the shipped synthetic corpus, with one attack."""
+    src = project / "raw" / "document_codes.qdpx"
+    dst = project / "raw" / "hostile.qdpx"
+    secret = project / "private" / "secret.txt"
+    secret.parent.mkdir(exist_ok=True)
+    secret.write_bytes(PLANTED + b"\n")
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename == "project.qde":
+                qde = data.decode("utf-8")
+                if case == "absolute":
+                    qde = re.sub(r'plainTextPath="internal://[^"]+"',
+                                 f'plainTextPath="absolute://{secret}"', qde, count=1)
+                elif case == "zero codings":
+                    qde = re.sub(r"<PlainTextSelection .*?</PlainTextSelection>", "", qde,
+                                 flags=re.S)
+                data = qde.encode("utf-8")
+            elif case == "zip bomb" and info.filename.startswith("Sources/"):
+                data = b" " * (3 * 2**20)
+            zout.writestr(info.filename, data)
+    return "raw/hostile.qdpx"
+
+
+DOCUMENT_CASES = [
+    ("absolute", "is a file outside the project, which the reader opens only from a folder"),
+    ("zip bomb", "the mark of a zip bomb"),
+    ("zero codings", "the project has no coded text (0 codings"),
+]
+
+
+@pytest.mark.parametrize(("case", "message"), DOCUMENT_CASES)
+def test_hostile_documents_source(project: Path, case: str, message: str) -> None:
+    """The documents rule stops with one line, writes nothing and leaks no planted byte."""
+    source = hostile_qdpx(project, case)
+    res = run(project, f"documents:\n  source: {source}\n",
+              target="results/documents/code_frequencies.csv")
+    out = res.stdout + res.stderr
+    assert res.returncode != 0
+    errors = [line for line in out.splitlines() if line.startswith("ERROR: ")]
+    assert len(errors) == 1 and message in errors[0], out[-3000:]
+    assert "hostile.qdpx" in errors[0] and "Traceback" not in out
+    written = [p for p in (project / "results").rglob("*") if p.is_file()] \
+        if (project / "results").exists() else []
+    assert written == []
+    assert PLANTED.decode() not in out
+    for p in project.rglob("*"):
+        if p.is_file() and p.name != "secret.txt":
+            assert PLANTED not in p.read_bytes(), p

@@ -249,6 +249,7 @@ def variation(key: tuple[str, ...], value: Any, work: Path) -> Any:
                                {"name": "company", "label": "company", "types": ["company"]}],
         "documents.problem_root": "Problems (renamed)",
         "documents.solution_root": "Solutions (renamed)",
+        "documents.position_unit": "utf16",
     }
     if dotted in special:
         return special[dotted]

@@ -17,6 +17,8 @@ import krippendorff
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from parentlink import documents as d
 from parentlink.errors import UserError
@@ -138,3 +140,36 @@ def test_outputs_are_byte_identical(project: QdaProject, tmp_path: Path) -> None
     assert payload["synthetic"] is True and payload["quotes"]
     seg = pd.read_csv(tmp_path / "a" / "segments.csv")
     assert seg.loc[seg["document_id"] == "D003", "counted"].tolist().count(False) == 2
+
+
+def brute_force_pairs(seg: pd.DataFrame) -> dict[tuple[str, str, str, str], int]:
+    """The definition, pair by pair: differently coded spans [s, e) that overlap."""
+    counts: dict[tuple[str, str, str, str], int] = {}
+    for (doc, dtype), grp in seg.groupby(["document_id", "doc_type"]):
+        items = list(zip(grp["start"], grp["end"], grp["code_path"], strict=True))
+        for i, (s1, e1, c1) in enumerate(items):
+            for s2, e2, c2 in items[i + 1:]:
+                if c1 != c2 and s1 < e2 and s2 < e1:
+                    key = (str(dtype), str(doc), *sorted((c1, c2)))
+                    counts[key] = counts.get(key, 0) + 1  # type: ignore[index]
+    return counts
+
+
+@given(st.lists(st.tuples(st.integers(0, 30), st.integers(1, 8), st.sampled_from("ABCD"),
+                          st.sampled_from(["D1", "D2"])), max_size=40))
+@settings(max_examples=200, deadline=None)
+def test_segment_pairs_sweep_equals_the_definition(spans: list[tuple[int, int, str, str]]
+                                                   ) -> None:
+    seg = pd.DataFrame([{"document_id": doc, "doc_type": "t", "start": s, "end": s + n,
+                         "code_path": c} for s, n, c, doc in spans],
+                       columns=["document_id", "doc_type", "start", "end", "code_path"])
+    got = {(t, doc, a, b): n for _, t, doc, a, b, n in d.segment_pairs(seg)}
+    assert got == brute_force_pairs(seg)
+
+
+def test_chain_root_without_children_names_the_key(project: QdaProject) -> None:
+    # "Problems/Risk" exists but has no codes beneath it.
+    with pytest.raises(UserError, match=r"documents\.problem_root .*has no codes beneath it"):
+        d.chains(project, problem_root="Problems/Risk", solution_root="Solutions")
+    with pytest.raises(UserError, match=r"documents\.solution_root"):
+        d.chains(project, problem_root="Problems", solution_root="Solutions/Knowledge/Holistic")

@@ -28,6 +28,8 @@ PROBLEM_ROOT = "Problem constructions"
 SOLUTION_ROOT = "Solution rationales"
 COUNT_RULE = ("one coder per document: the first coder in the project's coder order who coded "
               "it (on double-coded documents, the primary coder)")
+CODER_RULE = ("the PlainTextSelection's creatingUser, else its modifyingUser, else the Coding's "
+              "creatingUser (QualCoder's import rule); a flat CSV's coder column")
 RELIABILITY_UNIT = "document x code presence (double-coded documents)"
 QUOTE_RULE = ("shortest segment of 60-300 characters from the counted coder, ties by document_id "
               "then start; if none is in range, the shortest segment (in_length_range false)")
@@ -81,7 +83,8 @@ def code_units(seg: pd.DataFrame, level: str) -> pd.DataFrame:
     seg = seg.reset_index(drop=True).assign(seg_id=lambda d: d.index)
     if level == "code":
         return seg
-    rows = [(i, a) for i, p in zip(seg["seg_id"], seg["code_path"], strict=True)
+    rows = [(i, a) for i, p in zip(seg["seg_id"].tolist(), seg["code_path"].tolist(),
+                                   strict=True)
             for a in ancestors(p)]
     up = pd.DataFrame(rows, columns=["seg_id", "target"])
     out = seg.drop(columns="code_path").merge(up, on="seg_id")
@@ -91,7 +94,7 @@ def code_units(seg: pd.DataFrame, level: str) -> pd.DataFrame:
 def code_table(project: QdaProject) -> pd.DataFrame:
     """code_path -> name, parent name, whether it is a parent and/or codable."""
     book = project.codebook[["code_path", "name", "parent", "is_codable"]].copy()
-    used = set(project.segments["code_path"])
+    used = set(project.segments["code_path"].unique().tolist())
     extra = sorted(used - set(book["code_path"]))
     if extra:  # a code used but missing from the codebook cannot happen after validation
         fail(f"{project.source}: codes {extra} are used but not in the codebook.")
@@ -182,21 +185,36 @@ def cooccurrence(project: QdaProject) -> pd.DataFrame:
 def document_pairs(seg: pd.DataFrame) -> list[tuple[str, str, str, str, str, int]]:
     rows = []
     for (doc, dtype), grp in seg.groupby(["document_id", "doc_type"]):
-        for a, b in combinations(sorted(set(grp["code_path"])), 2):
+        for a, b in combinations(sorted(set(grp["code_path"].tolist())), 2):
             rows.append(("document", str(dtype), str(doc), a, b, 0))
     return rows
 
 
 def segment_pairs(seg: pd.DataFrame) -> list[tuple[str, str, str, str, str, int]]:
-    """Pairs of differently coded segments whose character spans overlap."""
+    """Pairs of differently coded segments whose character spans overlap.
+
+    A sweep over span boundaries: at each start, the new segment pairs with every segment still
+    open, counted per code (half-open spans, so an end at a position closes before a start
+    there). Cost is linear in segments times the codes open at once, not quadratic in segments.
+    """
     counts: dict[tuple[str, str, str, str], int] = {}
     for (doc, dtype), grp in seg.groupby(["document_id", "doc_type"]):
-        items = list(zip(grp["start"], grp["end"], grp["code_path"], strict=True))
-        for (s1, e1, c1), (s2, e2, c2) in combinations(items, 2):
-            if c1 != c2 and s1 < e2 and s2 < e1:
-                a, b = sorted((c1, c2))
-                key = (str(dtype), str(doc), a, b)
-                counts[key] = counts.get(key, 0) + 1
+        codes = grp["code_path"].tolist()
+        events = sorted([(e, 0, c) for e, c in zip(grp["end"].tolist(), codes, strict=True)]
+                        + [(s, 1, c) for s, c in zip(grp["start"].tolist(), codes, strict=True)])
+        open_by_code: dict[str, int] = {}
+        for _, is_start, code in events:
+            if not is_start:
+                open_by_code[code] -= 1
+                if not open_by_code[code]:
+                    del open_by_code[code]
+                continue
+            for other, n in open_by_code.items():
+                if other != code:
+                    a, b = sorted((code, other))
+                    key = (str(dtype), str(doc), a, b)
+                    counts[key] = counts.get(key, 0) + n
+            open_by_code[code] = open_by_code.get(code, 0) + 1
     return [("segment", t, d, a, b, n) for (t, d, a, b), n in sorted(counts.items())]
 
 
@@ -214,6 +232,12 @@ def chains(project: QdaProject, problem_root: str = PROBLEM_ROOT,
     problems = [p for p in codes.index if p.startswith(problem_root + SEP)
                 and p.count(SEP) == problem_root.count(SEP) + 1]
     solutions = [p for p in codes.index if p.startswith(solution_root + SEP)]
+    for key, root, found in (("problem_root", problem_root, problems),
+                             ("solution_root", solution_root, solutions)):
+        if not found:
+            fail(f"{project.source}: the code '{root}' named by documents.{key} has no codes "
+                 "beneath it, so there are no chains to count; set documents."
+                 f"{key} in config/config.yaml to the code group that holds them.")
     present = document_presence(project, problems + solutions)
     sizes = type_sizes(project)
     rows = []
@@ -282,7 +306,7 @@ def coder_pairs(project: QdaProject) -> dict[str, tuple[str, str]]:
     rank = {c: i for i, c in enumerate(project.coders)}
     pairs = {}
     for doc, grp in project.segments.groupby("document_id"):
-        coders = sorted(set(grp["coder"]), key=lambda c: (rank.get(c, len(rank)), c))
+        coders = sorted(grp["coder"].unique().tolist(), key=lambda c: (rank.get(c, len(rank)), c))
         if len(coders) >= 2:
             pairs[str(doc)] = (coders[0], coders[1])
     return pairs
@@ -294,7 +318,8 @@ def presence_matrix(project: QdaProject, pairs: dict[str, tuple[str, str]], leve
     codes = code_table(project)
     seg = project.segments[project.segments["document_id"].isin(pairs)]
     units = code_units(seg, level)
-    have = set(zip(units["document_id"], units["coder"], units["code_path"], strict=True))
+    have = set(zip(units["document_id"].tolist(), units["coder"].tolist(),
+                   units["code_path"].tolist(), strict=True))
     wanted = codes.index[codes["counted_as_code" if level == "code" else "has_children"]]
     docs = sorted(pairs)
     return {p: (np.array([(d, pairs[d][0], p) in have for d in docs]),
@@ -376,9 +401,19 @@ def write_json(payload: object, path: str | Path) -> None:
     Path(path).write_text(text + "\n", encoding="utf-8")
 
 
+def reading_payload(project: QdaProject) -> dict[str, object]:
+    """How the coded documents were read: tool, skipped non-text sources, position units."""
+    r = project.reading
+    return {"origin": r.origin, "skipped_sources": dict(sorted(r.skipped.items())),
+            "n_skipped_sources": sum(r.skipped.values()),
+            "position_units": dict(sorted(r.units.items())), "coder_rule": CODER_RULE,
+            "n_codings_coder_differs": r.coder_differs}
+
+
 def quotes_payload(project: QdaProject, synthetic: bool) -> dict[str, object]:
     return {"synthetic": synthetic, "source": project.source.name, "rule": QUOTE_RULE,
-            "count_rule": COUNT_RULE, "quotes": exemplar_quotes(project)}
+            "count_rule": COUNT_RULE, "reading": reading_payload(project),
+            "quotes": exemplar_quotes(project)}
 
 
 def write_outputs(project: QdaProject, out: Mapping[str, str | Path], synthetic: bool,

@@ -26,6 +26,14 @@ if HAS_DOCUMENTS:
             mem_mb=1000,
             runtime=10,
         params:
-            config=uses("study.synthetic", "documents.problem_root", "documents.solution_root"),
+            config=uses(
+                "study.synthetic",
+                "documents.problem_root",
+                "documents.solution_root",
+                "documents.external_sources",
+                "documents.max_file_mb",
+                "documents.max_total_mb",
+                "documents.position_unit",
+            ),
         script:
             "../scripts/documents.py"
