@@ -708,3 +708,17 @@ def test_a_code_frequency_is_a_finding(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="report.findings.bad: no code 'Hidden risks'"):
         build(make_results(tmp_path / "b"),
               report={**spec, "findings": {"bad": {"kind": "code", "code": "Hidden risks"}}})
+
+
+def test_how_the_documents_were_read_reaches_the_facts(tmp_path: Path) -> None:
+    quotes = tmp_path / "quotes.json"
+    quotes.write_text(json.dumps({"reading": {
+        "origin": "NVivo 12", "n_skipped_sources": 2, "skipped_sources": {"pdf": 1, "picture": 1},
+        "position_units": {"a.txt": "utf16", "b.txt": "utf16"}, "coder_rule": "selection's"}}))
+    r = F.reading_facts(quotes)
+    assert r == {"origin": "NVivo 12", "n_skipped_sources": 2,
+                 "skipped_sources": {"pdf": 1, "picture": 1}, "position_units": ["utf16"],
+                 "coder_rule": "selection's"}
+    assert F.reading_facts(None) is None
+    with pytest.raises(UserError, match="document quotes not found"):
+        F.reading_facts(tmp_path / "absent.json")

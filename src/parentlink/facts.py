@@ -872,6 +872,22 @@ class DocumentResults:
     cooccurrence: Path
     chains: Path
     reliability: Path
+    quotes: Path | None = None  # results/documents/quotes.json: its `reading` block
+
+
+def reading_facts(path: Path | None) -> dict[str, Any] | None:
+    """How the coded documents were read (results/documents/quotes.json `reading`): the
+    exporting tool, the non-text sources skipped, the position units and the coder rule."""
+    if path is None:
+        return None
+    if not path.is_file():
+        fail(f"{path}: document quotes not found; run the documents stage first.")
+    r = json.loads(path.read_text(encoding="utf-8")).get("reading") or {}
+    return {"origin": str(r.get("origin") or ""),
+            "n_skipped_sources": int(r.get("n_skipped_sources") or 0),
+            "skipped_sources": {str(k): int(v) for k, v in (r.get("skipped_sources") or {}).items()},
+            "position_units": sorted({str(u) for u in (r.get("position_units") or {}).values()}),
+            "coder_rule": str(r.get("coder_rule") or "")}
 
 
 def build_facts(
@@ -912,6 +928,7 @@ def build_facts(
             freq,
             read_cooccurrence(documents.cooccurrence), read_chains(documents.chains),
             read_reliability(documents.reliability), documents_config)
+        doc_facts["reading"] = reading_facts(documents.quotes)
     return {
         "study": {k: study[k] for k in ("title", "short_title", "synthetic", "funder", "authors")
                   if k in study},

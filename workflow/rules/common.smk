@@ -215,6 +215,7 @@ def facts_inputs(wildcards):
     if HAS_DOCUMENTS:
         for part in ("code_frequencies", "cooccurrence", "chains", "reliability"):
             inputs[part] = f"results/documents/{part}.csv"
+        inputs["document_quotes"] = "results/documents/quotes.json"
     return inputs
 
 

@@ -23,7 +23,8 @@ def main() -> None:
         for name, s in cfg["surveys"].items()}
     models = {name: (Path(inp[f"model_{name}"]), m) for name, m in (cfg["models"] or {}).items()}
     parts = ("code_frequencies", "cooccurrence", "chains", "reliability")
-    documents = (DocumentResults(*(Path(inp[k]) for k in parts))
+    documents = (DocumentResults(*(Path(inp[k]) for k in parts),
+                                 quotes=Path(inp["document_quotes"]))
                  if "code_frequencies" in inp.keys() else None)
     report = {"population": cfg["report.population"], "breakdowns": cfg["report.breakdowns"],
               "findings": cfg["report.findings"]}
