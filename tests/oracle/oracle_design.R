@@ -1,0 +1,112 @@
+# Oracle for declared designs: strata, clusters, fpc, multistage, replicate weights, and R's own
+# calibration path (calibrate() from the design weights, bounds, trimWeights), on R's api data.
+# Usage: Rscript tests/oracle/oracle_design.R [output_dir]
+# Writes api_{strat,clus1,clus2}.csv (the data, codes as integers, with exported replicate
+# weights), r_design.csv (design, quantity, value) and r_design_weights.csv.
+suppressPackageStartupMessages(library(survey))
+options(digits = 17, warn = 1, survey.lonely.psu = "fail")
+
+args <- commandArgs(trailingOnly = FALSE)
+here <- dirname(normalizePath(sub("^--file=", "", args[grep("^--file=", args)])))
+targs <- commandArgs(trailingOnly = TRUE)
+out <- if (length(targs) >= 1) targs[1] else here
+dir.create(out, showWarnings = FALSE, recursive = TRUE)
+fmt <- function(x) sprintf("%.17g", x)
+data(api)
+
+code <- function(d) {
+  d$stype_c <- as.integer(factor(d$stype, levels = c("E", "H", "M")))
+  d$awards_c <- as.integer(factor(d$awards, levels = c("No", "Yes")))
+  d$schwide_c <- as.integer(factor(d$sch.wide, levels = c("No", "Yes")))
+  d$compimp_c <- as.integer(factor(d$comp.imp, levels = c("No", "Yes")))
+  d
+}
+apistrat <- code(apistrat); apiclus1 <- code(apiclus1); apiclus2 <- code(apiclus2)
+apiclus2$fpc2n <- as.numeric(apiclus2$fpc2)
+
+dstrat <- svydesign(id = ~1, strata = ~stype, weights = ~pw, fpc = ~fpc, data = apistrat)
+dclus1 <- svydesign(id = ~dnum, weights = ~pw, fpc = ~fpc, data = apiclus1)
+dclus1n <- svydesign(id = ~dnum, weights = ~pw, data = apiclus1)
+dclus2 <- svydesign(id = ~dnum + snum, fpc = ~fpc1 + fpc2n, weights = ~pw, data = apiclus2)
+
+# Replicate weights as an agency would deliver them: exported, then declared with svrepdesign.
+jk <- weights(as.svrepdesign(dclus1, type = "JK1"), "analysis")
+colnames(jk) <- paste0("jk_", seq_len(ncol(jk)))
+apiclus1 <- cbind(apiclus1, jk)
+set.seed(20261130)
+bs <- weights(as.svrepdesign(dstrat, type = "bootstrap", replicates = 40), "analysis")
+colnames(bs) <- paste0("bs_", seq_len(ncol(bs)))
+apistrat <- cbind(apistrat, bs)
+djk <- svrepdesign(data = apiclus1, repweights = "^jk_", weights = ~pw, type = "JK1",
+                   scale = 14 / 15, combined.weights = TRUE)
+dbs <- svrepdesign(data = apistrat, repweights = "^bs_", weights = ~pw, type = "bootstrap",
+                   combined.weights = TRUE, mse = TRUE)
+
+keep <- c("snum", "dnum", "stype_c", "awards_c", "schwide_c", "compimp_c", "api00", "pw")
+write.csv(apistrat[, c(keep, "fpc", colnames(bs))], file.path(out, "api_strat.csv"),
+          row.names = FALSE)
+write.csv(apiclus1[, c(keep, "fpc", colnames(jk))], file.path(out, "api_clus1.csv"),
+          row.names = FALSE)
+write.csv(apiclus2[, c(keep, "fpc1", "fpc2n")], file.path(out, "api_clus2.csv"),
+          row.names = FALSE)
+
+pop <- c(`(Intercept)` = 6194, stypeH = 755, stypeM = 1018, sch.wideYes = 5122)
+cal <- function(d, ...) calibrate(d, ~stype + sch.wide, population = pop, epsilon = 1e-13,
+                                  maxit = 500, ...)
+designs <- list(
+  strat = dstrat, clus1 = dclus1, clus1_nofpc = dclus1n, clus2 = dclus2,
+  strat_cal_raking = cal(dstrat, calfun = "raking"),
+  clus1_cal_linear = cal(dclus1, calfun = "linear"),
+  clus1_cal_raking_bounds = cal(dclus1, calfun = "raking", bounds = c(0.8, 1.7)),
+  clus1_cal_logit = cal(dclus1, calfun = "logit", bounds = c(0.7, 2.5)),
+  clus1_cal_trim = trimWeights(cal(dclus1, calfun = "raking"), lower = 25, upper = 40,
+                               strict = TRUE),
+  clus2_cal_raking = cal(dclus2, calfun = "raking"),
+  jk1 = djk, boot = dbs, jk1_cal_raking = cal(djk, calfun = "raking", compress = FALSE)
+)
+
+rows <- list()
+add <- function(design, quantity, value) rows[[length(rows) + 1]] <<- data.frame(
+  design = design, quantity = quantity, value = fmt(value))
+wrows <- list()
+for (nm in names(designs)) {
+  d <- designs[[nm]]
+  wrows[[nm]] <- data.frame(design = nm, replicate = 0L, snum = d$variables$snum,
+                            weight = fmt(weights(d, "sampling")))
+  if (inherits(d, "svyrep.design")) {
+    rw <- weights(d, "analysis")
+    wrows[[paste0(nm, "_rep")]] <- data.frame(
+      design = nm, replicate = rep(seq_len(ncol(rw)), each = nrow(rw)),
+      snum = rep(d$variables$snum, ncol(rw)), weight = fmt(as.vector(rw)))
+  }
+  add(nm, "degf", degf(d))
+  m <- svymean(~api00, d); add(nm, "mean_api00", coef(m)); add(nm, "mean_api00_se", SE(m))
+  m <- svytotal(~api00, d); add(nm, "total_api00", coef(m)); add(nm, "total_api00_se", SE(m))
+  m <- svymean(~api00, subset(d, comp.imp == "Yes"))
+  add(nm, "mean_api00_compimp", coef(m)); add(nm, "mean_api00_compimp_se", SE(m))
+  m <- svytotal(~api00, subset(d, comp.imp == "Yes"))
+  add(nm, "total_api00_compimp", coef(m)); add(nm, "total_api00_compimp_se", SE(m))
+  for (s in c("all", "E", "H", "M")) {
+    sub <- if (s == "all") d else subset(d, stype == s)
+    m <- svymean(~awards, sub)
+    p <- unname(coef(m)[2]); se <- unname(SE(m)[2]); df <- degf(sub)
+    q <- paste0("prop_awards_", s)
+    add(nm, q, p); add(nm, paste0(q, "_se"), se); add(nm, paste0(q, "_df"), df)
+    half <- qt(0.975, df) * se / (p * (1 - p))
+    add(nm, paste0(q, "_lo"), plogis(qlogis(p) - half))
+    add(nm, paste0(q, "_hi"), plogis(qlogis(p) + half))
+  }
+  ch <- svychisq(~awards + stype, d, statistic = "F")
+  add(nm, "chisq_F", ch$statistic); add(nm, "chisq_ndf", ch$parameter[1])
+  add(nm, "chisq_ddf", ch$parameter[2]); add(nm, "chisq_p", ch$p.value)
+  g <- svyglm(I(awards == "Yes") ~ stype + api00, design = d, family = quasibinomial(),
+              control = glm.control(epsilon = 1e-14, maxit = 100))
+  cf <- coef(summary(g))
+  for (i in seq_len(nrow(cf))) {
+    add(nm, paste0("glm_coef_", i), cf[i, 1]); add(nm, paste0("glm_se_", i), cf[i, 2])
+    add(nm, paste0("glm_p_", i), cf[i, 4])
+  }
+  add(nm, "glm_df", g$df.residual)
+}
+write.csv(do.call(rbind, rows), file.path(out, "r_design.csv"), row.names = FALSE)
+write.csv(do.call(rbind, wrows), file.path(out, "r_design_weights.csv"), row.names = FALSE)
