@@ -1,7 +1,7 @@
 """Declared designs (strata, clusters, fpc, multistage, replicate weights) and R's calibration
 path, against R's survey package on its own api data.
 
-Expected values: tests/oracle/r_design.csv, written by tests/oracle/oracle_design.R (R 4.1,
+Expected values: tests/oracle/design_r_values.csv, written by tests/oracle/oracle_design.R (R 4.1,
 survey 4.1); the last test re-runs that script when Rscript is available and checks the committed
 files are current. Estimates agree to 1e-8 relative, SEs, intervals and p-values to 1e-6.
 """
@@ -160,7 +160,7 @@ def _tolerance(quantity: str) -> float:
 
 
 def _r_values() -> pd.DataFrame:
-    return pd.read_csv(ORACLE / "r_design.csv")
+    return pd.read_csv(ORACLE / "design_r_values.csv")
 
 
 @pytest.mark.parametrize("name", ALL_DESIGNS)
@@ -178,7 +178,7 @@ def test_every_estimator_matches_r(name: str) -> None:
 
 @pytest.mark.parametrize("name", list(CALS) + ["jk1_cal_raking"])
 def test_calibrated_weights_match_r(name: str) -> None:
-    r = pd.read_csv(ORACLE / "r_design_weights.csv")
+    r = pd.read_csv(ORACLE / "design_r_weights.csv")
     r = r[r["design"] == name]
     data, design = build(name)
     for rep, rr in r.groupby("replicate"):
@@ -256,7 +256,7 @@ def test_spec_from_config() -> None:
 def test_design_oracle_csvs_are_current(tmp_path: Path) -> None:
     subprocess.run(["Rscript", str(ORACLE / "oracle_design.R"), str(tmp_path)], check=True,
                    capture_output=True, timeout=600)
-    for name in ("r_design.csv", "r_design_weights.csv", "api_strat.csv", "api_clus1.csv",
+    for name in ("design_r_values.csv", "design_r_weights.csv", "api_strat.csv", "api_clus1.csv",
                  "api_clus2.csv"):
         fresh = pd.read_csv(tmp_path / name)
         committed = pd.read_csv(ORACLE / name)

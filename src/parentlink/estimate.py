@@ -42,9 +42,24 @@ import pandas as pd
 import scipy.linalg as sla
 from scipy import sparse, stats
 
-from parentlink.design import Replicates, Structure, replicate_degf, structure_vcov
+from parentlink.design import (
+    Replicates,
+    Structure,
+    build_replicates,
+    build_structure,
+    describe,
+    replicate_degf,
+    spec_from_config,
+    structure_vcov,
+)
 from parentlink.errors import fail
-from parentlink.weight import Margin, cell_index, margin_index, read_margin_files
+from parentlink.weight import (
+    Margin,
+    calibrate_replicates,
+    cell_index,
+    margin_index,
+    read_margin_files,
+)
 
 ALL_GROUP = ("all", 0, "All parents")
 ESTIMATE_COLUMNS = [
@@ -824,19 +839,78 @@ def fit_model(data: pd.DataFrame, meta: Mapping[str, Any], design: Design, outco
 
 def load_design(
     data_path: str | Path, weights_path: str | Path | None = None,
-    target_paths: Sequence[str | Path] = (),
+    target_paths: Sequence[str | Path] = (), design: Mapping[str, Any] | None = None,
+    calibration: Mapping[str, Any] | None = None,
 ) -> tuple[pd.DataFrame, Design]:
-    """Clean data plus its design: calibrated final weights (weighted) or SRS (unweighted)."""
+    """Clean data plus its design.
+
+    Weighted surveys: the final weights, calibrated to the raking margins, with the projection
+    on the design weights (R's calibrate() linearisation). Unweighted: unit weights (SRS).
+    ``design``: ``surveys.<name>.design`` (strata, clusters, fpc, or replicate weights);
+    ``calibration``: the ``weighting`` block, used to re-calibrate every replicate weight as
+    R's calibrate() does on a replicate design.
+    """
     data = pd.read_parquet(data_path)
+    spec = spec_from_config(design)
+    structure = None
+    if spec.declared and spec.replicates is None:
+        structure = build_structure(data, spec)
+    reps = build_replicates(data, spec.replicates) if spec.replicates is not None else None
+    what = "" if not spec.declared else "; " + (reps.label if reps else describe(spec))
     if weights_path is None:
-        return data, srs_design(len(data))
-    w = read_final_weights(weights_path)
-    weights = data["respondent_id"].astype(str).map(w)
-    if weights.isna().any() or len(w) != len(data):
+        if not spec.declared:
+            return data, srs_design(len(data))
+        return data, make_design(np.ones(len(data)), label="unweighted" + what,
+                                 structure=structure, replicates=reps,
+                                 rep_weights=None if reps is None else reps.weights)
+    table = read_weights(weights_path)
+    ids = data["respondent_id"].astype(str)
+    if len(table) != len(data) or not ids.isin(table.index).all():
         fail(f"{weights_path} does not hold one weight per respondent of {data_path}; "
              f"rerun the weight rule.")
+    table = table.loc[ids]
+    final = table["final_weight"].to_numpy(float)
     margins = read_margin_files(list(target_paths))
-    return data, design_from_margins(data, weights.to_numpy(float), margins)
+    rep_weights = None
+    if reps is not None:
+        rep_weights = _recalibrate_replicates(data, margins, reps, calibration or {})
+    return data, design_from_margins(
+        data, final, margins, "calibrated (raking margins)" + what, structure=structure,
+        projection_weights=(table["design_weight"].to_numpy(float)
+                            if "design_weight" in table else None),
+        calibration_weights=(table["calibration_weight"].to_numpy(float)
+                             if "calibration_weight" in table else None),
+        replicates=reps, rep_weights=rep_weights)
+
+
+def _recalibrate_replicates(data: pd.DataFrame, margins: Sequence[Margin], reps: Replicates,
+                            cfg: Mapping[str, Any]) -> np.ndarray:
+    if cfg.get("method", "calibrate") != "calibrate":
+        fail("Replicate weights are re-calibrated as R does, which needs weighting.method: "
+             "calibrate (the trim-and-re-rake loop has no replicate version).")
+    b = cfg.get("bounds") or {}
+    out = calibrate_replicates(
+        data, margins, reps.weights, calfun=str(cfg.get("calfun", "raking")),
+        bounds=(float(b.get("lower", -np.inf)), float(b.get("upper", np.inf))),
+        tolerance=float(cfg.get("tolerance", 1e-10)),
+        max_iterations=int(cfg.get("max_iterations", 500)))
+    return np.asarray(out)
+
+
+def read_weights(path: str | Path) -> pd.DataFrame:
+    """results/weights/<survey>_weights.csv by respondent_id: final_weight and, when present,
+    design_weight and calibration_weight (all checked finite and >= 0)."""
+    final = read_final_weights(path)
+    w = pd.read_csv(path, dtype={"respondent_id": str}).set_index("respondent_id")
+    out = pd.DataFrame({"final_weight": final})
+    for col in ("design_weight", "calibration_weight"):
+        if col in w.columns:
+            v = pd.to_numeric(w[col], errors="coerce")
+            if not (v.notna() & np.isfinite(v) & (v >= 0)).all():
+                fail(f"{path}: {col} must be a number >= 0 for every respondent; rebuild the "
+                     f"weights.")
+            out[col] = v.loc[out.index].to_numpy(float)
+    return out
 
 
 def read_final_weights(path: str | Path) -> pd.Series:

@@ -585,8 +585,9 @@ def calibrate(
     x, pop = xfull[:, keep], popfull[keep]
     eta = np.zeros(x.shape[1])
     sample = x.T @ dcell
-    converged, it = False, 0
+    converged, iterations = False, 0
     for it in range(1, max_iterations + 1):
+        iterations = it
         u = x @ eta
         tmat = x.T @ ((dcell * dfun(u))[:, None] * x)
         misfit = pop - sample - x.T @ (dcell * fm1(u))
@@ -617,7 +618,7 @@ def calibrate(
         w, trimmed, rounds = trim_weights_r(w, trim_weights[0] * mean, trim_weights[1] * mean,
                                             strict=trim_weights[2])
     err = _max_error(w, prob.row_idx, prob.targets) / prob.total
-    return RakeResult(w, it, True, err, prob.total, trimmed, rounds, list(margins),
+    return RakeResult(w, iterations, True, err, prob.total, trimmed, rounds, list(margins),
                       f"calibrate ({calfun})", cal)
 
 
@@ -714,6 +715,7 @@ def diagnostics(
         "max_margin_error": float(result.max_margin_error),
         "trimmed": int(result.trimmed),
         "trim_rounds": int(result.trim_rounds),
+        "method": result.method,
         "margins": margin_table(data, margins, w),
         "sources": {m.name: {"file": m.source, "note": m.note} for m in margins},
     }

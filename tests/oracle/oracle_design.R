@@ -2,7 +2,7 @@
 # calibration path (calibrate() from the design weights, bounds, trimWeights), on R's api data.
 # Usage: Rscript tests/oracle/oracle_design.R [output_dir]
 # Writes api_{strat,clus1,clus2}.csv (the data, codes as integers, with exported replicate
-# weights), r_design.csv (design, quantity, value) and r_design_weights.csv.
+# weights), design_r_values.csv (design, quantity, value) and design_r_weights.csv.
 suppressPackageStartupMessages(library(survey))
 options(digits = 17, warn = 1, survey.lonely.psu = "fail")
 
@@ -108,5 +108,5 @@ for (nm in names(designs)) {
   }
   add(nm, "glm_df", g$df.residual)
 }
-write.csv(do.call(rbind, rows), file.path(out, "r_design.csv"), row.names = FALSE)
-write.csv(do.call(rbind, wrows), file.path(out, "r_design_weights.csv"), row.names = FALSE)
+write.csv(do.call(rbind, rows), file.path(out, "design_r_values.csv"), row.names = FALSE)
+write.csv(do.call(rbind, wrows), file.path(out, "design_r_weights.csv"), row.names = FALSE)

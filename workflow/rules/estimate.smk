@@ -12,7 +12,13 @@ rule estimate:
         ),
         tests="results/tables/{survey}_tests.csv",
     params:
-        config=uses("surveys.{survey}.weighted", "analysis.{survey}", "disclosure"),
+        config=uses(
+            "surveys.{survey}.weighted",
+            "surveys.{survey}.design",
+            "analysis.{survey}",
+            "disclosure",
+            "weighting",
+        ),
     log:
         "logs/estimate_{survey}.log",
     resources:
@@ -32,7 +38,7 @@ rule model:
     output:
         "results/models/main_social_licence_glm.csv",
     params:
-        config=uses("model"),
+        config=uses("model", "surveys.main.design", "weighting"),
     log:
         "logs/model_main.log",
     resources:

@@ -17,6 +17,10 @@ rule weight:
     params:
         config=uses(
             "weighting.design_weight",
+            "weighting.method",
+            "weighting.calfun",
+            "weighting.bounds",
+            "weighting.trim_weights",
             "weighting.trim",
             "weighting.tolerance",
             "weighting.max_iterations",

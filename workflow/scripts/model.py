@@ -14,10 +14,12 @@ snakemake = globals()["snakemake"]
 def main() -> None:
     logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, force=True)
     meta = json.loads(Path(snakemake.input.meta).read_text(encoding="utf-8"))
+    cfg = snakemake.params.config
     data, design = load_design(
-        snakemake.input.data, snakemake.input.weights, list(snakemake.input.targets)
+        snakemake.input.data, snakemake.input.weights, list(snakemake.input.targets),
+        design=cfg["surveys.main.design"], calibration=cfg["weighting"],
     )
-    model = snakemake.params.config["model"]
+    model = cfg["model"]
     fit = fit_model(data, meta, design, model["outcome"], model["predictors"])
     write_csv(glm_table(fit)[[*GLM_COLUMNS, "label"]], snakemake.output[0])
     logging.info("model on %d complete cases, df %d, design %s", fit.n, fit.df, design.label)

@@ -8,7 +8,9 @@ from pathlib import Path
 import pandas as pd
 
 from parentlink.errors import run_stage
-from parentlink.weight import diagnostics, rake, read_margin_files
+import numpy as np
+
+from parentlink.weight import calibrate, diagnostics, rake, read_margin_files
 
 snakemake = globals()["snakemake"]
 
@@ -20,16 +22,29 @@ def main() -> None:
     data = pd.read_parquet(snakemake.input.data)
     margins = read_margin_files(list(snakemake.input.targets))
     trim = cfg["trim"]
-    result = rake(
-        data, margins, cfg["design_weight"],
-        tolerance=float(cfg["tolerance"]),
-        max_iterations=int(cfg["max_iterations"]),
-        trim=(float(trim["lower"]), float(trim["upper"])) if trim else None,
-    )
+    if cfg["method"] == "rake_trim":
+        result = rake(
+            data, margins, cfg["design_weight"],
+            tolerance=float(cfg["tolerance"]),
+            max_iterations=int(cfg["max_iterations"]),
+            trim=(float(trim["lower"]), float(trim["upper"])) if trim else None,
+        )
+    else:
+        bounds, tw = cfg["bounds"], cfg["trim_weights"]
+        result = calibrate(
+            data, margins, cfg["design_weight"], calfun=cfg["calfun"],
+            bounds=(float(bounds["lower"]), float(bounds["upper"])) if bounds
+            else (-np.inf, np.inf),
+            tolerance=float(cfg["tolerance"]), max_iterations=int(cfg["max_iterations"]),
+            trim_weights=(float(tw["lower"]), float(tw["upper"]), bool(tw["strict"])) if tw
+            else None,
+        )
+    calibrated = result.weights if result.calibrated is None else result.calibrated
     out = pd.DataFrame({
         "respondent_id": data["respondent_id"].astype(str),
         "design_weight": data[cfg["design_weight"]].astype(float),
         "final_weight": result.weights,
+        "calibration_weight": calibrated,
     }).sort_values("respondent_id", kind="mergesort")
     Path(snakemake.output.weights).parent.mkdir(parents=True, exist_ok=True)
     # floats written with repr precision (shortest round-trip)
