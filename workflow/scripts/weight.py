@@ -5,11 +5,10 @@ import json
 import logging
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from parentlink.errors import run_stage
-import numpy as np
-
 from parentlink.weight import calibrate, diagnostics, rake, read_margin_files
 
 snakemake = globals()["snakemake"]
