@@ -257,7 +257,69 @@ def test_design_oracle_csvs_are_current(tmp_path: Path) -> None:
     subprocess.run(["Rscript", str(ORACLE / "oracle_design.R"), str(tmp_path)], check=True,
                    capture_output=True, timeout=600)
     for name in ("design_r_values.csv", "design_r_weights.csv", "api_strat.csv", "api_clus1.csv",
-                 "api_clus2.csv"):
+                 "api_clus2.csv", "design_fixture_psu.csv", "design_fixture_estimates.csv",
+                 "design_fixture_tests.csv", "design_fixture_glm.csv"):
         fresh = pd.read_csv(tmp_path / name)
         committed = pd.read_csv(ORACLE / name)
         pd.testing.assert_frame_equal(fresh, committed, check_exact=False, rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- the study's tables
+
+
+FIX_ITEMS = ["heard", "acc_plan_net", "trust_council_net", "consent", "social_licence_high"]
+FIX_BREAKS = ["family_type", "income", "ethnicity"]
+FIX_PREDICTORS = ["ethnicity", "family_type", "age_band", "qualification", "income",
+                  "hh_size_group"]
+
+
+def _fixture() -> tuple[pd.DataFrame, dict, Design]:
+    import json
+
+    from parentlink.weight import read_margin_files
+
+    d = pd.read_csv(ORACLE / "fixture_survey.csv", dtype={"respondent_id": str})
+    for c in d.columns.drop(["respondent_id", "design_weight"]):
+        d[c] = d[c].astype("Int64")
+    psu = pd.read_csv(ORACLE / "design_fixture_psu.csv", dtype={"respondent_id": str})
+    d = d.merge(psu, on="respondent_id", validate="one_to_one")
+    meta = json.loads((ORACLE / "fixture_meta.json").read_text())
+    margins = read_margin_files(sorted(ORACLE.glob("targets_*.csv")))
+    res = calibrate(d, margins, "design_weight", calfun="raking", tolerance=1e-13)
+    spec = spec_from_config({"ids": "psu", "strata": "stratum", "nest": True})
+    return d, meta, design_from_margins(
+        d, res.weights, margins, structure=build_structure(d, spec),
+        projection_weights=d["design_weight"].to_numpy(float),
+        calibration_weights=res.calibrated)
+
+
+def test_study_tables_on_a_declared_design_match_r() -> None:
+    """estimate_table, tests_table and fit_model (the stage functions) on the study's fixture
+    with strata, nested PSUs and calibrate(calfun = "raking") from the design weights."""
+    from parentlink.estimate import estimate_table, fit_model, tests_table
+
+    d, meta, design = _fixture()
+    table = estimate_table(d, meta, design, FIX_ITEMS, FIX_BREAKS, "fixture")
+    r = pd.read_csv(ORACLE / "design_fixture_estimates.csv")
+    m = r.merge(table, on=["variable", "category_code", "group_variable", "group_code"],
+                suffixes=("_r", ""), validate="one_to_one")
+    assert len(m) == len(r) == len(table)
+    for col, tol in [("estimate", EST_RTOL), ("se", SE_RTOL), ("ci_lower", SE_RTOL),
+                     ("ci_upper", SE_RTOL)]:
+        rel = np.abs(m[col] - m[col + "_r"]) / np.abs(m[col + "_r"])
+        assert rel.max() <= tol, (col, rel.max())
+    tests = tests_table(d, meta, design, FIX_ITEMS, FIX_BREAKS, "fixture")
+    rt = pd.read_csv(ORACLE / "design_fixture_tests.csv").merge(
+        tests, on=["variable", "group_variable"], suffixes=("_r", ""))
+    assert len(rt) == len(tests)
+    for col in ("f", "ndf", "ddf", "p_value"):
+        rel = np.abs(rt[col] - rt[col + "_r"]) / np.abs(rt[col + "_r"])
+        assert rel.max() <= SE_RTOL, (col, rel.max())
+    fit = fit_model(d, meta, design, "social_licence_high", FIX_PREDICTORS)
+    g = glm_table(fit)
+    rg = pd.read_csv(ORACLE / "design_fixture_glm.csv")
+    assert list(g["term"]) == list(rg["term"])
+    np.testing.assert_allclose(g["estimate"], rg["estimate"], rtol=EST_RTOL)
+    np.testing.assert_allclose(g["se"], rg["se"], rtol=SE_RTOL)
+    np.testing.assert_allclose(g["p_value"], rg["p_value"], rtol=SE_RTOL)
+    assert fit.df == rg["df"].iloc[0]

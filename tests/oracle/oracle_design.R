@@ -110,3 +110,71 @@ for (nm in names(designs)) {
 }
 write.csv(do.call(rbind, rows), file.path(out, "design_r_values.csv"), row.names = FALSE)
 write.csv(do.call(rbind, wrows), file.path(out, "design_r_weights.csv"), row.names = FALSE)
+
+# ---------------------------------------------------------------- the study's fixture, declared
+# The 2,000-row fixture with the study's variables (fixture_survey.csv) given strata (region) and
+# PSUs numbered within stratum (nest = TRUE), raked with calibrate() from the design weights.
+d <- read.csv(file.path(here, "fixture_survey.csv"), stringsAsFactors = FALSE)
+d$stratum <- d$region
+d$psu <- ave(seq_len(nrow(d)), d$region, FUN = function(i) (seq_along(i) - 1) %% 6 + 1)
+write.csv(d[, c("respondent_id", "stratum", "psu")], file.path(out, "design_fixture_psu.csv"),
+          row.names = FALSE)
+rt <- function(name) read.csv(file.path(here, name), comment.char = "#", colClasses = "character")
+tg <- list(sexage = rt("targets_sex_x_age_band.csv"), region_f = rt("targets_region.csv"),
+           eth_f = rt("targets_ethnicity.csv"), qual_f = rt("targets_qualification.csv"))
+tot <- sum(d$design_weight)
+d$sexage <- factor(paste(d$sex, d$age_band, sep = ":"), levels = tg$sexage$category)
+d$region_f <- factor(d$region, levels = tg$region_f$category)
+d$eth_f <- factor(d$ethnicity, levels = tg$eth_f$category)
+d$qual_f <- factor(d$qualification, levels = tg$qual_f$category)
+share <- function(t) as.numeric(t$share) / sum(as.numeric(t$share)) * tot
+popf <- unname(c(tot, unlist(lapply(tg, function(t) share(t)[-1]))))
+dfx <- calibrate(svydesign(ids = ~psu, strata = ~stratum, nest = TRUE, weights = ~design_weight,
+                           data = d), ~sexage + region_f + eth_f + qual_f, population = popf,
+                 calfun = "raking", epsilon = 1e-13, maxit = 500)
+items <- c("heard", "acc_plan_net", "trust_council_net", "consent", "social_licence_high")
+excl <- list(heard = 8, acc_plan_net = 8, trust_council_net = 8, consent = 8,
+             social_licence_high = integer(0))
+breaks <- c("all", "family_type", "income", "ethnicity")
+bexcl <- list(all = integer(0), family_type = integer(0), income = 9, ethnicity = integer(0))
+dfx <- update(dfx, all = 0L)
+est_rows <- list(); test_rows <- list()
+for (it in items) {
+  v <- d[[it]]
+  ok_i <- !(v %in% excl[[it]]) & !is.na(v)
+  for (b in breaks) {
+    g <- if (b == "all") rep(0L, nrow(d)) else d[[b]]
+    ok_g <- !(g %in% bexcl[[b]]) & !is.na(g)
+    for (gc in sort(unique(g[ok_g]))) {
+      for (k in sort(unique(v[ok_i]))) {
+        dd <- subset(update(dfx, yk = as.numeric(v == k)), ok_i & ok_g & g == gc)
+        m <- svymean(~yk, dd)
+        p <- unname(coef(m)); se <- unname(SE(m)); df <- degf(dd)
+        half <- qt(0.975, df) * se / (p * (1 - p))
+        est_rows[[length(est_rows) + 1]] <- data.frame(
+          variable = it, category_code = k, group_variable = b, group_code = gc,
+          estimate = fmt(p), se = fmt(se), df = df, ci_lower = fmt(plogis(qlogis(p) - half)),
+          ci_upper = fmt(plogis(qlogis(p) + half)))
+      }
+    }
+    if (b != "all") {
+      des2 <- update(dfx, yna = factor(ifelse(ok_i, v, NA)), gna = factor(ifelse(ok_g, g, NA)))
+      ch <- svychisq(~yna + gna, des2)
+      test_rows[[length(test_rows) + 1]] <- data.frame(
+        variable = it, group_variable = b, f = fmt(ch$statistic), ndf = fmt(ch$parameter[1]),
+        ddf = fmt(ch$parameter[2]), p_value = fmt(ch$p.value))
+    }
+  }
+}
+write.csv(do.call(rbind, est_rows), file.path(out, "design_fixture_estimates.csv"),
+          row.names = FALSE)
+write.csv(do.call(rbind, test_rows), file.path(out, "design_fixture_tests.csv"), row.names = FALSE)
+dfx <- update(dfx, income_na = ifelse(income == 9, NA, income))
+fit <- svyglm(social_licence_high ~ factor(ethnicity) + factor(family_type) + factor(age_band) +
+                factor(qualification) + factor(income_na) + factor(hh_size_group), design = dfx,
+              family = quasibinomial(), control = glm.control(epsilon = 1e-14, maxit = 100))
+co <- summary(fit)$coefficients
+term <- sub("^income_na=", "income=", gsub("^factor\\(([a-z_]+)\\)(.*)$", "\\1=\\2", rownames(co)))
+write.csv(data.frame(term = term, estimate = fmt(co[, 1]), se = fmt(co[, 2]),
+                     p_value = fmt(co[, 4]), df = fit$df.residual),
+          file.path(out, "design_fixture_glm.csv"), row.names = FALSE)
