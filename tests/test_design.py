@@ -323,3 +323,25 @@ def test_study_tables_on_a_declared_design_match_r() -> None:
     np.testing.assert_allclose(g["se"], rg["se"], rtol=SE_RTOL)
     np.testing.assert_allclose(g["p_value"], rg["p_value"], rtol=SE_RTOL)
     assert fit.df == rg["df"].iloc[0]
+
+
+def test_psu_level_path_equals_row_level() -> None:
+    """The PSU-crosstab path (one-stage clustered designs) and the row-level path agree."""
+    import dataclasses
+
+    from parentlink.estimate import code_variable
+
+    d, meta, design = _fixture()
+    assert design.psu_agg is not None
+    rows = dataclasses.replace(design, psu_agg=None)
+    item = code_variable(d, meta, "acc_plan_net")
+    grp = code_variable(d, meta, "income", groups_only=True)
+    tab = with_all_group(crosstab(design, item.index, item.k, grp.index, grp.k))
+    groups = [*range(grp.k), tab.a1.shape[2] - 1]
+    fast, slow = domain_proportions(design, tab, groups), domain_proportions(rows, tab, groups)
+    np.testing.assert_allclose(fast.p, slow.p, rtol=1e-13)
+    np.testing.assert_allclose(fast.se, slow.se, rtol=1e-11)
+    np.testing.assert_array_equal(fast.df, slow.df)
+    a, b = rao_scott(design, item, grp), rao_scott(rows, item, grp)
+    assert a["f"] == pytest.approx(b["f"], rel=1e-11)
+    assert a["ndf"] == pytest.approx(b["ndf"], rel=1e-11)

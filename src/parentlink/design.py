@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.linalg as sla
+from scipy import sparse
 
 from parentlink.errors import fail
 
@@ -276,13 +277,18 @@ def describe(spec: DesignSpec) -> str:
 # --------------------------------------------------------------------------- linearisation
 
 
+def _rowsum(x: np.ndarray, group: np.ndarray, ngroup: int) -> np.ndarray:
+    """R ``rowsum``: sums of the rows of `x` (n x m) by `group` (0..ngroup-1)."""
+    agg = sparse.csr_matrix((np.ones(len(group)), (group, np.arange(len(group)))),
+                            shape=(ngroup, len(group)))
+    return np.asarray(agg @ x)
+
+
 def _onestage(x: np.ndarray, st: Stage, rows: np.ndarray, lonely: str) -> np.ndarray:
     """R ``onestage`` on the rows `rows` (all rows of the parent unit)."""
-    m = x.shape[1]
     cl, idx, cinv = np.unique(st.cluster[rows], return_index=True, return_inverse=True)
     cinv = cinv.reshape(-1)
-    tot = np.zeros((len(cl), m))
-    np.add.at(tot, cinv, x)
+    tot = _rowsum(x, cinv, len(cl))
     first = rows[idx]
     hs, hinv = np.unique(st.stratum[first], return_inverse=True)
     nps = st.nsamp[first].astype(float)
@@ -290,9 +296,7 @@ def _onestage(x: np.ndarray, st: Stage, rows: np.ndarray, lonely: str) -> np.nda
     f = np.where(np.isinf(pop), 1.0, (pop - nps) / np.where(np.isinf(pop), 1.0, pop))
     scale = np.where(nps > 1, f * nps / np.maximum(nps - 1, 1), f)
     cnt = np.bincount(hinv, minlength=len(hs))
-    mean = np.zeros((len(hs), m))
-    np.add.at(mean, hinv, tot)
-    mean /= cnt[:, None]
+    mean = _rowsum(tot, hinv, len(hs)) / cnt[:, None]
     lonely_h = cnt == 1
     live = np.zeros(len(hs), dtype=bool)
     np.logical_or.at(live, hinv, f >= 1e-7)  # R returns 0 for a stratum whose f are all ~0

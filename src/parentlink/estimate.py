@@ -44,6 +44,7 @@ from scipy import sparse, stats
 
 from parentlink.design import (
     Replicates,
+    Stage,
     Structure,
     build_replicates,
     build_structure,
@@ -75,6 +76,19 @@ GLM_COLUMNS = ["term", "estimate", "se", "t", "p_value", "odds_ratio", "or_lower
 
 
 @dataclass(frozen=True)
+class PsuAgg:
+    """What the PSU-level path needs: each row's PSU, the calibration weights summed by PSU and
+    raking cell, the PSUs as a one-stage structure, and q = d w / m (the weights whose cell sums
+    give the projection's right-hand side)."""
+
+    psu: np.ndarray  # (n,) row -> PSU 0..U-1
+    m_cell: sparse.csr_matrix  # (U, C)
+    structure: Structure  # one stage whose units are the PSUs
+    stratum: np.ndarray  # (U,) stratum of each PSU
+    q: np.ndarray  # (n,)
+
+
+@dataclass(frozen=True)
 class Design:
     """Final weights plus the calibration model (aggregated to raking cells) and, optionally, the
     declared sampling structure (strata, clusters, fpc) or delivered replicate weights.
@@ -98,6 +112,7 @@ class Design:
     mweights: np.ndarray | None = None
     replicates: Replicates | None = None
     rep_weights: np.ndarray | None = None  # (n, R) final replicate weights (re-calibrated)
+    psu_agg: PsuAgg | None = None  # PSU-level sums for one-stage clustered designs (fast path)
 
     @property
     def n(self) -> int:
@@ -165,8 +180,30 @@ def make_design(
         label = "calibrated (raking margins)" if calibrated else "unweighted (SRS)"
     if rep_weights is not None:
         rep_weights = np.asarray(rep_weights, dtype=float)
+    agg = _psu_agg(w, cell, len(xfull), structure, pw, mw) if replicates is None else None
     return Design(w, cell, xcell, chol, w1, w2, calibrated, label, structure, pw, mw,
-                  replicates, rep_weights)
+                  replicates, rep_weights, agg)
+
+
+def _psu_agg(w: np.ndarray, cell: np.ndarray, ncell: int, structure: Structure | None,
+             pw: np.ndarray | None, mw: np.ndarray | None) -> PsuAgg | None:
+    """PSU-level sums when the variance only needs first-stage PSU totals (one stage, or no
+    fpc) and PSUs are clusters (at most half as many as rows); None otherwise."""
+    if structure is None or (structure.has_fpc and len(structure.stages) > 1):
+        return None
+    st = structure.stages[0]
+    psus, first, psu = np.unique(st.cluster, return_index=True, return_inverse=True)
+    if len(psus) * 2 > len(w):
+        return None
+    psu = psu.reshape(-1)
+    m = w if mw is None else mw
+    d = w if pw is None else pw
+    q = np.divide(d * w, m, out=np.zeros_like(w), where=m > 0)
+    m_cell = sparse.csr_matrix((m, (psu, cell)), shape=(len(psus), ncell))
+    m_cell.sum_duplicates()
+    stage = Stage(st.stratum[first], np.arange(len(psus)), st.nsamp[first], st.popsize[first])
+    return PsuAgg(psu, m_cell, Structure((stage,), False, structure.lonely_psu, structure.label),
+                  st.stratum[first], q)
 
 
 def design_from_margins(
@@ -360,6 +397,7 @@ class CellTab:
     count: np.ndarray  # (K+1, G+1) respondents
     y: np.ndarray | None = None  # row -> item index (K: outside the base)
     g: np.ndarray | None = None  # row -> group index (G: no group; G+1: everyone)
+    all_appended: bool = False  # the last group slot is the whole sample (with_all_group)
 
 
 def crosstab(design: Design, y: np.ndarray, k: int, g: np.ndarray, ng: int) -> CellTab:
@@ -381,7 +419,7 @@ def with_all_group(tab: CellTab) -> CellTab:
         np.concatenate([tab.a1, tab.a1.sum(axis=2, keepdims=True)], axis=2),
         np.concatenate([tab.a2, tab.a2.sum(axis=2, keepdims=True)], axis=2),
         np.concatenate([tab.count, tab.count.sum(axis=1, keepdims=True)], axis=1),
-        tab.y, tab.g,
+        tab.y, tab.g, True,
     )
 
 
@@ -409,6 +447,8 @@ def domain_proportions(design: Design, tab: CellTab, groups: Sequence[int]) -> D
     with A2, D2, N2 the sums of w^2 in the category, the domain and the cell: exact, no
     cancellation, and one WLS solve for all K x G influence columns.
     """
+    if design.psu_agg is not None:
+        return _domain_proportions_psu(design, tab, groups)
     if not design.fast:
         return _domain_proportions_general(design, tab, groups)
     gi = np.asarray(groups)
@@ -444,15 +484,9 @@ def _domain_masks(tab: CellTab, groups: Sequence[int]) -> np.ndarray:
     """(n, G) membership of each requested group slot (the last slot of a tab with the
     whole-sample group appended is everyone)."""
     assert tab.y is not None and tab.g is not None
-    nslots = tab.a1.shape[2]
-    ng = int(tab.g.max()) if len(tab.g) else 0
-    cols = []
-    for j in groups:
-        if j == nslots - 1 and nslots - 1 > ng:  # appended whole-sample group
-            cols.append(np.ones(len(tab.g), dtype=bool))
-        else:
-            cols.append(tab.g == j)
-    return np.column_stack(cols)
+    everyone = tab.a1.shape[2] - 1 if tab.all_appended else -1
+    return np.column_stack([np.ones(len(tab.g), dtype=bool) if j == everyone else tab.g == j
+                            for j in groups])
 
 
 def _domain_proportions_general(design: Design, tab: CellTab,
@@ -494,6 +528,68 @@ def _domain_proportions_general(design: Design, tab: CellTab,
     w = design.weights
     base_u = cnt.sum(axis=0)
     d2 = (dom * (w * w)[:, None]).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        deff = base_u * d2 / (s * s)
+    return DomainProps(p, se, cnt, base_u, s, deff, df)
+
+
+def _psu_props(design: Design, y: np.ndarray, k: int, g: np.ndarray, ng: int,
+               groups: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Domain proportions and the PSU totals of their calibration residuals, from crosstabs.
+
+    Rows: ``y`` in 0..k (k: outside the base), ``g`` in 0..ng (ng: no group); group slot ng+1 is
+    everyone. For category k' of group slot j with S = domain total: the PSU total of
+    x = w z is ``(A_u - D_u p) / S`` (A, D: sums of w in the PSU for the category and the
+    domain); the projection subtracts ``M_uc eta_c`` with M the PSU x cell sums of the
+    calibration weights and eta from the cell sums of q z (q = d w / m), exactly as
+    :func:`project` does row by row. Returns p (K, G), S (G,), T (U, K*G), rows (U, G) with
+    non-zero weight in each domain.
+    """
+    agg = design.psu_agg
+    assert agg is not None
+    gi = list(groups)
+
+    def tab(index: np.ndarray, size: int, wts: np.ndarray) -> np.ndarray:
+        code = (index * (k + 1) + y) * (ng + 1) + g
+        t = np.bincount(code, weights=wts, minlength=size * (k + 1) * (ng + 1))
+        t = t.reshape(size, k + 1, ng + 1)
+        t = np.concatenate([t, t.sum(axis=2, keepdims=True)], axis=2)
+        return t[:, :k, :][:, :, gi]
+
+    w = design.weights
+    u = agg.m_cell.shape[0]
+    a = tab(agg.psu, u, w)
+    d1 = a.sum(axis=1)
+    s = a.sum(axis=(0, 1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = a.sum(axis=0) / s
+    p0 = np.nan_to_num(p)
+    inv = np.where(s > 0, 1.0 / np.where(s > 0, s, 1.0), 0.0)
+    t = ((a - d1[:, None, :] * p0) * inv).reshape(u, -1)
+    if design.calibrated:
+        qa = tab(design.cell, design.ncell, agg.q)
+        qs = (qa - qa.sum(axis=1)[:, None, :] * p0) * inv
+        t = t - agg.m_cell @ _eta(design, qs.reshape(design.ncell, -1))
+    rows = tab(agg.psu, u, (w > 0).astype(float)).sum(axis=1)
+    return p, s, t, rows
+
+
+def _domain_proportions_psu(design: Design, tab: CellTab, groups: Sequence[int]) -> DomainProps:
+    """One-stage clustered designs at 10^6 rows: everything from PSU-level crosstabs."""
+    agg = design.psu_agg
+    assert agg is not None and tab.y is not None and tab.g is not None
+    k = tab.a1.shape[1] - 1
+    ng = tab.a1.shape[2] - 1 - int(tab.all_appended)
+    p, s, t, rows = _psu_props(design, tab.y, k, tab.g, ng, groups)
+    v = structure_vcov(agg.structure, t)
+    var = np.diag(v).reshape(k, len(groups))
+    se = np.where(s > 0, np.sqrt(np.maximum(var, 0.0)), np.nan)
+    df = np.array([int((rows[:, j] > 0).sum()) - len(np.unique(agg.stratum[rows[:, j] > 0]))
+                   for j in range(len(groups))])
+    gi = np.asarray(groups)
+    cnt = tab.count[:-1, :][:, gi]
+    base_u = cnt.sum(axis=0)
+    d2 = tab.a2[:, :-1, :][:, :, gi].sum(axis=(0, 1))
     with np.errstate(invalid="ignore", divide="ignore"):
         deff = base_u * d2 / (s * s)
     return DomainProps(p, se, cnt, base_u, s, deff, df)
@@ -631,6 +727,8 @@ def rao_scott(design: Design, item: Coding, grp: Coding) -> dict[str, float]:
         j1 = a1.transpose(0, 2, 1).reshape(ncell, nr * nc)
         j2 = a2.transpose(0, 2, 1).reshape(ncell, nr * nc)
         p, v = _joint_cov(design, j1, j2)
+    elif design.psu_agg is not None:
+        p, v = _joint_cov_psu(design, item, grp, rows_ok, cols_ok)
     else:
         p, v = _joint_cov_general(design, item, grp, rows_ok, cols_ok)
     f, d0, x2 = _rao_scott_f(p.reshape(nc, nr).T, v, design.n)
@@ -662,6 +760,26 @@ def _chisq_degf(design: Design) -> int:
     if design.structure is not None:
         return design.structure.degf()
     return design.n - 1
+
+
+def _joint_codes(item: Coding, grp: Coding, rows_ok: np.ndarray,
+                 cols_ok: np.ndarray) -> tuple[np.ndarray, int]:
+    """Row -> joint category (item fastest) over the kept categories, m outside the domain."""
+    rmap = np.full(item.k + 1, -1)
+    rmap[np.flatnonzero(rows_ok)] = np.arange(int(rows_ok.sum()))
+    cmap = np.full(grp.k + 1, -1)
+    cmap[np.flatnonzero(cols_ok)] = np.arange(int(cols_ok.sum()))
+    r, c = rmap[item.index], cmap[grp.index]
+    m = int(rows_ok.sum()) * int(cols_ok.sum())
+    return np.where((r >= 0) & (c >= 0), r + int(rows_ok.sum()) * c, m), m
+
+
+def _joint_cov_psu(design: Design, item: Coding, grp: Coding, rows_ok: np.ndarray,
+                   cols_ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    assert design.psu_agg is not None
+    joint, m = _joint_codes(item, grp, rows_ok, cols_ok)
+    p, _, t, _ = _psu_props(design, joint, m, np.zeros(design.n, dtype=np.int64), 0, [0])
+    return p[:, 0], structure_vcov(design.psu_agg.structure, t)
 
 
 def _joint_cov_general(design: Design, item: Coding, grp: Coding, rows_ok: np.ndarray,
