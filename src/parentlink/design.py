@@ -136,6 +136,7 @@ class Structure:
     has_fpc: bool
     lonely_psu: str
     label: str
+    full_degf: int  # first-stage clusters minus strata of the whole design
 
     @property
     def n(self) -> int:
@@ -145,7 +146,7 @@ class Structure:
         """R ``degf()``: first-stage clusters minus strata among the rows in `mask`."""
         st = self.stages[0]
         if mask is None:
-            return len(np.unique(st.cluster)) - len(np.unique(st.stratum))
+            return self.full_degf
         m = np.asarray(mask, dtype=bool)
         return len(np.unique(st.cluster[m])) - len(np.unique(st.stratum[m]))
 
@@ -213,7 +214,8 @@ def build_structure(data: pd.DataFrame, spec: DesignSpec, label: str = "") -> St
     stages = tuple(Stage(s, c, ns, ps) for s, c, ns, ps in
                    zip(strata, ids, nsamp, popsize, strict=True))
     text = label or describe(spec)
-    return Structure(stages, bool(spec.fpc), spec.lonely_psu, text)
+    degf = len(np.unique(ids[0])) - len(np.unique(stratum1))
+    return Structure(stages, bool(spec.fpc), spec.lonely_psu, text, degf)
 
 
 def _check_nested(cluster: np.ndarray, stratum: np.ndarray, cvar: str, svar: str) -> None:

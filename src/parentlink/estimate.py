@@ -86,6 +86,7 @@ class PsuAgg:
     structure: Structure  # one stage whose units are the PSUs
     stratum: np.ndarray  # (U,) stratum of each PSU
     q: np.ndarray  # (n,)
+    all_positive: bool  # every weight > 0 (rows can be counted without weights)
 
 
 @dataclass(frozen=True)
@@ -202,8 +203,9 @@ def _psu_agg(w: np.ndarray, cell: np.ndarray, ncell: int, structure: Structure |
     m_cell = sparse.csr_matrix((m, (psu, cell)), shape=(len(psus), ncell))
     m_cell.sum_duplicates()
     stage = Stage(st.stratum[first], np.arange(len(psus)), st.nsamp[first], st.popsize[first])
-    return PsuAgg(psu, m_cell, Structure((stage,), False, structure.lonely_psu, structure.label),
-                  st.stratum[first], q)
+    return PsuAgg(psu, m_cell, Structure((stage,), False, structure.lonely_psu, structure.label,
+                                         structure.full_degf), st.stratum[first], q,
+                  bool(np.all(w > 0)))
 
 
 def design_from_margins(
@@ -512,8 +514,10 @@ def _domain_proportions_general(design: Design, tab: CellTab,
     p0 = np.nan_to_num(p)
     g = len(gi)
     if design.replicates is not None:
-        var = _rep_vcov(design, lambda w: np.nan_to_num(props(w)[0]).ravel(), p0.ravel())
-        var = np.diag(var).reshape(k, g)
+        pr = _rep_props(design, tab, groups)  # (R, K, G)
+        reps = design.replicates
+        centre = p0 if reps.mse else pr.mean(axis=0)
+        var = reps.scale * np.einsum("r,rkg->kg", reps.rscales, (pr - centre) ** 2)
         df = np.array([design.degf(dom[:, j]) for j in range(g)])
     else:
         inv_s = np.where(s > 0, 1.0 / np.where(s > 0, s, 1.0), 0.0)
@@ -549,16 +553,21 @@ def _psu_props(design: Design, y: np.ndarray, k: int, g: np.ndarray, ng: int,
     assert agg is not None
     gi = list(groups)
 
-    def tab(index: np.ndarray, size: int, wts: np.ndarray) -> np.ndarray:
-        code = (index * (k + 1) + y) * (ng + 1) + g
-        t = np.bincount(code, weights=wts, minlength=size * (k + 1) * (ng + 1))
+    yg = y * (ng + 1) + g
+    span = (k + 1) * (ng + 1)
+
+    def tab(index: np.ndarray, size: int, wts: np.ndarray | None,
+            code: np.ndarray | None = None) -> np.ndarray:
+        code = index * span + yg if code is None else code
+        t = np.bincount(code, weights=wts, minlength=size * span).astype(float)
         t = t.reshape(size, k + 1, ng + 1)
         t = np.concatenate([t, t.sum(axis=2, keepdims=True)], axis=2)
         return t[:, :k, :][:, :, gi]
 
     w = design.weights
     u = agg.m_cell.shape[0]
-    a = tab(agg.psu, u, w)
+    psu_code = agg.psu * span + yg
+    a = tab(agg.psu, u, w, psu_code)
     d1 = a.sum(axis=1)
     s = a.sum(axis=(0, 1))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -570,7 +579,8 @@ def _psu_props(design: Design, y: np.ndarray, k: int, g: np.ndarray, ng: int,
         qa = tab(design.cell, design.ncell, agg.q)
         qs = (qa - qa.sum(axis=1)[:, None, :] * p0) * inv
         t = t - agg.m_cell @ _eta(design, qs.reshape(design.ncell, -1))
-    rows = tab(agg.psu, u, (w > 0).astype(float)).sum(axis=1)
+    positive = None if agg.all_positive else (w > 0).astype(float)
+    rows = tab(agg.psu, u, positive, psu_code).sum(axis=1)
     return p, s, t, rows
 
 
@@ -593,6 +603,22 @@ def _domain_proportions_psu(design: Design, tab: CellTab, groups: Sequence[int])
     with np.errstate(invalid="ignore", divide="ignore"):
         deff = base_u * d2 / (s * s)
     return DomainProps(p, se, cnt, base_u, s, deff, df)
+
+
+def _rep_props(design: Design, tab: CellTab, groups: Sequence[int]) -> np.ndarray:
+    """Domain proportions under every replicate weight (R, K, G), from one sparse crosstab of
+    the replicate weights by item category x group slot."""
+    assert tab.y is not None and tab.g is not None and design.rep_weights is not None
+    k = tab.a1.shape[1] - 1
+    ng = tab.a1.shape[2] - 1 - int(tab.all_appended)
+    code = tab.y * (ng + 1) + tab.g
+    onehot = sparse.csr_matrix((np.ones(design.n), (code, np.arange(design.n))),
+                               shape=((k + 1) * (ng + 1), design.n))
+    a = np.asarray(onehot @ design.rep_weights).reshape(k + 1, ng + 1, -1)
+    a = np.concatenate([a, a.sum(axis=1, keepdims=True)], axis=1)[:k][:, list(groups), :]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pr = a / a.sum(axis=0, keepdims=True)
+    return np.nan_to_num(pr).transpose(2, 0, 1)
 
 
 def _vcov_diag(design: Design, z: np.ndarray, chunk: int = 64) -> np.ndarray:
@@ -786,24 +812,17 @@ def _joint_cov_general(design: Design, item: Coding, grp: Coding, rows_ok: np.nd
                        cols_ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Joint proportions (item fastest) over the kept categories and their covariance, row
     level: linearised on the declared design, or from the replicates."""
-    rmap = np.full(item.k + 1, -1)
-    rmap[np.flatnonzero(rows_ok)] = np.arange(int(rows_ok.sum()))
-    cmap = np.full(grp.k + 1, -1)
-    cmap[np.flatnonzero(cols_ok)] = np.arange(int(cols_ok.sum()))
-    r, c = rmap[item.index], cmap[grp.index]
-    dom = (r >= 0) & (c >= 0)
-    nr = int(rows_ok.sum())
-    m = nr * int(cols_ok.sum())
+    joint, m = _joint_codes(item, grp, rows_ok, cols_ok)
+    dom = joint < m
+    onehot = sparse.csr_matrix((np.ones(design.n), (joint, np.arange(design.n))),
+                               shape=(m + 1, design.n))
+    t = np.asarray(onehot @ design.weights)[:m]
+    p = t / t.sum()
+    if design.replicates is not None and design.rep_weights is not None:
+        tr = np.asarray(onehot @ design.rep_weights)[:m]
+        return p, design.replicates.vcov(p, (tr / tr.sum(axis=0)).T)
     jm = np.zeros((design.n, m))
-    jm[np.flatnonzero(dom), (r + nr * c)[dom]] = 1.0
-
-    def props(w: np.ndarray) -> np.ndarray:
-        t = jm.T @ w
-        return t / t.sum()
-
-    p = props(design.weights)
-    if design.replicates is not None:
-        return p, _rep_vcov(design, props, p)
+    jm[np.flatnonzero(dom), joint[dom]] = 1.0
     s = float((design.weights * dom).sum())
     z = (jm - p[None, :]) * (dom / s)[:, None]
     return p, linearised_vcov(design, z)
