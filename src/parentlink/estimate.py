@@ -82,7 +82,7 @@ class PsuAgg:
     give the projection's right-hand side)."""
 
     psu: np.ndarray  # (n,) row -> PSU 0..U-1
-    m_cell: sparse.csr_matrix  # (U, C)
+    m_x: np.ndarray  # (U, p) calibration weights x model matrix, summed by PSU
     structure: Structure  # one stage whose units are the PSUs
     stratum: np.ndarray  # (U,) stratum of each PSU
     q: np.ndarray  # (n,)
@@ -181,12 +181,12 @@ def make_design(
         label = "calibrated (raking margins)" if calibrated else "unweighted (SRS)"
     if rep_weights is not None:
         rep_weights = np.asarray(rep_weights, dtype=float)
-    agg = _psu_agg(w, cell, len(xfull), structure, pw, mw) if replicates is None else None
+    agg = _psu_agg(w, cell, xcell, structure, pw, mw) if replicates is None else None
     return Design(w, cell, xcell, chol, w1, w2, calibrated, label, structure, pw, mw,
                   replicates, rep_weights, agg)
 
 
-def _psu_agg(w: np.ndarray, cell: np.ndarray, ncell: int, structure: Structure | None,
+def _psu_agg(w: np.ndarray, cell: np.ndarray, xcell: np.ndarray, structure: Structure | None,
              pw: np.ndarray | None, mw: np.ndarray | None) -> PsuAgg | None:
     """PSU-level sums when the variance only needs first-stage PSU totals (one stage, or no
     fpc) and PSUs are clusters (at most half as many as rows); None otherwise."""
@@ -200,10 +200,10 @@ def _psu_agg(w: np.ndarray, cell: np.ndarray, ncell: int, structure: Structure |
     m = w if mw is None else mw
     d = w if pw is None else pw
     q = np.divide(d * w, m, out=np.zeros_like(w), where=m > 0)
-    m_cell = sparse.csr_matrix((m, (psu, cell)), shape=(len(psus), ncell))
-    m_cell.sum_duplicates()
+    m_cell = sparse.csr_matrix((m, (psu, cell)), shape=(len(psus), len(xcell)))
+    m_x = np.asarray(m_cell @ xcell)
     stage = Stage(st.stratum[first], np.arange(len(psus)), st.nsamp[first], st.popsize[first])
-    return PsuAgg(psu, m_cell, Structure((stage,), False, structure.lonely_psu, structure.label,
+    return PsuAgg(psu, m_x, Structure((stage,), False, structure.lonely_psu, structure.label,
                                          structure.full_degf), st.stratum[first], q,
                   bool(np.all(w > 0)))
 
@@ -565,7 +565,7 @@ def _psu_props(design: Design, y: np.ndarray, k: int, g: np.ndarray, ng: int,
         return t[:, :k, :][:, :, gi]
 
     w = design.weights
-    u = agg.m_cell.shape[0]
+    u = agg.m_x.shape[0]
     psu_code = agg.psu * span + yg
     a = tab(agg.psu, u, w, psu_code)
     d1 = a.sum(axis=1)
@@ -578,7 +578,8 @@ def _psu_props(design: Design, y: np.ndarray, k: int, g: np.ndarray, ng: int,
     if design.calibrated:
         qa = tab(design.cell, design.ncell, agg.q)
         qs = (qa - qa.sum(axis=1)[:, None, :] * p0) * inv
-        t = t - agg.m_cell @ _eta(design, qs.reshape(design.ncell, -1))
+        beta = sla.cho_solve(design.chol, design.xcell.T @ qs.reshape(design.ncell, -1))
+        t = t - agg.m_x @ beta
     positive = None if agg.all_positive else (w > 0).astype(float)
     rows = tab(agg.psu, u, positive, psu_code).sum(axis=1)
     return p, s, t, rows

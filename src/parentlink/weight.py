@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.linalg as sla
+from scipy.special import expit
 
 from parentlink.errors import fail
 
@@ -514,16 +515,16 @@ def _calfun(name: str, lo: float, hi: float) -> tuple[Any, Any]:
         if not (math.isfinite(lo) and math.isfinite(hi)) or not lo < 1 < hi:
             fail("weighting.calfun logit needs finite weighting.bounds with lower < 1 < upper.")
         a = (hi - lo) / ((hi - 1) * (1 - lo))
+        c = math.log((1 - lo) / (hi - 1))
 
+        # R's (L(U-1) + U(1-L)e^{Au}) / (U-1 + (1-L)e^{Au}) written as L + (U-L) expit(Au + c),
+        # the same function without overflow
         def fm1(u: np.ndarray) -> np.ndarray:
-            e = np.exp(a * u)
-            return (lo * (hi - 1) + hi * (1 - lo) * e) / (hi - 1 + (1 - lo) * e) - 1
+            return lo + (hi - lo) * expit(a * u + c) - 1
 
         def df(u: np.ndarray) -> np.ndarray:
-            e = np.exp(a * u)
-            den = hi - 1 + (1 - lo) * e
-            return hi * (1 - lo) * e * a / den - (lo * (hi - 1) + hi * (1 - lo) * e) * (
-                (1 - lo) * e * a) / den**2
+            e = expit(a * u + c)
+            return (hi - lo) * a * e * (1 - e)
 
         return fm1, df
     fail(f"weighting.calfun is {name!r}; use one of {', '.join(CALFUNS)}.")
@@ -591,6 +592,8 @@ def calibrate(
         u = x @ eta
         tmat = x.T @ ((dcell * dfun(u))[:, None] * x)
         misfit = pop - sample - x.T @ (dcell * fm1(u))
+        if not (np.all(np.isfinite(tmat)) and np.all(np.isfinite(misfit))):
+            break
         deta = np.linalg.pinv(tmat, rcond=256 * np.finfo(float).eps) @ misfit
         step = 1.0
         while True:
