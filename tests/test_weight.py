@@ -228,4 +228,4 @@ def test_calibrate_bounds_hold_and_errors() -> None:
         calibrate(d, margins, "design_weight", calfun="linear", bounds=(0.99, 1.01))
     w, first, passes = trim_weights_r(np.array([1.0, 2.0, 3.0, 10.0]), 0.0, 5.0)
     assert first == 1 and passes == 1
-    np.testing.assert_allclose(w, [2.0, 3.0, 4.0, 5.0])
+    np.testing.assert_allclose(w, [1 + 5 / 3, 2 + 5 / 3, 3 + 5 / 3, 5.0])  # R: equal shares
