@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from parentlink.errors import run_stage
+from parentlink.errors import fail, run_stage
 from parentlink.weight import calibrate, diagnostics, rake, read_margin_files
 
 snakemake = globals()["snakemake"]
@@ -29,6 +29,10 @@ def main() -> None:
             trim=(float(trim["lower"]), float(trim["upper"])) if trim else None,
         )
     else:
+        if trim:
+            fail("weighting.trim is the trim-and-re-rake loop of method rake_trim; with method "
+                 "calibrate use weighting.trim_weights (R trimWeights) or bounds, or set "
+                 "weighting.method: rake_trim.")
         bounds, tw = cfg["bounds"], cfg["trim_weights"]
         result = calibrate(
             data, margins, cfg["design_weight"], calfun=cfg["calfun"],
