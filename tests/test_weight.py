@@ -192,3 +192,40 @@ def test_rake_speed_one_million_rows() -> None:
     res = rake(d, ms, rng.lognormal(0, 0.5, n))
     assert time.perf_counter() - t0 < 1.0  # typically ~0.1 s; loose bound for slow CI machines
     assert res.max_margin_error < 1e-10
+
+
+def test_calibrate_raking_equals_ipf_raking() -> None:
+    """R's calibrate(calfun = "raking") without bounds and IPF reach the same weights."""
+    from parentlink.weight import calibrate
+
+    d = pd.read_csv(ORACLE / "fixture_survey.csv", dtype={"respondent_id": str})
+    margins = read_margin_files(sorted(ORACLE.glob("targets_*.csv")))
+    ipf = rake(d, margins, "design_weight", tolerance=1e-13, max_iterations=5000).weights
+    res = calibrate(d, margins, "design_weight", calfun="raking", tolerance=1e-13)
+    np.testing.assert_allclose(res.weights, ipf, rtol=1e-9)
+    assert res.method == "calibrate (raking)" and res.calibrated is not None
+
+
+def test_calibrate_bounds_hold_and_errors() -> None:
+    from parentlink.weight import calibrate, trim_weights_r
+
+    d = pd.read_csv(ORACLE / "fixture_survey.csv", dtype={"respondent_id": str})
+    margins = read_margin_files(sorted(ORACLE.glob("targets_*.csv")))
+    # unbounded raking needs g from 0.13 to 4.8 here
+    res = calibrate(d, margins, "design_weight", calfun="logit", bounds=(0.3, 3.0))
+    g = res.weights / d["design_weight"].to_numpy()
+    assert g.min() >= 0.3 and g.max() <= 3.0 and g.min() < 0.31
+    # bounded raking's Newton steps cycle here; R's calibrate() fails the same way
+    # ("Failed to converge" after 500 iterations), and so must we, loudly
+    with pytest.raises(UserError, match="raking, bounds"):
+        calibrate(d, margins, "design_weight", calfun="raking", bounds=(0.2, 4.0),
+                  max_iterations=500)
+    with pytest.raises(UserError, match="lower < 1 < upper"):
+        calibrate(d, margins, "design_weight", bounds=(1.2, 2.0))
+    with pytest.raises(UserError, match="logit needs finite"):
+        calibrate(d, margins, "design_weight", calfun="logit")
+    with pytest.raises(UserError, match="did not meet the margins"):
+        calibrate(d, margins, "design_weight", calfun="linear", bounds=(0.99, 1.01))
+    w, first, passes = trim_weights_r(np.array([1.0, 2.0, 3.0, 10.0]), 0.0, 5.0)
+    assert first == 1 and passes == 1
+    np.testing.assert_allclose(w, [1 + 5 / 3, 2 + 5 / 3, 3 + 5 / 3, 5.0])  # R: equal shares

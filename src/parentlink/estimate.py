@@ -43,8 +43,25 @@ import scipy.linalg as sla
 from scipy import sparse, stats
 
 from parentlink import csvio
+from parentlink.design import (
+    Replicates,
+    Stage,
+    Structure,
+    build_replicates,
+    build_structure,
+    describe,
+    replicate_degf,
+    spec_from_config,
+    structure_vcov,
+)
 from parentlink.errors import fail
-from parentlink.weight import Margin, cell_index, margin_index, read_margin_files
+from parentlink.weight import (
+    Margin,
+    calibrate_replicates,
+    cell_index,
+    margin_index,
+    read_margin_files,
+)
 
 ALL_GROUP = ("all", 0, "All respondents")  # the label is "All <report.population>" in a study
 ESTIMATE_COLUMNS = [
@@ -60,17 +77,44 @@ GLM_COLUMNS = ["term", "estimate", "se", "t", "p_value", "odds_ratio", "or_lower
 
 
 @dataclass(frozen=True)
+class PsuAgg:
+    """What the PSU-level path needs: each row's PSU, the calibration weights summed by PSU and
+    raking cell, the PSUs as a one-stage structure, and q = d w / m (the weights whose cell sums
+    give the projection's right-hand side)."""
+
+    psu: np.ndarray  # (n,) row -> PSU 0..U-1
+    m_x: np.ndarray  # (U, p) calibration weights x model matrix, summed by PSU
+    structure: Structure  # one stage whose units are the PSUs
+    stratum: np.ndarray  # (U,) stratum of each PSU
+    q: np.ndarray  # (n,)
+    all_positive: bool  # every weight > 0 (rows can be counted without weights)
+
+
+@dataclass(frozen=True)
 class Design:
-    """Final weights plus the calibration model, aggregated to raking cells."""
+    """Final weights plus the calibration model (aggregated to raking cells) and, optionally, the
+    declared sampling structure (strata, clusters, fpc) or delivered replicate weights.
+
+    ``pweights``: the weights the calibration projection uses (R: the design weights); None =
+    the final weights (the "calibrate the final weights, calfun linear" convention).
+    ``mweights``: the weights at calibration (R's ``g * d``; differ from `weights` only when
+    weights were trimmed after calibrating); None = `weights`.
+    """
 
     weights: np.ndarray  # (n,)
     cell: np.ndarray  # (n,) row -> calibration cell
     xcell: np.ndarray  # (C, p) margin indicator matrix per cell (independent columns)
-    chol: tuple[np.ndarray, bool]  # Cholesky factor of X'WX (cho_factor)
+    chol: tuple[np.ndarray, bool]  # Cholesky factor of X'WX (cho_factor), W = projection weights
     w1_cell: np.ndarray  # (C,) sum of w per cell
     w2_cell: np.ndarray  # (C,) sum of w^2 per cell
     calibrated: bool
     label: str
+    structure: Structure | None = None
+    pweights: np.ndarray | None = None
+    mweights: np.ndarray | None = None
+    replicates: Replicates | None = None
+    rep_weights: np.ndarray | None = None  # (n, R) final replicate weights (re-calibrated)
+    psu_agg: PsuAgg | None = None  # PSU-level sums for one-stage clustered designs (fast path)
 
     @property
     def n(self) -> int:
@@ -80,12 +124,36 @@ class Design:
     def ncell(self) -> int:
         return len(self.w1_cell)
 
+    @property
+    def fast(self) -> bool:
+        """ids = ~1, no strata, projection with the final weights: the cell-level formulas."""
+        return self.structure is None and self.pweights is None and self.replicates is None \
+            and self.mweights is None
+
+    def degf(self, mask: np.ndarray | None = None) -> int:
+        """R ``degf()`` of the design restricted to `mask` (rows with non-zero weight)."""
+        m = self.weights > 0 if mask is None else np.asarray(mask, bool) & (self.weights > 0)
+        if self.replicates is not None:
+            # R: the stored degf for the whole design; a subset recomputes the rank
+            if mask is None or self.rep_weights is None:
+                return self.replicates.degf
+            return replicate_degf(self.rep_weights[m])
+        if self.structure is not None:
+            return self.structure.degf(m)
+        return int(m.sum()) - 1
+
 
 def make_design(
     weights: np.ndarray,
     margin_indices: Sequence[np.ndarray] = (),
     sizes: Sequence[int] = (),
     label: str | None = None,
+    *,
+    structure: Structure | None = None,
+    projection_weights: np.ndarray | None = None,
+    calibration_weights: np.ndarray | None = None,
+    replicates: Replicates | None = None,
+    rep_weights: np.ndarray | None = None,
 ) -> Design:
     """Build a design from final weights and (optionally) the rows' category in each margin."""
     w = np.asarray(weights, dtype=float)
@@ -102,22 +170,52 @@ def make_design(
     else:
         cell = np.zeros(len(w), dtype=np.int64)
         xfull = np.ones((1, 1))
+    pw = None if projection_weights is None else np.asarray(projection_weights, dtype=float)
+    mw = None if calibration_weights is None else np.asarray(calibration_weights, dtype=float)
     w1 = np.bincount(cell, weights=w, minlength=len(xfull))
     w2 = np.bincount(cell, weights=w * w, minlength=len(xfull))
-    xcell = _independent_columns(xfull, w1)
-    chol = sla.cho_factor(xcell.T @ (w1[:, None] * xcell))
+    p1 = w1 if pw is None else np.bincount(cell, weights=pw, minlength=len(xfull))
+    xcell = _independent_columns(xfull, p1)
+    chol = sla.cho_factor(xcell.T @ (p1[:, None] * xcell))
     calibrated = bool(margin_indices)
     if label is None:
         label = "calibrated (raking margins)" if calibrated else "unweighted (SRS)"
-    return Design(w, cell, xcell, chol, w1, w2, calibrated, label)
+    if rep_weights is not None:
+        rep_weights = np.asarray(rep_weights, dtype=float)
+    agg = _psu_agg(w, cell, xcell, structure, pw, mw) if replicates is None else None
+    return Design(w, cell, xcell, chol, w1, w2, calibrated, label, structure, pw, mw,
+                  replicates, rep_weights, agg)
+
+
+def _psu_agg(w: np.ndarray, cell: np.ndarray, xcell: np.ndarray, structure: Structure | None,
+             pw: np.ndarray | None, mw: np.ndarray | None) -> PsuAgg | None:
+    """PSU-level sums when the variance only needs first-stage PSU totals (one stage, or no
+    fpc) and PSUs are clusters (at most half as many as rows); None otherwise."""
+    if structure is None or (structure.has_fpc and len(structure.stages) > 1):
+        return None
+    st = structure.stages[0]
+    psus, first, psu = np.unique(st.cluster, return_index=True, return_inverse=True)
+    if len(psus) * 2 > len(w):
+        return None
+    psu = psu.reshape(-1)
+    m = w if mw is None else mw
+    d = w if pw is None else pw
+    q = np.divide(d * w, m, out=np.zeros_like(w), where=m > 0)
+    m_cell = sparse.csr_matrix((m, (psu, cell)), shape=(len(psus), len(xcell)))
+    m_x = np.asarray(m_cell @ xcell)
+    stage = Stage(st.stratum[first], np.arange(len(psus)), st.nsamp[first], st.popsize[first])
+    return PsuAgg(psu, m_x, Structure((stage,), False, structure.lonely_psu, structure.label,
+                                         structure.full_degf), st.stratum[first], q,
+                  bool(np.all(w > 0)))
 
 
 def design_from_margins(
-    data: pd.DataFrame, weights: np.ndarray, margins: Sequence[Margin], label: str | None = None
+    data: pd.DataFrame, weights: np.ndarray, margins: Sequence[Margin], label: str | None = None,
+    **kwargs: Any,
 ) -> Design:
     """Calibrated design: `weights` (already raked) treated as calibrated to `margins`."""
     idx = [margin_index(data, m) for m in margins]
-    return make_design(weights, idx, [len(m.shares) for m in margins], label)
+    return make_design(weights, idx, [len(m.shares) for m in margins], label, **kwargs)
 
 
 def srs_design(n: int, label: str = "unweighted (SRS)") -> Design:
@@ -150,31 +248,82 @@ def _eta(design: Design, cell_wz: np.ndarray) -> np.ndarray:
     return design.xcell @ beta
 
 
-def linearised_vcov(design: Design, z: np.ndarray) -> np.ndarray:
-    """V = n/(n-1) sum (r - rbar)(r - rbar)', r_i = w_i (z_i - X_i beta) (row level, dense)."""
-    z = np.asarray(z, dtype=float).reshape(design.n, -1)
-    w = design.weights
-    wz = w[:, None] * z
-    onehot = sparse.csr_matrix(
+def _onehot(design: Design) -> sparse.csr_matrix:
+    return sparse.csr_matrix(
         (np.ones(design.n), (np.arange(design.n), design.cell)), shape=(design.n, design.ncell)
     )
-    eta = _eta(design, np.asarray(onehot.T @ wz))
-    r = wz - w[:, None] * eta[design.cell]
-    r -= r.mean(axis=0)
+
+
+def project(design: Design, x: np.ndarray) -> np.ndarray:
+    """Calibration residuals of weighted influence values `x` (n x m), R's
+    ``qr.resid(qr(X sqrt(d)), x / (g sqrt(d))) * g sqrt(d)``: with m = g d (the calibrated
+    weights) and u = x / m, ``r = x - m X beta``, ``beta = (X'DX)^-1 X'D u``."""
+    if not design.calibrated:
+        return x
+    m = design.weights if design.mweights is None else design.mweights
+    d = design.weights if design.pweights is None else design.pweights
+    u = np.divide(x, m[:, None], out=np.zeros_like(x), where=m[:, None] > 0)
+    eta = _eta(design, np.asarray(_onehot(design).T @ (d[:, None] * u)))
+    return x - m[:, None] * eta[design.cell]
+
+
+def linearised_vcov(design: Design, z: np.ndarray) -> np.ndarray:
+    """Covariance of estimators with unit influence values `z` (n x m, per unit weight).
+
+    r = calibration residuals of w z (:func:`project`); then R's ``svyrecvar`` on the declared
+    strata/clusters/fpc (:func:`parentlink.design.structure_vcov`) or, with none declared,
+    n/(n-1) sum (r - rbar)(r - rbar)'. Not for replicate designs (see the estimators).
+    """
+    z = np.asarray(z, dtype=float).reshape(design.n, -1)
+    r = project(design, design.weights[:, None] * z)
+    if design.structure is not None:
+        return structure_vcov(design.structure, r)
+    r = r - r.mean(axis=0)
     return design.n / (design.n - 1) * (r.T @ r)
+
+
+def _rep_vcov(design: Design, estimator: Any, theta: np.ndarray) -> np.ndarray:
+    """Replicate covariance of ``estimator(weights) -> (m,)`` (R ``svrVar``)."""
+    assert design.replicates is not None and design.rep_weights is not None
+    reps = np.array([estimator(design.rep_weights[:, r])
+                     for r in range(design.rep_weights.shape[1])])
+    return design.replicates.vcov(theta, reps)
 
 
 def survey_mean(
     design: Design, y: np.ndarray, domain: np.ndarray | None = None
 ) -> tuple[float, float]:
-    """Weighted mean of numeric `y` in `domain` (bool mask) and its linearised SE."""
+    """R ``svymean(~y, subset(design, domain))``: weighted mean of numeric `y` in `domain`
+    (bool mask, on the full design) and its SE (linearised or replicate)."""
     d = np.ones(design.n, dtype=bool) if domain is None else np.asarray(domain, dtype=bool)
     yy = np.where(d, np.asarray(y, dtype=float), 0.0)
-    wd = design.weights * d
-    s = wd.sum()
-    mean = float(np.dot(wd, yy) / s)
+
+    def est(w: np.ndarray) -> np.ndarray:
+        wd = w * d
+        return np.array([np.dot(wd, yy) / wd.sum()])
+
+    mean = float(est(design.weights)[0])
+    if design.replicates is not None:
+        return mean, float(np.sqrt(_rep_vcov(design, est, np.array([mean]))[0, 0]))
+    s = (design.weights * d).sum()
     z = d * (yy - mean) / s
     return mean, float(np.sqrt(linearised_vcov(design, z)[0, 0]))
+
+
+def survey_total(
+    design: Design, y: np.ndarray, domain: np.ndarray | None = None
+) -> tuple[float, float]:
+    """R ``svytotal(~y, subset(design, domain))``: sum w y over the domain and its SE."""
+    d = np.ones(design.n, dtype=bool) if domain is None else np.asarray(domain, dtype=bool)
+    yy = np.where(d, np.asarray(y, dtype=float), 0.0)
+
+    def est(w: np.ndarray) -> np.ndarray:
+        return np.array([np.dot(w, yy)])
+
+    total = float(est(design.weights)[0])
+    if design.replicates is not None:
+        return total, float(np.sqrt(_rep_vcov(design, est, np.array([total]))[0, 0]))
+    return total, float(np.sqrt(linearised_vcov(design, yy)[0, 0]))
 
 
 # --------------------------------------------------------------------------- coding variables
@@ -249,6 +398,9 @@ class CellTab:
     a1: np.ndarray  # (C, K+1, G+1) sum w
     a2: np.ndarray  # (C, K+1, G+1) sum w^2
     count: np.ndarray  # (K+1, G+1) respondents
+    y: np.ndarray | None = None  # row -> item index (K: outside the base)
+    g: np.ndarray | None = None  # row -> group index (G: no group; G+1: everyone)
+    all_appended: bool = False  # the last group slot is the whole sample (with_all_group)
 
 
 def crosstab(design: Design, y: np.ndarray, k: int, g: np.ndarray, ng: int) -> CellTab:
@@ -261,7 +413,7 @@ def crosstab(design: Design, y: np.ndarray, k: int, g: np.ndarray, ng: int) -> C
     a1 = np.bincount(code, weights=w, minlength=size).reshape(shape)
     a2 = np.bincount(code, weights=w * w, minlength=size).reshape(shape)
     cnt = np.bincount(yg, minlength=(k + 1) * (ng + 1)).reshape(k + 1, ng + 1)
-    return CellTab(a1, a2, cnt)
+    return CellTab(a1, a2, cnt, np.asarray(y), np.asarray(g))
 
 
 def with_all_group(tab: CellTab) -> CellTab:
@@ -270,6 +422,7 @@ def with_all_group(tab: CellTab) -> CellTab:
         np.concatenate([tab.a1, tab.a1.sum(axis=2, keepdims=True)], axis=2),
         np.concatenate([tab.a2, tab.a2.sum(axis=2, keepdims=True)], axis=2),
         np.concatenate([tab.count, tab.count.sum(axis=1, keepdims=True)], axis=1),
+        tab.y, tab.g, True,
     )
 
 
@@ -283,6 +436,7 @@ class DomainProps:
     base_unweighted: np.ndarray  # (G,)
     base_weighted: np.ndarray  # (G,)
     deff_kish: np.ndarray  # (G,)
+    df: np.ndarray | None = None  # (G,) R degf of each domain; None: base_unweighted - 1
 
 
 def domain_proportions(design: Design, tab: CellTab, groups: Sequence[int]) -> DomainProps:
@@ -296,6 +450,10 @@ def domain_proportions(design: Design, tab: CellTab, groups: Sequence[int]) -> D
     with A2, D2, N2 the sums of w^2 in the category, the domain and the cell: exact, no
     cancellation, and one WLS solve for all K x G influence columns.
     """
+    if design.psu_agg is not None:
+        return _domain_proportions_psu(design, tab, groups)
+    if not design.fast:
+        return _domain_proportions_general(design, tab, groups)
     gi = np.asarray(groups)
     a1 = tab.a1[:, :-1, :][:, :, gi]
     a2 = tab.a2[:, :-1, :][:, :, gi]
@@ -325,6 +483,154 @@ def domain_proportions(design: Design, tab: CellTab, groups: Sequence[int]) -> D
     return DomainProps(p, se, cnt, base_u, s, deff)
 
 
+def _domain_masks(tab: CellTab, groups: Sequence[int]) -> np.ndarray:
+    """(n, G) membership of each requested group slot (the last slot of a tab with the
+    whole-sample group appended is everyone)."""
+    assert tab.y is not None and tab.g is not None
+    everyone = tab.a1.shape[2] - 1 if tab.all_appended else -1
+    return np.column_stack([np.ones(len(tab.g), dtype=bool) if j == everyone else tab.g == j
+                            for j in groups])
+
+
+def _domain_proportions_general(design: Design, tab: CellTab,
+                                groups: Sequence[int]) -> DomainProps:
+    """Row-level path for declared designs (strata/clusters/fpc, projection with the design
+    weights) and replicate designs: z_i = d_i (y_ik - p) / S on the full design."""
+    assert tab.y is not None
+    gi = np.asarray(groups)
+    k = tab.a1.shape[1] - 1
+    cnt = tab.count[:-1, :][:, gi]
+    valid = tab.y < k
+    dom = _domain_masks(tab, groups) & valid[:, None]  # (n, G)
+    yk = np.zeros((design.n, k))
+    yk[np.flatnonzero(valid), tab.y[valid]] = 1.0
+
+    def props(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        sums = yk.T @ (dom * w[:, None])  # (K, G)
+        tot = sums.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return sums / tot, tot
+
+    p, s = props(design.weights)
+    p0 = np.nan_to_num(p)
+    g = len(gi)
+    if design.replicates is not None:
+        pr = _rep_props(design, tab, groups)  # (R, K, G)
+        reps = design.replicates
+        centre = p0 if reps.mse else pr.mean(axis=0)
+        var = reps.scale * np.einsum("r,rkg->kg", reps.rscales, (pr - centre) ** 2)
+        df = np.array([design.degf(dom[:, j]) for j in range(g)])
+    else:
+        inv_s = np.where(s > 0, 1.0 / np.where(s > 0, s, 1.0), 0.0)
+        z = (yk[:, :, None] - p0[None, :, :]) * (dom * inv_s)[:, None, :]  # (n, K, G)
+        var = _vcov_diag(design, z.reshape(design.n, k * g)).reshape(k, g)
+        if design.structure is not None:
+            df = np.array([design.structure.degf(dom[:, j] & (design.weights > 0))
+                           for j in range(g)])
+        else:
+            df = (dom & (design.weights > 0)[:, None]).sum(axis=0) - 1
+    se = np.where(s > 0, np.sqrt(np.maximum(var, 0.0)), np.nan)
+    w = design.weights
+    base_u = cnt.sum(axis=0)
+    d2 = (dom * (w * w)[:, None]).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        deff = base_u * d2 / (s * s)
+    return DomainProps(p, se, cnt, base_u, s, deff, df)
+
+
+def _psu_props(design: Design, y: np.ndarray, k: int, g: np.ndarray, ng: int,
+               groups: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Domain proportions and the PSU totals of their calibration residuals, from crosstabs.
+
+    Rows: ``y`` in 0..k (k: outside the base), ``g`` in 0..ng (ng: no group); group slot ng+1 is
+    everyone. For category k' of group slot j with S = domain total: the PSU total of
+    x = w z is ``(A_u - D_u p) / S`` (A, D: sums of w in the PSU for the category and the
+    domain); the projection subtracts ``M_uc eta_c`` with M the PSU x cell sums of the
+    calibration weights and eta from the cell sums of q z (q = d w / m), exactly as
+    :func:`project` does row by row. Returns p (K, G), S (G,), T (U, K*G), rows (U, G) with
+    non-zero weight in each domain.
+    """
+    agg = design.psu_agg
+    assert agg is not None
+    gi = list(groups)
+
+    yg = y * (ng + 1) + g
+    span = (k + 1) * (ng + 1)
+
+    def tab(index: np.ndarray, size: int, wts: np.ndarray | None,
+            code: np.ndarray | None = None) -> np.ndarray:
+        code = index * span + yg if code is None else code
+        t = np.bincount(code, weights=wts, minlength=size * span).astype(float)
+        t = t.reshape(size, k + 1, ng + 1)
+        t = np.concatenate([t, t.sum(axis=2, keepdims=True)], axis=2)
+        return t[:, :k, :][:, :, gi]
+
+    w = design.weights
+    u = agg.m_x.shape[0]
+    psu_code = agg.psu * span + yg
+    a = tab(agg.psu, u, w, psu_code)
+    d1 = a.sum(axis=1)
+    s = a.sum(axis=(0, 1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = a.sum(axis=0) / s
+    p0 = np.nan_to_num(p)
+    inv = np.where(s > 0, 1.0 / np.where(s > 0, s, 1.0), 0.0)
+    t = ((a - d1[:, None, :] * p0) * inv).reshape(u, -1)
+    if design.calibrated:
+        qa = tab(design.cell, design.ncell, agg.q)
+        qs = (qa - qa.sum(axis=1)[:, None, :] * p0) * inv
+        beta = sla.cho_solve(design.chol, design.xcell.T @ qs.reshape(design.ncell, -1))
+        t = t - agg.m_x @ beta
+    positive = None if agg.all_positive else (w > 0).astype(float)
+    rows = tab(agg.psu, u, positive, psu_code).sum(axis=1)
+    return p, s, t, rows
+
+
+def _domain_proportions_psu(design: Design, tab: CellTab, groups: Sequence[int]) -> DomainProps:
+    """One-stage clustered designs at 10^6 rows: everything from PSU-level crosstabs."""
+    agg = design.psu_agg
+    assert agg is not None and tab.y is not None and tab.g is not None
+    k = tab.a1.shape[1] - 1
+    ng = tab.a1.shape[2] - 1 - int(tab.all_appended)
+    p, s, t, rows = _psu_props(design, tab.y, k, tab.g, ng, groups)
+    v = structure_vcov(agg.structure, t)
+    var = np.diag(v).reshape(k, len(groups))
+    se = np.where(s > 0, np.sqrt(np.maximum(var, 0.0)), np.nan)
+    df = np.array([int((rows[:, j] > 0).sum()) - len(np.unique(agg.stratum[rows[:, j] > 0]))
+                   for j in range(len(groups))])
+    gi = np.asarray(groups)
+    cnt = tab.count[:-1, :][:, gi]
+    base_u = cnt.sum(axis=0)
+    d2 = tab.a2[:, :-1, :][:, :, gi].sum(axis=(0, 1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        deff = base_u * d2 / (s * s)
+    return DomainProps(p, se, cnt, base_u, s, deff, df)
+
+
+def _rep_props(design: Design, tab: CellTab, groups: Sequence[int]) -> np.ndarray:
+    """Domain proportions under every replicate weight (R, K, G), from one sparse crosstab of
+    the replicate weights by item category x group slot."""
+    assert tab.y is not None and tab.g is not None and design.rep_weights is not None
+    k = tab.a1.shape[1] - 1
+    ng = tab.a1.shape[2] - 1 - int(tab.all_appended)
+    code = tab.y * (ng + 1) + tab.g
+    onehot = sparse.csr_matrix((np.ones(design.n), (code, np.arange(design.n))),
+                               shape=((k + 1) * (ng + 1), design.n))
+    a = np.asarray(onehot @ design.rep_weights).reshape(k + 1, ng + 1, -1)
+    a = np.concatenate([a, a.sum(axis=1, keepdims=True)], axis=1)[:k][:, list(groups), :]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pr = a / a.sum(axis=0, keepdims=True)
+    return np.nan_to_num(pr).transpose(2, 0, 1)
+
+
+def _vcov_diag(design: Design, z: np.ndarray, chunk: int = 64) -> np.ndarray:
+    """Diagonal of :func:`linearised_vcov`, a chunk of columns at a time."""
+    out = np.empty(z.shape[1])
+    for a in range(0, z.shape[1], chunk):
+        out[a:a + chunk] = np.diag(linearised_vcov(design, z[:, a:a + chunk]))
+    return out
+
+
 def logit_ci(p: np.ndarray, se: np.ndarray, df: np.ndarray,
              level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     """R svyciprop(method="logit"): expit(logit p ± t_df se / (p (1 - p))).
@@ -347,7 +653,8 @@ def logit_ci(p: np.ndarray, se: np.ndarray, df: np.ndarray,
 
 def _rows_for(survey: str, item: Coding, grp: Coding, groups: Sequence[int],
               res: DomainProps, design: Design) -> list[dict[str, Any]]:
-    lo, hi = logit_ci(res.p, res.se, (res.base_unweighted - 1)[None, :])
+    df = res.base_unweighted - 1 if res.df is None else res.df
+    lo, hi = logit_ci(res.p, res.se, np.asarray(df)[None, :])
     rows = []
     for j, gpos in enumerate(groups):
         for kpos in item.reported:
@@ -445,12 +752,17 @@ def rao_scott(design: Design, item: Coding, grp: Coding) -> dict[str, float]:
         return {"chisq": np.nan, "f": np.nan, "ndf": np.nan, "ddf": np.nan, "p_value": np.nan,
                 "n": n_dom}
     ncell = a1.shape[0]
-    # joint columns with the item index fastest, as R's interaction(rows, cols)
-    j1 = a1.transpose(0, 2, 1).reshape(ncell, nr * nc)
-    j2 = a2.transpose(0, 2, 1).reshape(ncell, nr * nc)
-    p, v = _joint_cov(design, j1, j2)
+    if design.fast:
+        # joint columns with the item index fastest, as R's interaction(rows, cols)
+        j1 = a1.transpose(0, 2, 1).reshape(ncell, nr * nc)
+        j2 = a2.transpose(0, 2, 1).reshape(ncell, nr * nc)
+        p, v = _joint_cov(design, j1, j2)
+    elif design.psu_agg is not None:
+        p, v = _joint_cov_psu(design, item, grp, rows_ok, cols_ok)
+    else:
+        p, v = _joint_cov_general(design, item, grp, rows_ok, cols_ok)
     f, d0, x2 = _rao_scott_f(p.reshape(nc, nr).T, v, design.n)
-    ddf = d0 * (design.n - 1)
+    ddf = d0 * _chisq_degf(design)
     return {"chisq": x2 * n_dom / design.n, "f": f, "ndf": d0, "ddf": ddf,
             "p_value": float(stats.f.sf(f, d0, ddf)), "n": n_dom}
 
@@ -469,6 +781,55 @@ def _joint_cov(design: Design, j1: np.ndarray, j2: np.ndarray) -> tuple[np.ndarr
     sr = (j1.sum(axis=0) @ zmat) - (n1 @ eta)
     n = design.n
     return p, n / (n - 1) * (rr - np.outer(sr, sr) / n)
+
+
+def _chisq_degf(design: Design) -> int:
+    """R svychisq's nu: first-stage clusters minus strata of the whole design (all rows)."""
+    if design.replicates is not None:
+        return design.replicates.degf
+    if design.structure is not None:
+        return design.structure.degf()
+    return design.n - 1
+
+
+def _joint_codes(item: Coding, grp: Coding, rows_ok: np.ndarray,
+                 cols_ok: np.ndarray) -> tuple[np.ndarray, int]:
+    """Row -> joint category (item fastest) over the kept categories, m outside the domain."""
+    rmap = np.full(item.k + 1, -1)
+    rmap[np.flatnonzero(rows_ok)] = np.arange(int(rows_ok.sum()))
+    cmap = np.full(grp.k + 1, -1)
+    cmap[np.flatnonzero(cols_ok)] = np.arange(int(cols_ok.sum()))
+    r, c = rmap[item.index], cmap[grp.index]
+    m = int(rows_ok.sum()) * int(cols_ok.sum())
+    return np.where((r >= 0) & (c >= 0), r + int(rows_ok.sum()) * c, m), m
+
+
+def _joint_cov_psu(design: Design, item: Coding, grp: Coding, rows_ok: np.ndarray,
+                   cols_ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    assert design.psu_agg is not None
+    joint, m = _joint_codes(item, grp, rows_ok, cols_ok)
+    p, _, t, _ = _psu_props(design, joint, m, np.zeros(design.n, dtype=np.int64), 0, [0])
+    return p[:, 0], structure_vcov(design.psu_agg.structure, t)
+
+
+def _joint_cov_general(design: Design, item: Coding, grp: Coding, rows_ok: np.ndarray,
+                       cols_ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Joint proportions (item fastest) over the kept categories and their covariance, row
+    level: linearised on the declared design, or from the replicates."""
+    joint, m = _joint_codes(item, grp, rows_ok, cols_ok)
+    dom = joint < m
+    onehot = sparse.csr_matrix((np.ones(design.n), (joint, np.arange(design.n))),
+                               shape=(m + 1, design.n))
+    t = np.asarray(onehot @ design.weights)[:m]
+    p = t / t.sum()
+    if design.replicates is not None and design.rep_weights is not None:
+        tr = np.asarray(onehot @ design.rep_weights)[:m]
+        return p, design.replicates.vcov(p, (tr / tr.sum(axis=0)).T)
+    jm = np.zeros((design.n, m))
+    jm[np.flatnonzero(dom), joint[dom]] = 1.0
+    s = float((design.weights * dom).sum())
+    z = (jm - p[None, :]) * (dom / s)[:, None]
+    return p, linearised_vcov(design, z)
 
 
 def _rao_scott_f(ptab: np.ndarray, v: np.ndarray, n: int) -> tuple[float, float, float]:
@@ -565,11 +926,29 @@ def svyglm_logit(design: Design, y: np.ndarray, x: np.ndarray, ok: np.ndarray,
     else:
         fail("The logistic model did not converge; check for empty or perfectly predicting levels.")
     mu = 1 / (1 + np.exp(-(x @ beta)))
+    n_cc = int(np.sum(ok & (design.weights > 0)))
+    df = design.degf(ok) + 1 - x.shape[1]
+    if design.replicates is not None:
+        vcov = _rep_vcov(design, lambda wr: _irls(x, np.where(ok, wr, 0.0), yy, beta, max_iter),
+                         beta)
+        return GlmFit(list(terms), list(labels), beta, vcov, df, n_cc)
     ainv = np.linalg.inv(x.T @ ((w * mu * (1 - mu))[:, None] * x))
     z = np.where(ok[:, None], (yy - mu)[:, None] * x, 0.0) @ ainv
     vcov = linearised_vcov(design, z)
-    n_cc = int(np.sum(ok & (design.weights > 0)))
-    return GlmFit(list(terms), list(labels), beta, vcov, n_cc - x.shape[1], n_cc)
+    return GlmFit(list(terms), list(labels), beta, vcov, df, n_cc)
+
+
+def _irls(x: np.ndarray, w: np.ndarray, y: np.ndarray, start: np.ndarray,
+          max_iter: int) -> np.ndarray:
+    """Logistic IRLS with prior weights `w` from `start` (a replicate's refit)."""
+    beta = start.copy()
+    for _ in range(max_iter):
+        mu = 1 / (1 + np.exp(-(x @ beta)))
+        step = np.linalg.solve(x.T @ ((w * mu * (1 - mu))[:, None] * x), x.T @ (w * (y - mu)))
+        beta = beta + step
+        if np.max(np.abs(step)) < 1e-12 * (1 + np.max(np.abs(beta))):
+            return beta
+    fail("The logistic model did not converge on a replicate; check for sparse levels.")
 
 
 def glm_table(fit: GlmFit, level: float = 0.95) -> pd.DataFrame:
@@ -601,19 +980,78 @@ def fit_model(data: pd.DataFrame, meta: Mapping[str, Any], design: Design, outco
 
 def load_design(
     data_path: str | Path, weights_path: str | Path | None = None,
-    target_paths: Sequence[str | Path] = (),
+    target_paths: Sequence[str | Path] = (), design: Mapping[str, Any] | None = None,
+    calibration: Mapping[str, Any] | None = None,
 ) -> tuple[pd.DataFrame, Design]:
-    """Clean data plus its design: calibrated final weights (weighted) or SRS (unweighted)."""
+    """Clean data plus its design.
+
+    Weighted surveys: the final weights, calibrated to the raking margins, with the projection
+    on the design weights (R's calibrate() linearisation). Unweighted: unit weights (SRS).
+    ``design``: ``surveys.<name>.design`` (strata, clusters, fpc, or replicate weights);
+    ``calibration``: the ``weighting`` block, used to re-calibrate every replicate weight as
+    R's calibrate() does on a replicate design.
+    """
     data = pd.read_parquet(data_path)
+    spec = spec_from_config(design)
+    structure = None
+    if spec.declared and spec.replicates is None:
+        structure = build_structure(data, spec)
+    reps = build_replicates(data, spec.replicates) if spec.replicates is not None else None
+    what = "" if not spec.declared else "; " + (reps.label if reps else describe(spec))
     if weights_path is None:
-        return data, srs_design(len(data))
-    w = read_final_weights(weights_path)
-    weights = data["respondent_id"].astype(str).map(w)
-    if weights.isna().any() or len(w) != len(data):
+        if not spec.declared:
+            return data, srs_design(len(data))
+        return data, make_design(np.ones(len(data)), label="unweighted" + what,
+                                 structure=structure, replicates=reps,
+                                 rep_weights=None if reps is None else reps.weights)
+    table = read_weights(weights_path)
+    ids = data["respondent_id"].astype(str)
+    if len(table) != len(data) or not ids.isin(table.index).all():
         fail(f"{weights_path} does not hold one weight per respondent of {data_path}; "
              f"rerun the weight rule.")
+    table = table.loc[ids]
+    final = table["final_weight"].to_numpy(float)
     margins = read_margin_files(list(target_paths))
-    return data, design_from_margins(data, weights.to_numpy(float), margins)
+    rep_weights = None
+    if reps is not None:
+        rep_weights = _recalibrate_replicates(data, margins, reps, calibration or {})
+    return data, design_from_margins(
+        data, final, margins, "calibrated (raking margins)" + what, structure=structure,
+        projection_weights=(table["design_weight"].to_numpy(float)
+                            if "design_weight" in table else None),
+        calibration_weights=(table["calibration_weight"].to_numpy(float)
+                             if "calibration_weight" in table else None),
+        replicates=reps, rep_weights=rep_weights)
+
+
+def _recalibrate_replicates(data: pd.DataFrame, margins: Sequence[Margin], reps: Replicates,
+                            cfg: Mapping[str, Any]) -> np.ndarray:
+    if cfg.get("method", "calibrate") != "calibrate":
+        fail("Replicate weights are re-calibrated as R does, which needs weighting.method: "
+             "calibrate (the trim-and-re-rake loop has no replicate version).")
+    b = cfg.get("bounds") or {}
+    out = calibrate_replicates(
+        data, margins, reps.weights, calfun=str(cfg.get("calfun", "raking")),
+        bounds=(float(b.get("lower", -np.inf)), float(b.get("upper", np.inf))),
+        tolerance=float(cfg.get("tolerance", 1e-10)),
+        max_iterations=int(cfg.get("max_iterations", 500)))
+    return np.asarray(out)
+
+
+def read_weights(path: str | Path) -> pd.DataFrame:
+    """results/weights/<survey>_weights.csv by respondent_id: final_weight and, when present,
+    design_weight and calibration_weight (all checked finite and >= 0)."""
+    final = read_final_weights(path)
+    w = pd.read_csv(path, dtype={"respondent_id": str}).set_index("respondent_id")
+    out = pd.DataFrame({"final_weight": final})
+    for col in ("design_weight", "calibration_weight"):
+        if col in w.columns:
+            v = pd.to_numeric(w[col], errors="coerce")
+            if not (v.notna() & np.isfinite(v) & (v >= 0)).all():
+                fail(f"{path}: {col} must be a number >= 0 for every respondent; rebuild the "
+                     f"weights.")
+            out[col] = v.loc[out.index].to_numpy(float)
+    return out
 
 
 def read_final_weights(path: str | Path) -> pd.Series:

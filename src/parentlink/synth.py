@@ -369,9 +369,38 @@ def make_main(n: int = 1040, seed: int = SEED) -> pd.DataFrame:
     df["D12"] = _with_missing(rng, df["D12"].to_numpy(), 0.01, 0.01)
     df["Q8"] = _comments(rng, n)
     df = _apply_quality_problems(rng, df, QualityCounts(), n / 1000)
+    df = _with_sample_design(df, seed)
     numeric = [c for c in df.columns if c not in ("panel_id", "email", "start_time", "end_time", "Q8")]
     df[numeric] = df[numeric].astype(float)
     return df
+
+
+def _with_sample_design(df: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Strata and PSUs as a panel delivers them: the stratum is the region the panel member was
+    recruited in (their answer to D3, or for the few whose answer is blank a region drawn like
+    the others'), the PSU a postcode sector numbered within its stratum (so `nest` is needed).
+
+    Drawn from a separate random stream (seeded with [seed, 16]) after every other column, so
+    the columns that existed before are identical value for value. A panel member keeps one
+    PSU (duplicated records share it); each stratum has at least 3 PSUs.
+    """
+    rng = np.random.default_rng([seed, 16])
+    first = df.drop_duplicates("panel_id").sort_values("panel_id")
+    region = first["D3"].to_numpy(dtype=float)
+    known = region[np.isfinite(region)].astype(np.int64)
+    # the frame knows the region of members whose answer was later blanked: drawn as the rest
+    stratum = np.where(np.isfinite(region), np.nan_to_num(region),
+                       rng.choice(known, size=len(region))).astype(np.int64)
+    psu = np.zeros(len(first), dtype=np.int64)
+    for h in np.unique(stratum):
+        rows = np.flatnonzero(stratum == h)
+        k = max(3, int(round(len(rows) / 12)))
+        psu[rows] = rng.permutation(np.resize(np.arange(1, k + 1), len(rows)))
+    out = df.copy()
+    by_id = dict(zip(first["panel_id"], zip(stratum, psu, strict=True), strict=True))
+    out["strat"] = [by_id[i][0] for i in df["panel_id"]]
+    out["psu"] = [by_id[i][1] for i in df["panel_id"]]
+    return out
 
 
 MAIN_LABELS: dict[str, str] = {
@@ -383,6 +412,8 @@ MAIN_LABELS: dict[str, str] = {
     "consent": "Consent to take part",
     "S1": "Screener: parent or guardian of a dependent child (under 16, or 16-19 in education)",
     "design_wt": "Panel design weight (selection x non-response)",
+    "strat": "Sampling stratum (recruitment region)",
+    "psu": "Primary sampling unit (postcode sector, numbered within stratum)",
     "D1": "Sex of parent",
     "D2": "Age of parent (years)",
     "D3": "Region (ITL1) / nation",
@@ -414,6 +445,7 @@ def main_value_labels() -> dict[str, dict[int, str]]:
         "S1": YES_NO,
         "D1": {1: "Male", 2: "Female"},
         "D3": dict(enumerate(REGIONS, start=1)),
+        "strat": dict(enumerate(REGIONS, start=1)),
         "D4": ETHNICITY,
         "D5": QUALIFICATION,
         "D6": NSSEC,

@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.linalg as sla
+from scipy.special import expit
 
 from parentlink.errors import fail
 
@@ -71,6 +73,8 @@ class RakeResult:
     trimmed: int = 0
     trim_rounds: int = 0
     margins: list[Margin] = field(default_factory=list)
+    method: str = "rake_trim"
+    calibrated: np.ndarray | None = None  # g d before trimWeights (R's calibration weights)
 
 
 # --------------------------------------------------------------------------- margin files
@@ -494,6 +498,174 @@ def _bounded_step(w: np.ndarray, idx: np.ndarray, tgt: np.ndarray, lo: float, hi
     return np.clip(w * f[idx], lo, hi)
 
 
+# --------------------------------------------------------------------------- R's calibrate()
+
+CALFUNS = ("linear", "raking", "logit")
+
+
+def _calfun(name: str, lo: float, hi: float) -> tuple[Any, Any]:
+    """R's cal.linear / cal.raking / cal.logit: (Fm1(u), dF(u)) with g = 1 + Fm1(u)."""
+    if name == "linear":
+        return (lambda u: np.clip(u + 1, lo, hi) - 1,
+                lambda u: ((u < hi - 1) & (u > lo - 1)).astype(float))
+    if name == "raking":
+        return (lambda u: np.clip(np.exp(u), lo, hi) - 1,
+                lambda u: np.where((u < hi - 1) & (u > lo - 1), np.exp(u), 0.0))
+    if name == "logit":
+        if not (math.isfinite(lo) and math.isfinite(hi)) or not lo < 1 < hi:
+            fail("weighting.calfun logit needs finite weighting.bounds with lower < 1 < upper.")
+        a = (hi - lo) / ((hi - 1) * (1 - lo))
+        c = math.log((1 - lo) / (hi - 1))
+
+        # R's (L(U-1) + U(1-L)e^{Au}) / (U-1 + (1-L)e^{Au}) written as L + (U-L) expit(Au + c),
+        # the same function without overflow
+        def fm1(u: np.ndarray) -> np.ndarray:
+            return lo + (hi - lo) * expit(a * u + c) - 1
+
+        def df(u: np.ndarray) -> np.ndarray:
+            e = expit(a * u + c)
+            return (hi - lo) * a * e * (1 - e)
+
+        return fm1, df
+    fail(f"weighting.calfun is {name!r}; use one of {', '.join(CALFUNS)}.")
+
+
+def _calibration_matrix(prob: _Problem) -> tuple[np.ndarray, np.ndarray]:
+    """Cell-level model matrix (intercept + treatment dummies of every margin, R's
+    model.matrix(~a + b)) and the population totals of its columns."""
+    ncell = len(prob.cell_margin[0])
+    cols = [np.ones((ncell, 1))]
+    pop = [np.array([prob.total])]
+    for cm, tgt in zip(prob.cell_margin, prob.targets, strict=True):
+        ind = np.zeros((ncell, len(tgt)))
+        ind[np.arange(ncell), cm] = 1.0
+        cols.append(ind[:, 1:])
+        pop.append(tgt[1:])
+    return np.hstack(cols), np.concatenate(pop)
+
+
+def calibrate(
+    data: pd.DataFrame,
+    margins: Sequence[Margin],
+    design_weight: str | np.ndarray = "design_weight",
+    *,
+    calfun: str = "raking",
+    bounds: tuple[float, float] = (-math.inf, math.inf),
+    total: float | None = None,
+    tolerance: float = 1e-10,
+    max_iterations: int = 50,
+    trim_weights: tuple[float, float, bool] | None = None,
+    replicate: bool = False,
+) -> RakeResult:
+    """R ``calibrate(svydesign(..., weights = ~design_weight), ~m1 + m2 + ..., population,
+    calfun, bounds = c(lo, hi))`` then optionally ``trimWeights(lower, upper, strict)``.
+
+    Newton steps as R's ``grake`` on raking cells (g depends on a row's cell only): with X the
+    model matrix, D the design weights and eta the Lagrange multipliers,
+    ``g = 1 + F(X eta)``, ``eta += ginv(X' D F'(X eta) X) (T - X' D g)``, stopping when the
+    achieved totals are within ``tolerance x total`` (R stops at ``epsilon = 1e-7`` relative).
+    ``bounds`` are on g = final / design weight. ``trim_weights=(lower, upper, strict)`` are
+    multiples of the mean calibrated weight (R's trimWeights takes absolute values): weights
+    outside are set to the bound and the excess shared equally among the others. Not
+    covered: R's rescaling when every population total is over 20 x the sample total.
+    ``replicate``: `design_weight` is a replicate weight column (zeros allowed).
+    """
+    design = np.asarray(
+        data[design_weight] if isinstance(design_weight, str) else design_weight, dtype=float
+    )
+    if not replicate:
+        _validate_design(design)
+    lo, hi = float(bounds[0]), float(bounds[1])
+    if not lo < 1 < hi:
+        fail(f"weighting.bounds [{lo}, {hi}] must satisfy lower < 1 < upper (g-weights).")
+    fm1, dfun = _calfun(calfun, lo, hi)
+    prob = _setup(data, margins, design, total)
+    xfull, popfull = _calibration_matrix(prob)
+    dcell = np.bincount(prob.cell, weights=design, minlength=len(xfull))
+    keep = _independent_index(xfull, dcell)
+    x, pop = xfull[:, keep], popfull[keep]
+    eta = np.zeros(x.shape[1])
+    sample = x.T @ dcell
+    converged, iterations = False, 0
+    for it in range(1, max_iterations + 1):
+        iterations = it
+        u = x @ eta
+        tmat = x.T @ ((dcell * dfun(u))[:, None] * x)
+        misfit = pop - sample - x.T @ (dcell * fm1(u))
+        if not (np.all(np.isfinite(tmat)) and np.all(np.isfinite(misfit))):
+            break
+        deta = np.linalg.pinv(tmat, rcond=256 * np.finfo(float).eps) @ misfit
+        step = 1.0
+        while True:
+            g = 1 + fm1(x @ (eta + step * deta))
+            if np.all(np.isfinite(g)) or step < 1e-10:
+                break
+            step /= 2
+        eta = eta + step * deta
+        misfit = pop - sample - x.T @ (dcell * fm1(x @ eta))
+        if np.max(np.abs(misfit)) <= tolerance * prob.total:
+            converged = True
+            break
+    g_cell = 1 + fm1(x @ eta)
+    if not converged or np.any(g_cell[dcell > 0] <= 0):
+        worst = _worst_margin(design * g_cell[prob.cell], prob.row_idx, prob.margins,
+                              prob.total)
+        fail(f"Calibration ({calfun}, bounds [{lo}, {hi}]) did not meet the margins after "
+             f"{max_iterations} iterations; worst is {worst}. Widen weighting.bounds, collapse "
+             f"sparse categories or raise weighting.max_iterations.")
+    w = design * g_cell[prob.cell]
+    cal = w
+    trimmed, rounds = 0, 0
+    if trim_weights is not None:
+        mean = float(w.sum()) / len(w)
+        w, trimmed, rounds = trim_weights_r(w, trim_weights[0] * mean, trim_weights[1] * mean,
+                                            strict=trim_weights[2])
+    err = _max_error(w, prob.row_idx, prob.targets) / prob.total
+    return RakeResult(w, iterations, True, err, prob.total, trimmed, rounds, list(margins),
+                      f"calibrate ({calfun})", cal)
+
+
+def calibrate_replicates(data: pd.DataFrame, margins: Sequence[Margin], rep_weights: np.ndarray,
+                         **kwargs: Any) -> np.ndarray:
+    """R ``calibrate()`` on an ``svyrep.design``: every replicate weight column calibrated to
+    the same totals as the full-sample weights (same calfun and bounds). Returns (n x R)."""
+    rw = np.asarray(rep_weights, dtype=float)
+    return np.column_stack([calibrate(data, margins, rw[:, r], replicate=True, **kwargs).weights
+                            for r in range(rw.shape[1])])
+
+
+def _independent_index(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Columns of `x` kept (pivoted QR of sqrt(w) x), in their original order."""
+    a = np.sqrt(w)[:, None] * x
+    _, r, piv = sla.qr(a, mode="economic", pivoting=True)
+    d = np.abs(np.diag(r))
+    rank = int(np.sum(d > d[0] * 1e-10)) if len(d) else 0
+    return np.sort(piv[:rank])
+
+
+def trim_weights_r(w: np.ndarray, lower: float, upper: float,
+                   strict: bool = False) -> tuple[np.ndarray, int, int]:
+    """R ``trimWeights(design, upper, lower, strict)``: clip to [lower, upper], share the amount
+    trimmed equally (not in proportion) among the weights that were inside; with `strict`,
+    repeat until none is outside. Returns (weights, number trimmed at first pass, passes)."""
+    w = np.asarray(w, dtype=float)
+    first, passes = 0, 0
+    while True:
+        outside = (w < lower) | (w > upper)
+        if not outside.any() or passes >= 1000:
+            return w, first, passes
+        if outside.all():
+            fail(f"trim_weights [{lower:.6g}, {upper:.6g}] leaves no weight inside the bounds; "
+                 f"widen weighting.trim_weights.")
+        new = np.clip(w, lower, upper)
+        new[~outside] += float((w - new).sum()) / int((~outside).sum())
+        first = first or int(outside.sum())
+        passes += 1
+        w = new
+        if not strict:
+            return w, first, passes
+
+
 # --------------------------------------------------------------------------- diagnostics
 
 
@@ -546,6 +718,7 @@ def diagnostics(
         "max_margin_error": float(result.max_margin_error),
         "trimmed": int(result.trimmed),
         "trim_rounds": int(result.trim_rounds),
+        "method": result.method,
         "margins": margin_table(data, margins, w),
         "sources": {m.name: {"file": m.source, "note": m.note} for m in margins},
     }

@@ -13,8 +13,14 @@ rule estimate:
         tests="results/tables/{survey}_tests.csv",
         audit="results/tables/{survey}_disclosure_audit.csv",
     params:
-        config=uses("surveys.{survey}.weighted", "analysis.{survey}", "disclosure",
-                    "report.population"),
+        config=uses(
+            "surveys.{survey}.weighted",
+            "surveys.{survey}.design",
+            "analysis.{survey}",
+            "disclosure",
+            "weighting",
+            "report.population",
+        ),
     log:
         "logs/estimate_{survey}.log",
     resources:
@@ -31,7 +37,7 @@ rule model:
     output:
         "results/models/{survey}_{model}_glm.csv",
     params:
-        config=uses("models.{model}"),
+        config=uses("models.{model}", "surveys.{survey}.design", "weighting"),
     log:
         "logs/model_{survey}_{model}.log",
     resources:

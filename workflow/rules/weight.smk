@@ -20,6 +20,10 @@ if WEIGHTED:
         params:
             config=uses(
                 "weighting.design_weight",
+                "weighting.method",
+                "weighting.calfun",
+                "weighting.bounds",
+                "weighting.trim_weights",
                 "weighting.trim",
                 "weighting.tolerance",
                 "weighting.max_iterations",

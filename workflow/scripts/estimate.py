@@ -29,6 +29,8 @@ def main() -> None:
         snakemake.input.data,
         snakemake.input.weights if weighted else None,
         list(snakemake.input.targets) if weighted else [],
+        design=cfg[f"surveys.{survey}.design"],
+        calibration=cfg["weighting"],
     )
     items, breakdowns = analysis["items"], analysis["breakdowns"]
     table = estimate_table(data, meta, design, items, breakdowns, survey,

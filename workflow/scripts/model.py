@@ -14,13 +14,16 @@ snakemake = globals()["snakemake"]
 def main() -> None:
     logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, force=True)
     meta = json.loads(Path(snakemake.input.meta).read_text(encoding="utf-8"))
+    cfg = snakemake.params.config
+    survey = snakemake.wildcards.survey
     weighted = "weights" in snakemake.input.keys()
     data, design = load_design(
         snakemake.input.data,
         snakemake.input.weights if weighted else None,
         list(snakemake.input.targets) if weighted else [],
+        design=cfg[f"surveys.{survey}.design"], calibration=cfg["weighting"],
     )
-    model = snakemake.params.config[f"models.{snakemake.wildcards.model}"]
+    model = cfg[f"models.{snakemake.wildcards.model}"]
     fit = fit_model(data, meta, design, model["outcome"], model["predictors"])
     write_csv(glm_table(fit)[[*GLM_COLUMNS, "label"]], snakemake.output[0])
     logging.info("model on %d complete cases, df %d, design %s", fit.n, fit.df, design.label)

@@ -5,11 +5,12 @@ import json
 import logging
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from parentlink.csvio import neutralise
-from parentlink.errors import run_stage
-from parentlink.weight import diagnostics, rake, read_margin_files
+from parentlink.errors import fail, run_stage
+from parentlink.weight import calibrate, diagnostics, rake, read_margin_files
 
 snakemake = globals()["snakemake"]
 
@@ -21,16 +22,33 @@ def main() -> None:
     data = pd.read_parquet(snakemake.input.data)
     margins = read_margin_files(list(snakemake.input.targets))
     trim = cfg["trim"]
-    result = rake(
-        data, margins, cfg["design_weight"],
-        tolerance=float(cfg["tolerance"]),
-        max_iterations=int(cfg["max_iterations"]),
-        trim=(float(trim["lower"]), float(trim["upper"])) if trim else None,
-    )
+    if cfg["method"] == "rake_trim":
+        result = rake(
+            data, margins, cfg["design_weight"],
+            tolerance=float(cfg["tolerance"]),
+            max_iterations=int(cfg["max_iterations"]),
+            trim=(float(trim["lower"]), float(trim["upper"])) if trim else None,
+        )
+    else:
+        if trim:
+            fail("weighting.trim is the trim-and-re-rake loop of method rake_trim; with method "
+                 "calibrate use weighting.trim_weights (R trimWeights) or bounds, or set "
+                 "weighting.method: rake_trim.")
+        bounds, tw = cfg["bounds"], cfg["trim_weights"]
+        result = calibrate(
+            data, margins, cfg["design_weight"], calfun=cfg["calfun"],
+            bounds=(float(bounds["lower"]), float(bounds["upper"])) if bounds
+            else (-np.inf, np.inf),
+            tolerance=float(cfg["tolerance"]), max_iterations=int(cfg["max_iterations"]),
+            trim_weights=(float(tw["lower"]), float(tw["upper"]), bool(tw["strict"])) if tw
+            else None,
+        )
+    calibrated = result.weights if result.calibrated is None else result.calibrated
     out = pd.DataFrame({
         "respondent_id": data["respondent_id"].astype(str),
         "design_weight": data[cfg["design_weight"]].astype(float),
         "final_weight": result.weights,
+        "calibration_weight": calibrated,
     }).sort_values("respondent_id", kind="mergesort")
     Path(snakemake.output.weights).parent.mkdir(parents=True, exist_ok=True)
     # floats written with repr precision (shortest round-trip)

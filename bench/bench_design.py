@@ -1,0 +1,181 @@
+"""Benchmark declared designs (issue 16) against R's survey package, in one run.
+
+Usage:
+    .venv/bin/python bench/bench_design.py [--rows 1000000] [--psus 2000] [--strata 100]
+        [--replicates 80] [--r-rows 100000] [--r-items 2] [--no-r]
+
+Workload: strata x PSUs (nested), a lognormal design weight, 5 raking margins; R's
+``calibrate(calfun = "raking")`` from the design weights; 40 items (3 categories + don't know,
+excluded from the base) x 8 breakdowns (+ whole sample) with linearised SEs on the declared
+design (strata, PSUs, calibration projection on the design weights), logit CIs and Rao-Scott F
+tests (``estimate_table`` + ``tests_table``; target <= 8 s at 1M). Then the same tables on a
+replicate design: ``--replicates`` bootstrap replicate weights (PSU-level multipliers), each
+re-calibrated (target <= 20 s).
+
+R at --r-rows on the same design (Rscript, timed inside R, excluding start-up and read.csv):
+``calibrate()``; per item ``svymean`` + 8 x ``svyby(svymean)`` and 8 x ``svychisq``, run for
+--r-items items and scaled to 40. Ratios R / Python are printed at the same row count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_stats import is_breakdown, is_item, make_data, margins, meta  # noqa: E402
+
+from parentlink.design import DesignSpec, ReplicateSpec, build_replicates, build_structure
+from parentlink.estimate import design_from_margins, estimate_table, tests_table
+from parentlink.weight import calibrate, calibrate_replicates
+
+
+def make_design_data(n: int, psus: int, strata: int, replicates: int) -> pd.DataFrame:
+    d = make_data(n)
+    rng = np.random.default_rng(16)
+    psu_global = rng.integers(0, psus, n)
+    d["stratum"] = psu_global % strata + 1
+    d["psu"] = psu_global // strata + 1  # numbered within stratum: nest = TRUE
+    if replicates:
+        mult = rng.poisson(1.0, (psus, replicates)).astype(float)
+        rw = d["design_weight"].to_numpy()[:, None] * mult[psu_global]
+        for r in range(replicates):
+            d[f"rw{r + 1}"] = rw[:, r]
+    return d
+
+
+def python_bench(d: pd.DataFrame, replicates: int) -> dict:
+    ms = margins()
+    items = [c for c in d.columns if is_item(c)]
+    brk = [c for c in d.columns if is_breakdown(c)]
+    md = meta(d)
+    r: dict = {"n": len(d)}
+    t0 = time.perf_counter()
+    res = calibrate(d, ms, "design_weight", calfun="raking")
+    r["calibrate"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    structure = build_structure(d, DesignSpec(ids=("psu",), strata="stratum", nest=True))
+    des = design_from_margins(d, res.weights, ms, structure=structure,
+                              projection_weights=d["design_weight"].to_numpy(float),
+                              calibration_weights=res.calibrated)
+    r["design"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    tab = estimate_table(d, md, des, items, brk, "bench")
+    r["est"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    tests = tests_table(d, md, des, items, brk, "bench")
+    r["tests"] = time.perf_counter() - t0
+    r["total"] = r["calibrate"] + r["design"] + r["est"] + r["tests"]
+    print(f"python   n={len(d):>9,}: calibrate {r['calibrate']:.2f} s + design "
+          f"{r['design']:.2f} s + estimates {r['est']:.2f} s ({len(tab):,} rows) + Rao-Scott "
+          f"{r['tests']:.2f} s ({len(tests)} tests) = {r['total']:.2f} s  [target <= 8 s at 1M]")
+    if replicates:
+        t0 = time.perf_counter()
+        reps = build_replicates(d, ReplicateSpec(pattern=r"^rw\d+$", type="bootstrap"))
+        repw = calibrate_replicates(d, ms, reps.weights, calfun="raking")
+        rdes = design_from_margins(d, res.weights, ms, replicates=reps, rep_weights=repw,
+                                   projection_weights=d["design_weight"].to_numpy(float))
+        r["rep_design"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        estimate_table(d, md, rdes, items, brk, "bench")
+        r["rep_est"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        tests_table(d, md, rdes, items, brk, "bench")
+        r["rep_tests"] = time.perf_counter() - t0
+        r["rep_total"] = r["rep_design"] + r["rep_est"] + r["rep_tests"]
+        print(f"python   n={len(d):>9,}: {replicates} replicates: re-calibrate + design "
+              f"{r['rep_design']:.2f} s + estimates {r['rep_est']:.2f} s + Rao-Scott "
+              f"{r['rep_tests']:.2f} s = {r['rep_total']:.2f} s  [target <= 20 s at 1M]")
+    return r
+
+
+R_CODE = r"""
+suppressPackageStartupMessages(library(survey))
+a <- commandArgs(TRUE)
+d <- read.csv(a[1]); m <- read.csv(a[2]); nitems <- as.integer(a[3])
+vars <- c("sex","age_band","region","ethnicity","qualification")
+for (v in vars) d[[v]] <- factor(d[[v]])
+for (b in 0:7) d[[paste0("b", b)]] <- factor(d[[paste0("b", b)]])
+tot <- sum(d$design_weight)
+f <- ~sex + age_band + region + ethnicity + qualification
+pop <- c(tot, unlist(lapply(vars, function(v) m$share[m$variable == v][-1] * tot)))
+d0 <- svydesign(ids = ~psu, strata = ~stratum, nest = TRUE, weights = ~design_weight, data = d)
+t0 <- proc.time()[["elapsed"]]
+dc <- calibrate(d0, f, population = unname(pop), calfun = "raking")
+t_cal <- proc.time()[["elapsed"]] - t0
+t_svyby <- 0; t_chisq <- 0
+for (i in 0:(nitems - 1)) {
+  q <- paste0("q", i); ok <- d[[q]] != 8
+  t0 <- proc.time()[["elapsed"]]
+  dc <- update(dc, yy = factor(ifelse(ok, d[[q]], 1)))
+  ds <- subset(dc, ok)
+  invisible(svymean(~yy, ds))
+  for (b in 0:7) invisible(svyby(~yy, as.formula(paste0("~b", b)), ds, svymean))
+  t_svyby <- t_svyby + proc.time()[["elapsed"]] - t0
+  t0 <- proc.time()[["elapsed"]]
+  for (b in 0:7) invisible(svychisq(as.formula(paste0("~yy+b", b)), ds, statistic = "F"))
+  t_chisq <- t_chisq + proc.time()[["elapsed"]] - t0
+}
+cat("calibrate", t_cal, "\nsvyby", t_svyby, "\nsvychisq", t_chisq, "\n")
+"""
+
+
+def r_bench(d: pd.DataFrame, r_items: int) -> dict | None:
+    if shutil.which("Rscript") is None:
+        print("R: Rscript not found, skipped")
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        t = Path(tmp)
+        keep = [c for c in d.columns if not c.startswith("rw")]
+        d[keep].to_csv(t / "d.csv", index=False)
+        rows = [(m.name, k, float(s)) for m in margins()
+                for k, s in zip(range(1, len(m.shares) + 1), m.shares, strict=True)]
+        pd.DataFrame(rows, columns=["variable", "category", "share"]).to_csv(t / "m.csv",
+                                                                              index=False)
+        (t / "b.R").write_text(R_CODE, encoding="utf-8")
+        out = subprocess.run(["Rscript", str(t / "b.R"), str(t / "d.csv"), str(t / "m.csv"),
+                              str(r_items)], capture_output=True, text=True, check=True)
+    vals = dict(re.findall(r"^(\w+) ([\d.]+)", out.stdout, flags=re.M))
+    scale = 40 / r_items
+    r = {"calibrate": float(vals["calibrate"]), "svyby": float(vals["svyby"]) * scale,
+         "svychisq": float(vals["svychisq"]) * scale}
+    print(f"R        n={len(d):>9,}: calibrate {r['calibrate']:.2f} s; svyby (40 x 8, scaled "
+          f"from {r_items} items) {r['svyby']:.1f} s; svychisq {r['svychisq']:.1f} s")
+    return r
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--psus", type=int, default=2000)
+    ap.add_argument("--strata", type=int, default=100)
+    ap.add_argument("--replicates", type=int, default=80)
+    ap.add_argument("--r-rows", type=int, default=100_000)
+    ap.add_argument("--r-items", type=int, default=2)
+    ap.add_argument("--no-r", action="store_true")
+    a = ap.parse_args()
+    big = make_design_data(a.rows, a.psus, a.strata, a.replicates)
+    python_bench(big, a.replicates)
+    del big
+    if a.no_r:
+        return
+    small = make_design_data(a.r_rows, a.psus, a.strata, 0)
+    py = python_bench(small, 0)
+    r = r_bench(small, a.r_items)
+    if r:
+        print(f"ratio R/python at n={a.r_rows:,}: calibrate {r['calibrate'] / py['calibrate']:.0f}x;"
+              f" svyby vs design+estimates {r['svyby'] / (py['design'] + py['est']):.0f}x; "
+              f"svychisq vs tests {r['svychisq'] / py['tests']:.0f}x")
+
+
+if __name__ == "__main__":
+    main()
