@@ -621,7 +621,8 @@ def weighting_facts(diag: Mapping[str, Any], labels: Labels) -> dict[str, Any]:
         variables = list(dict.fromkeys(str(m["variable"]) for m in diag["margins"]))
     except (TypeError, KeyError):
         fail("weighting diagnostics: 'margins' must be a list of objects with a 'variable'.")
-    return {**{k: diag[k] for k in keys}, "margin_variables": variables,
+    return {**{k: diag[k] for k in keys}, "method": diag.get("method"),
+            "margin_variables": variables,
             "margin_titles": [labels.title(v) for v in variables]}
 
 
@@ -915,8 +916,11 @@ def build_facts(
     for name, r in surveys.items():
         est = Estimates(read_estimates(r.estimates), r.estimates, min_base)
         loaded[name] = Survey(name, est, read_meta(r.meta), read_tests(r.tests), r.weighted)
+        designs = est.df["design"].dropna().astype(str) if "design" in est.df else pd.Series([])
         survey_facts[name] = {
             "label": r.label, "weighted": r.weighted, "flow": flow_facts(read_flow(r.flow)),
+            # The design the standard errors use (estimates' `design` column).
+            "design": str(designs.iloc[0]) if len(designs) else None,
             "weighting": (weighting_facts(read_diagnostics(r.diagnostics), labels)
                           if r.diagnostics is not None else None),
             "disclosure": read_audit(r.audit) if r.audit is not None else None}
