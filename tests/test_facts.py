@@ -722,3 +722,12 @@ def test_how_the_documents_were_read_reaches_the_facts(tmp_path: Path) -> None:
     assert F.reading_facts(None) is None
     with pytest.raises(UserError, match="document quotes not found"):
         F.reading_facts(tmp_path / "absent.json")
+
+
+@pytest.mark.parametrize(("method", "words"), [
+    ("rake_trim", "raked, then trimmed and re-raked"),
+    ("calibrate (logit)", "as R's calibrate() does, calfun logit"),
+    (None, "raked, then trimmed"),
+])
+def test_the_calibration_is_named_in_words(method: str | None, words: str) -> None:
+    assert words in F.method_text(method)

@@ -615,13 +615,22 @@ def flow_facts(df: pd.DataFrame) -> dict[str, Any]:
             "steps": steps}
 
 
+def method_text(method: Any) -> str:
+    """How the weights were made, in words, from the diagnostics' `method`."""
+    text = str(method or "rake_trim")
+    if text == "rake_trim":
+        return "raked, then trimmed and re-raked (the pipeline's own trim loop)"
+    calfun = text.split("(", 1)[1].rstrip(")") if "(" in text else "raking"
+    return f"calibrated from the design weights as R's calibrate() does, calfun {calfun}"
+
+
 def weighting_facts(diag: Mapping[str, Any], labels: Labels) -> dict[str, Any]:
     keys = [k for k in DIAGNOSTIC_KEYS if k != "margins"]
     try:
         variables = list(dict.fromkeys(str(m["variable"]) for m in diag["margins"]))
     except (TypeError, KeyError):
         fail("weighting diagnostics: 'margins' must be a list of objects with a 'variable'.")
-    return {**{k: diag[k] for k in keys}, "method": diag.get("method"),
+    return {**{k: diag[k] for k in keys}, "method": method_text(diag.get("method")),
             "margin_variables": variables,
             "margin_titles": [labels.title(v) for v in variables]}
 
