@@ -37,6 +37,9 @@ _IDENTIFIER_NAME = re.compile(
     r"name$|(^|_)name(_|$)|post_?code|zip_?code|(^|_)address|street|(^|_)nino?(_|$)|nhs_?n",
     re.I,
 )
+# Sample-design variables (PSUs, strata, clusters) name places or units but identify no one: a
+# "primary sampling unit (postcode sector)" is kept for the design, not dropped.
+_DESIGN = re.compile(r"(^|_)(psu|ssu|strat\w*|cluster|fpc)(_|$)|sampling unit|stratum|strata", re.I)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{8,}[0-9]$")
 _POSTCODE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}$", re.I)
@@ -75,7 +78,10 @@ def identifiers(df: pd.DataFrame, meta: dict[str, Any]) -> dict[str, str]:
     """Likely direct identifiers and why: by name, or (text variables) by what most values look like."""
     out = {}
     for col in df.columns:
-        if _IDENTIFIER_NAME.search(col) or _IDENTIFIER_NAME.search(meta["variables"][col]["label"] or ""):
+        label = meta["variables"][col]["label"] or ""
+        if _DESIGN.search(col) or _DESIGN.search(label):
+            continue
+        if _IDENTIFIER_NAME.search(col) or _IDENTIFIER_NAME.search(label):
             out[col] = "name or label suggests a direct identifier"
         elif meta["variables"][col]["type"] == "text":
             text = df[col].dropna().astype(str)
