@@ -136,3 +136,21 @@ def test_multi_response_naming_unknown_item(root: Path) -> None:
     plan["multi_response"][0]["items"].append("src_tarot")
     with pytest.raises(UserError, match="multi_response 'commercial_sources_acceptable' names src_tarot"):
         run_clean("main", plan=plan)
+
+
+def test_open_text_is_kept_apart_from_the_clean_data(cleaned_main, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Default deny: the redacted comments go to <survey>_text.parquet, not into the clean parquet
+    (nor, therefore, the .sav made from it); the plan's text_in_clean opts in."""
+    from parentlink.clean import write_cleaned
+
+    out = {k: tmp_path / f"main{k}" for k in (".parquet", "_meta.json", "_flow.csv", "_text.parquet")}
+    write_cleaned(cleaned_main, out[".parquet"], out["_meta.json"], out["_flow.csv"],
+                  text=out["_text.parquet"])
+    data, text = pd.read_parquet(out[".parquet"]), pd.read_parquet(out["_text.parquet"])
+    assert "comment" not in data.columns and list(text.columns) == ["respondent_id", "comment"]
+    assert text["respondent_id"].tolist() == data["respondent_id"].tolist()
+    meta = __import__("json").loads(out["_meta.json"].read_text())
+    assert "kept apart" in meta["variables"]["comment"]["note"]
+    write_cleaned(cleaned_main, out[".parquet"], out["_meta.json"], out["_flow.csv"],
+                  text=out["_text.parquet"], keep_text=True)
+    assert "comment" in pd.read_parquet(out[".parquet"]).columns

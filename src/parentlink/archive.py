@@ -68,6 +68,7 @@ ROW_LEVEL_OUTPUTS = (
     "results/ingest/{survey}.parquet",
     "results/ingest/{survey}_meta.json",
     "results/clean/{survey}.parquet",
+    "results/clean/{survey}_text.parquet",
     "results/clean/{survey}.sav",
     "results/weights/{survey}_weights.csv",
 )

@@ -8,7 +8,7 @@ metadata says what each means and which are excluded from percentage bases.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -619,7 +619,33 @@ def clean(df: pd.DataFrame, raw_meta: dict[str, Any], plan: dict[str, Any], weig
     return Cleaned(data=data, meta=_meta(ctx, plan["survey"], len(data), weighted), flow=flow, scales=scales)
 
 
-def write_cleaned(c: Cleaned, parquet: str | Path, meta: str | Path, flow: str | Path) -> None:
+TEXT_APART_NOTE = ("kept apart from the clean data and the .sav, in results/clean/{survey}_text"
+                   ".parquet (plan text_in_clean: true keeps it in)")
+
+
+def split_text(c: Cleaned, keep_in_clean: bool = False) -> tuple[Cleaned, pd.DataFrame]:
+    """Open text (redacted at ingest) apart from the clean data: (the clean data without it, a
+    table of respondent_id and the text columns). With `keep_in_clean` (a restricted-access
+    deposit that the plan opts into) the clean data keeps the text as well."""
+    names = [n for n, v in c.meta["variables"].items() if v.get("type") == "text"
+             and n in c.data.columns]
+    text = c.data[["respondent_id", *names]].copy()
+    if keep_in_clean or not names:
+        return c, text
+    variables = {n: (dict(v, note="; ".join(x for x in (v.get("note"), TEXT_APART_NOTE.format(
+                     survey=c.meta.get("survey", "<survey>"))) if x)) if n in names else v)
+                 for n, v in c.meta["variables"].items()}
+    return replace(c, data=c.data.drop(columns=names),
+                   meta=dict(c.meta, variables=variables)), text
+
+
+def write_cleaned(c: Cleaned, parquet: str | Path, meta: str | Path, flow: str | Path,
+                  text: str | Path | None = None, keep_text: bool = False) -> None:
+    """The clean parquet, metadata and flow; with `text`, the open text goes there instead of
+    into the clean parquet (split_text)."""
+    if text is not None:
+        c, apart = split_text(c, keep_text)
+        apart.to_parquet(text, index=False)
     c.data.to_parquet(parquet, index=False)
     m = dict(c.meta, scales=c.scales)
     Path(meta).write_text(json.dumps(m, indent=1, sort_keys=True, ensure_ascii=False) + "\n", "utf-8")

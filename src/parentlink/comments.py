@@ -226,10 +226,11 @@ def select_quotes(
 
 
 def build_quotes(*, data: Path, meta: Path, weights: Path | None, settings: Mapping[str, Any],
-                 out: Path, review: Path | None = None) -> dict[str, Any]:
-    """Read the cleaned survey, select the quotes and write parent_quotes.json (and the
+                 out: Path, review: Path | None = None, text: Path | None = None) -> dict[str, Any]:
+    """Read the cleaned survey (and its open text, kept apart in `text`:
+    results/clean/<survey>_text.parquet), select the quotes and write parent_quotes.json (and the
     candidates for the researcher's approval to `review`)."""
-    for path in (data, meta):
+    for path in (data, meta, *([text] if text is not None else [])):
         if not path.is_file():
             fail(f"{path}: not found; run the clean stage first.")
     approved = [str(a) for a in settings.get("approved", [])]
@@ -237,8 +238,13 @@ def build_quotes(*, data: Path, meta: Path, weights: Path | None, settings: Mapp
     if bad:
         fail(f"config/config.yaml: quotes.approved has {bad[0]!r}, which is not a fingerprint "
              "(q and 12 hex digits); copy it from results/review/quote_candidates.json.")
+    frame = pd.read_parquet(data)
+    if text is not None:
+        apart = pd.read_parquet(text)
+        apart = apart[["respondent_id", *(c for c in apart.columns if c not in frame.columns)]]
+        frame = frame.merge(apart, on="respondent_id", how="left", validate="one_to_one")
     result = select_quotes(
-        pd.read_parquet(data), json.loads(meta.read_text(encoding="utf-8")),
+        frame, json.loads(meta.read_text(encoding="utf-8")),
         text=str(settings["text"]), item=str(settings["item"]), n=int(settings["n"]),
         min_chars=int(settings["min_chars"]), max_chars=int(settings["max_chars"]),
         seed=int(settings["seed"]), weights=None if weights is None else read_final_weights(weights),

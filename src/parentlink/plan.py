@@ -25,6 +25,9 @@ PLAN_SCHEMA: dict[str, Any] = {
         "drop": {"type": "array", "items": {"type": "string"}},
         "text": {"type": "object", "additionalProperties": {"type": "string"}},
         "undeclared_text": {"enum": ["error", "drop"]},
+        # Opt-in for a restricted-access deposit: redacted open text also in the clean data and
+        # .sav. By default it is kept apart in results/clean/<survey>_text.parquet.
+        "text_in_clean": {"type": "boolean"},
         "design_weight": {"type": "string"},
         "timestamps": {
             "type": "object",

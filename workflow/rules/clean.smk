@@ -8,6 +8,8 @@ rule clean:
     output:
         data="results/clean/{survey}.parquet",
         meta="results/clean/{survey}_meta.json",
+        # Open text (redacted), apart from the clean data and .sav: read only to choose quotes.
+        text="results/clean/{survey}_text.parquet",
         flow=report(
             "results/clean/{survey}_flow.csv",
             caption="../report/flow.rst",
@@ -29,6 +31,7 @@ rule export_clean:
     input:
         data="results/clean/{survey}.parquet",
         meta="results/clean/{survey}_meta.json",
+        text="results/clean/{survey}_text.parquet",
         code=code_inputs("export_clean.py"),
     output:
         sav="results/clean/{survey}.sav",

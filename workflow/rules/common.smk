@@ -164,7 +164,8 @@ CODE_VERSION = buildinfo.code_version(Path(workflow.basedir))
 def quotes_inputs(wildcards):
     """Clean data and meta of the quoted survey, and its weights if it is the weighted one."""
     s = config["quotes"]["survey"]
-    inputs = {"data": f"results/clean/{s}.parquet", "meta": f"results/clean/{s}_meta.json"}
+    inputs = {"data": f"results/clean/{s}.parquet", "meta": f"results/clean/{s}_meta.json",
+              "text": f"results/clean/{s}_text.parquet"}
     if s in WEIGHTED:
         inputs["weights"] = f"results/weights/{s}_weights.csv"
     return inputs

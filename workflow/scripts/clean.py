@@ -1,4 +1,5 @@
-"""Rule clean: ingested data + plan -> results/clean/{survey}.parquet, _meta.json, _flow.csv."""
+"""Rule clean: ingested data + plan -> results/clean/{survey}.parquet, _meta.json, _flow.csv and
+the open text apart, _text.parquet."""
 
 import json
 
@@ -16,7 +17,8 @@ def main() -> None:
     raw_meta = json.loads(open(sm.input.meta, encoding="utf-8").read())
     cleaned = clean(pd.read_parquet(sm.input.data), raw_meta, plan,
                     bool(sm.params.config[f"surveys.{sm.wildcards.survey}.weighted"]))
-    write_cleaned(cleaned, sm.output.data, sm.output.meta, sm.output.flow)
+    write_cleaned(cleaned, sm.output.data, sm.output.meta, sm.output.flow, text=sm.output.text,
+                  keep_text=bool(plan.get("text_in_clean", False)))
 
 
 logged_stage(main, sm.output, sm.log[0])

@@ -17,7 +17,11 @@ def main() -> None:
     data = pd.read_parquet(sm.input.data)
     meta = json.loads(open(sm.input.meta, encoding="utf-8").read())
     write_labelled(data, meta, sm.output.sav)
-    book = codebook.protect(codebook.build(data, meta), len(data),
+    # The codebook lists the open-text variables kept apart too (how many answered).
+    text = pd.read_parquet(sm.input.text)
+    apart = text[["respondent_id", *(c for c in text.columns if c not in data.columns)]]
+    listed = data.merge(apart, on="respondent_id", how="left", validate="one_to_one")
+    book = codebook.protect(codebook.build(listed, meta), len(data),
                             int(sm.params.config["disclosure.min_cell"]))
     codebook.write(book, meta["survey"], len(data), sm.output.codebook_csv, sm.output.codebook_html)
 

@@ -13,6 +13,7 @@ sm = snakemake  # type: ignore[name-defined]  # noqa: F821  (injected by Snakema
 def main() -> None:
     weights = Path(sm.input.weights) if "weights" in sm.input.keys() else None
     build_quotes(data=Path(sm.input.data), meta=Path(sm.input.meta), weights=weights,
+                 text=Path(sm.input.text),
                  settings=dict(sm.params.config["quotes"]), out=Path(sm.output.quotes),
                  review=Path(sm.output.review))
 
