@@ -241,7 +241,8 @@ def test_string_timestamps_are_parsed(tmp_path: Path) -> None:
     df = survey(3, q=[1.0, 2, 1], s=["2021-03-06 21:04:33", "2021-03-06T22:00:00+01:00", "2021-03-07"],
                 e=["2021-03-06 21:30:00", "2021-03-06 21:40:00", "2021-03-07 00:20:00"])
     raw = sav(tmp_path, df, variable_value_labels={"q": YES_NO})
-    data, meta = ingest_and_clean(raw, make_plan(tmp_path, timestamps={"start": "s", "end": "e"},
+    data, meta = ingest_and_clean(raw, make_plan(tmp_path, timestamps={"start": "s", "end": "e",
+                                                                       "duration": "duration_sec"},
                                                  drop=[]))
     assert sorted(data["duration_sec"].tolist()) == [1200, 1527, 2400]
 

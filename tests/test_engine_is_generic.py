@@ -20,7 +20,7 @@ from parentlink.plan import load_plan, output_variables
 ROOT = Path(__file__).resolve().parents[1]
 
 # Names the engine itself makes for every survey (docs/data-contract.md), not the study's.
-ENGINE_NAMES = {"respondent_id", "design_weight", "final_weight", "duration_sec", "fieldwork_date"}
+ENGINE_NAMES = {"respondent_id", "design_weight", "final_weight"}
 
 
 def _strings(node: Any) -> list[str]:

@@ -30,7 +30,8 @@ def test_starter_on_the_shipped_main_survey(tmp_path: Path, root: Path,
     plan = load_plan(out)
     assert plan["id"] == "panel_id" and plan["drop"] == ["email"]
     assert plan["text"] == {"Q8": "q8"} and plan["design_weight"] == "design_wt"
-    assert plan["timestamps"] == {"start": "start_time", "end": "end_time"}
+    assert plan["timestamps"] == {"start": "start_time", "end": "end_time",
+                                  "duration": "interview_seconds", "date": "interview_date"}
     assert plan["missing"] == {-1: "not_asked", 8: "dont_know", 9: "refused"}
     assert {"d2", "d9", "d10", "d11"} <= set(plan["numeric"])
     text = out.read_text("utf-8")
@@ -162,7 +163,8 @@ def test_starter_on_a_388_variable_agency_file(tmp_path: Path) -> None:
     assert starter.main([str(raw), "--out", str(out)]) == 0
     plan = load_plan(out)
     assert plan["id"] == "RESPNO" and plan["design_weight"] == "withinwt"
-    assert plan["timestamps"] == {"start": "STARTIME", "end": "ENDTIME"}
+    assert plan["timestamps"] == {"start": "STARTIME", "end": "ENDTIME",
+                                  "duration": "interview_seconds", "date": "interview_date"}
     assert {"RESPEMAIL", "DATEINTR", "LENGTH", "NOCALL_1Other"} <= set(plan["drop"])
     assert {"URBRUR", "THANKS"} <= set(plan["text"])
     meta = run_plan(out, raw)

@@ -17,7 +17,7 @@ import pandas as pd
 
 from parentlink import csvio
 from parentlink.errors import UserError
-from parentlink.plan import declared_missing, resolve_names
+from parentlink.plan import STAMP_ROLES, declared_missing, resolve_names
 
 FLOW_COLUMNS = ["step", "n_before", "n_excluded", "n_after"]
 
@@ -509,9 +509,11 @@ def _finish(ctx: _Context) -> pd.DataFrame:
                 f"{int((w.isna() | (w <= 0)).sum())} row(s): ask the agency for complete weights."
             )
         out["design_weight"] = w.to_numpy()
-    if "timestamps" in plan:
-        out["duration_sec"] = _durations(ctx).round().astype("Int64").to_numpy()
-        out["fieldwork_date"] = ctx.df[plan["timestamps"]["start"]].dt.normalize().to_numpy()
+    stamps = plan.get("timestamps") or {}
+    if stamps.get("duration"):
+        out[stamps["duration"]] = _durations(ctx).round().astype("Int64").to_numpy()
+    if stamps.get("date"):
+        out[stamps["date"]] = ctx.df[stamps["start"]].dt.normalize().to_numpy()
     for name, v in ctx.vars.items():
         if v["type"] == "categorical" and _whole(ctx.df[name]):
             out[name] = pd.array(ctx.df[name], dtype="Int64")
@@ -547,18 +549,20 @@ def _meta(ctx: _Context, survey: str, n: int, weighted: bool) -> dict[str, Any]:
             ),
         }
     weight = ctx.plan.get("design_weight")
-    stamp = (ctx.plan.get("timestamps") or {}).get("start")
+    stamps = ctx.plan.get("timestamps") or {}
+    stamp = stamps.get("start")
     paradata: dict[str, tuple[str, str, str | None, dict[str, Any]]] = {}
     if weight:
         # The agency's own label, format and width of its weight are kept.
         raw = ctx.raw_vars.get(weight, {})
         paradata["design_weight"] = (raw.get("label") or "Design weight", "numeric", weight,
                                      {"measure": "scale", **_display(raw)})
-    if stamp:
-        paradata["duration_sec"] = ("Interview duration (seconds)", "numeric", None,
-                                    {"measure": "scale", "format": "F8.0"})
-        paradata["fieldwork_date"] = ("Interview date", "datetime", stamp,
-                                      {"measure": "scale", "format": "DATE11"})
+    if stamp and stamps.get("duration"):
+        paradata[stamps["duration"]] = ("Interview duration (seconds)", "numeric", None,
+                                        {"measure": "scale", "format": "F8.0"})
+    if stamp and stamps.get("date"):
+        paradata[stamps["date"]] = ("Interview date", "datetime", stamp,
+                                    {"measure": "scale", "format": "DATE11"})
     for name, (label, kind, source, display) in paradata.items():
         variables[name] = {
             "label": label,
@@ -575,7 +579,8 @@ def _meta(ctx: _Context, survey: str, n: int, weighted: bool) -> dict[str, Any]:
 
 def _check_timestamps(ctx: _Context) -> None:
     """The plan's start and end are date-times (a string column was parsed at ingest)."""
-    for role, agency in (ctx.plan.get("timestamps") or {}).items():
+    stamps = ctx.plan.get("timestamps") or {}
+    for role, agency in ((r, stamps[r]) for r in STAMP_ROLES if r in stamps):
         if agency not in ctx.df.columns:
             raise UserError(
                 f"Cleaning plan key 'timestamps/{role}' names {agency}, which {ctx.source} does not "

@@ -280,7 +280,8 @@ def _parse_string_timestamps(df: pd.DataFrame, variables: dict[str, dict[str, An
     """A 'timestamps' variable delivered as text ("2021-03-06 21:04:33") becomes a date-time if every
     value is an ISO 8601 date-time; otherwise one error names the first value that is not."""
     lower = {c.lower(): c for c in df.columns}
-    for role, name in (plan.get("timestamps") or {}).items():
+    stamps = plan.get("timestamps") or {}
+    for role, name in ((r, stamps[r]) for r in ("start", "end") if r in stamps):
         col = name if name in df.columns else lower.get(name.lower())
         if col is None or _kind(df[col]) != "text":
             continue

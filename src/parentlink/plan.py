@@ -29,10 +29,13 @@ PLAN_SCHEMA: dict[str, Any] = {
         # .sav. By default it is kept apart in results/clean/<survey>_text.parquet.
         "text_in_clean": {"type": "boolean"},
         "design_weight": {"type": "string"},
+        # Interview start and end (the agency's names); `duration` and `date` name the cleaned
+        # columns of the interview's length in seconds and its date (left out: not kept).
         "timestamps": {
             "type": "object",
             "required": ["start", "end"],
-            "properties": {"start": {"type": "string"}, "end": {"type": "string"}},
+            "properties": {"start": {"type": "string"}, "end": {"type": "string"},
+                           "duration": {"type": "string"}, "date": {"type": "string"}},
             "additionalProperties": False,
         },
         "missing": {"type": "object", "additionalProperties": {"enum": list(MISSING_KINDS)}},
@@ -184,11 +187,15 @@ def declared_missing(plan: dict[str, Any], agency: str) -> dict[float, str]:
     return out
 
 
+# The timestamps keys that name the agency's variables (duration and date name cleaned columns).
+STAMP_ROLES = ("start", "end")
+
+
 # Keys of a plan that hold the agency's variable names (before renaming).
 def _agency_names(plan: dict[str, Any]) -> list[str]:
     names = [plan["id"], *plan.get("drop", []), *plan.get("text", {}), *plan["rename"]]
     names += [v for v in (plan.get("design_weight"),) if v]
-    names += list((plan.get("timestamps") or {}).values())
+    names += [v for k, v in (plan.get("timestamps") or {}).items() if k in STAMP_ROLES]
     for d in plan.get("declare_missing", []):
         names += ([] if d["variables"] == "all" else d["variables"]) + d["except"]
     return names
@@ -234,7 +241,7 @@ def resolve_names(plan: dict[str, Any], columns: Any, source: str) -> dict[str, 
     if plan.get("design_weight"):
         out["design_weight"] = f(plan["design_weight"])
     if plan.get("timestamps"):
-        out["timestamps"] = {k: f(v) for k, v in plan["timestamps"].items()}
+        out["timestamps"] = {k: f(v) if k in STAMP_ROLES else v for k, v in plan["timestamps"].items()}
     out["declare_missing"] = [
         dict(d, variables=d["variables"] if d["variables"] == "all" else [f(n) for n in d["variables"]],
              **{"except": [f(n) for n in d["except"]]})
@@ -253,9 +260,9 @@ def output_variables(plan: dict[str, Any]) -> dict[str, str]:
     out: dict[str, str] = {"respondent_id": "id"}
     if "design_weight" in plan:
         out["design_weight"] = "weight"
-    if "timestamps" in plan:
-        out["duration_sec"] = "paradata"
-        out["fieldwork_date"] = "paradata"
+    for key in ("duration", "date"):
+        if (plan.get("timestamps") or {}).get(key):
+            out[plan["timestamps"][key]] = "paradata"
     numeric = set(plan.get("numeric", []))
     for name in plan["rename"].values():
         out[name] = "numeric" if name in numeric else "categorical"

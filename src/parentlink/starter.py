@@ -122,6 +122,10 @@ def guess_weight(df: pd.DataFrame, meta: dict[str, Any], skip: set[str]) -> str 
     return None
 
 
+# Names the starter proposes for the interview's length (seconds) and date, made from timestamps.
+STAMP_NAMES = {"duration": "interview_seconds", "date": "interview_date"}
+
+
 def guess_timestamps(meta: dict[str, Any], skip: set[str]) -> dict[str, str] | None:
     dated = [c for c, v in meta["variables"].items() if v["type"] == "datetime" and c not in skip]
     start = [c for c in dated if _START.search(c)]
@@ -201,7 +205,7 @@ def starter_plan(path: str | Path, survey: str | None = None) -> str:
     unexplained: set[float] = set()  # declared codes no value label explains
     undeclared: dict[float, dict[str, str]] = {}  # code -> {variable: kind}
     per_var_missing: dict[str, dict[float, str]] = {}
-    taken: set[str] = {"respondent_id", "design_weight", "duration_sec", "fieldwork_date"}
+    taken: set[str] = {"respondent_id", "design_weight", *STAMP_NAMES.values()}
     for col, v in variables.items():
         if col in used:
             continue
@@ -257,7 +261,8 @@ def starter_plan(path: str | Path, survey: str | None = None) -> str:
         label = variables[weight]["label"]
         lines.append(f"design_weight: {_q(weight)}    # {_q(label) + ' ' if label else ''}CHECK")
     if stamps:
-        lines.append(f"timestamps: {{start: {_q(stamps['start'])}, end: {_q(stamps['end'])}}}    # CHECK")
+        lines.append(f"timestamps: {{start: {_q(stamps['start'])}, end: {_q(stamps['end'])}, "
+                     f"duration: {STAMP_NAMES['duration']}, date: {STAMP_NAMES['date']}}}    # CHECK")
     lines += ["", "# What each user-missing code the file declares means (guessed from its value labels)."]
     conflicts = {c for c, k in file_kinds.items() if len(k) > 1}
     lines.append("missing:" + ("" if study_missing else " {}"))
