@@ -171,3 +171,17 @@ def test_oracle_csvs_are_current(tmp_path: Path) -> None:
         fresh = pd.read_csv(tmp_path / committed.name)
         old = pd.read_csv(committed)
         pd.testing.assert_frame_equal(fresh, old, check_exact=False, rtol=1e-9)
+
+
+def test_a_non_integer_code_is_estimated_as_itself() -> None:
+    """1.5 "Middle" is its own category, never truncated into 1 "Low"."""
+    d = pd.DataFrame({"respondent_id": [str(i) for i in range(10)],
+                      "x": [1, 1, 1.5, 1.5, 1.5, 2, 2, 2, 2, 8]})
+    meta = {"variables": {"x": {"label": "X", "type": "categorical",
+                                "value_labels": {"1": "Low", "1.5": "Middle", "2": "High",
+                                                 "8": "Don't know"},
+                                "missing": {"8": "dont_know"}, "exclude_from_base": [8]}}}
+    table = est.estimate_table(d, meta, est.srs_design(len(d)), ["x"], [], "s")
+    shares = dict(zip(table["category"], table["estimate"], strict=True))
+    assert shares == pytest.approx({"Low": 2 / 9, "Middle": 3 / 9, "High": 4 / 9})
+    assert sorted(map(str, table["category_code"])) == ["1", "1.5", "2"]

@@ -340,13 +340,19 @@ class Coding:
     name: str
     label: str
     index: np.ndarray
-    codes: list[int]
+    codes: list[int | float]
     labels: list[str]
     reported: list[int]
 
     @property
     def k(self) -> int:
         return len(self.codes)
+
+
+def _code(value: Any) -> int | float:
+    """A category code as a number: '8' and 8.0 -> 8, '1.5' -> 1.5 (whole codes are ints)."""
+    f = float(value)
+    return int(f) if f.is_integer() else f
 
 
 def _meta_var(meta: Mapping[str, Any], name: str) -> Mapping[str, Any]:
@@ -365,13 +371,13 @@ def code_variable(data: pd.DataFrame, meta: Mapping[str, Any], name: str,
     if name not in data.columns:
         fail(f"Variable {name} from the analysis config is not a column of the clean data.")
     info = _meta_var(meta, name)
-    excl = {int(c) for c in info.get("exclude_from_base", []) or []}
-    vlab = {int(k): str(v) for k, v in (info.get("value_labels") or {}).items()}
+    excl = {_code(c) for c in info.get("exclude_from_base", []) or []}
+    vlab = {_code(k): str(v) for k, v in (info.get("value_labels") or {}).items()}
     labelled = sorted(c for c in vlab if c not in excl)
     col = data[name]
-    present = pd.unique(col.dropna().astype("int64"))
-    extra = [] if groups_only else sorted(int(c) for c in present if int(c) not in excl
-                                          and int(c) not in vlab)
+    # Codes exactly as delivered: 1.5 "Middle" stays 1.5 (never truncated to 1).
+    present = [_code(c) for c in pd.unique(col.dropna().astype("float64"))]
+    extra = [] if groups_only else sorted(c for c in present if c not in excl and c not in vlab)
     codes = labelled + extra
     values = col.to_numpy(dtype="float64", na_value=np.nan)
     index = np.full(len(col), len(codes), dtype=np.int64)
@@ -698,11 +704,16 @@ def estimate_table(
         tabs = _item_tabs(design, item, groupings)
         rows += _rows_for(survey, item, all_coding(design.n, all_label), [0],
                           domain_proportions(design, tabs[0], [tabs[0].a1.shape[2] - 1]), design)
-        for grp, tab in zip(groupings, tabs, strict=True):
+        # Without breakdowns the one crosstab is the whole sample's only.
+        for grp, tab in zip(groupings, tabs if groupings else [], strict=True):
             groups = list(range(grp.k))
             rows += _rows_for(survey, item, grp, groups, domain_proportions(design, tab, groups),
                               design)
-    return pd.DataFrame(rows, columns=[*ESTIMATE_COLUMNS, "cell_count"])
+    table = pd.DataFrame(rows, columns=[*ESTIMATE_COLUMNS, "cell_count"])
+    if any(isinstance(r["category_code"], float) for r in rows):
+        # A non-integer code anywhere: keep every code as delivered ("1", "1.5"), not as floats.
+        table["category_code"] = pd.Series([r["category_code"] for r in rows], dtype=object)
+    return table
 
 
 def _item_tabs(design: Design, item: Coding, groupings: Sequence[Coding]) -> list[CellTab]:

@@ -263,12 +263,13 @@ def _item_sheet(ws: Worksheet, item: str, label: str, rows: pd.DataFrame,
         cell.font = BOLD
         cell.alignment = Alignment(wrap_text=True, vertical="bottom")
 
-    lookup: dict[tuple[str, int, int], dict[str, Any]] = {}
+    # Category codes as numbers, exactly (1.5 "Middle" is not 1 "Low").
+    lookup: dict[tuple[str, int, float], dict[str, Any]] = {}
     groups: dict[tuple[str, int], tuple[str, Any]] = {}
     for rec in rows.to_dict("records"):
         gkey = (str(rec["group_variable"]), int(rec["group_code"]))
         groups.setdefault(gkey, (str(rec["group"]), rec["base_unweighted"]))
-        lookup[(gkey[0], gkey[1], int(rec["category_code"]))] = rec
+        lookup[(gkey[0], gkey[1], float(rec["category_code"]))] = rec
     ordered = sorted(groups, key=lambda g: g[0] != ALL_GROUP_VARIABLE)  # stable: "all" first
 
     any_na = False
@@ -279,7 +280,7 @@ def _item_sheet(ws: Worksheet, item: str, label: str, rows: pd.DataFrame,
         values: list[Any] = [_group_label(gvar, variables, ctx.population), group,
                              NOT_AVAILABLE if _missing(base) else int(base)]
         for code, _ in categories:
-            values += list(_cells(lookup.get((gvar, gcode, int(code)))))
+            values += list(_cells(lookup.get((gvar, gcode, float(code)))))
         for c, v in enumerate(values, start=1):
             cell = ws.cell(row=r, column=c, value=v)
             if c > 3 and isinstance(v, float):
