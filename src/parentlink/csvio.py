@@ -42,24 +42,24 @@ def unescape_text(value: Any) -> Any:
     return value
 
 
-def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy with every text field neutralised (numeric columns untouched)."""
+def _map_text(frame: pd.DataFrame, fn: Any) -> pd.DataFrame:
+    """A copy with `fn` applied to every text field and column name (numeric columns untouched)."""
     out = frame.copy()
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col].dtype):
-            out[col] = out[col].map(neutralise_text)
-    out.columns = [neutralise_text(str(c)) for c in out.columns]
+            out[col] = out[col].map(fn)
+    out.columns = [fn(str(c)) for c in out.columns]
     return out
+
+
+def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy with every text field neutralised (numeric columns untouched)."""
+    return _map_text(frame, neutralise_text)
 
 
 def unescape(frame: pd.DataFrame) -> pd.DataFrame:
     """A frame read back from a published CSV, with :func:`neutralise` undone."""
-    out = frame.copy()
-    for col in out.columns:
-        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col].dtype):
-            out[col] = out[col].map(unescape_text)
-    out.columns = [unescape_text(str(c)) for c in out.columns]
-    return out
+    return _map_text(frame, unescape_text)
 
 
 def write_csv(table: pd.DataFrame, path: str | Path, float_format: str | None = "%.12g") -> None:
