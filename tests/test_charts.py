@@ -110,3 +110,20 @@ def test_a_chart_that_is_not_valid_svg_stops_the_build() -> None:
     check_svg('<svg xmlns="http://www.w3.org/2000/svg"><text>ok</text></svg>', "fine.svg")
     with pytest.raises(UserError, match="breakdown.svg: the chart is not valid SVG"):
         check_svg('<svg xmlns="http://www.w3.org/2000/svg"><text>a\x00b</text></svg>', "breakdown.svg")
+
+
+def test_a_chart_of_an_unweighted_survey_says_unweighted(tmp_path: Path) -> None:
+    from tests.test_facts import study_config
+
+    _, spec = study_config()
+    findings = {**spec["findings"], "pilot_items": {
+        "kind": "items", "survey": "pilot", "category": 1,
+        "items": {"acc_plan_net": "plan services", "acc_save_net": "save money"}}}
+    facts = build(make_results(tmp_path), report={**spec, "findings": findings})
+    assert facts["findings"]["pilot_items"]["survey"] == "pilot"
+    charts = {"p": {"kind": "bars", "finding": "pilot_items", "axis": "Pilot", "alt": "Pilot."},
+              "w": {"kind": "bars", "finding": "acceptability", "axis": "Main", "alt": "Main."}}
+    C.make_charts(facts, charts, tmp_path / "f", FONTS, tmp_path / "f" / "alt.json")
+    assert "(unweighted %" in (tmp_path / "f" / "p.svg").read_text()
+    main_svg = (tmp_path / "f" / "w.svg").read_text()
+    assert "(weighted %" in main_svg and "unweighted" not in main_svg

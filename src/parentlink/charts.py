@@ -161,9 +161,8 @@ def _finding(facts: Mapping[str, Any], spec: Mapping[str, Any], chart: str) -> M
 
 
 def _weighted(facts: Mapping[str, Any], finding: Mapping[str, Any]) -> bool:
-    items = finding.get("list") or []
-    survey = finding.get("survey") or (items[0].get("survey") if items else None)
-    return bool(facts["surveys"].get(survey, {}).get("weighted", True)) if survey else True
+    """Whether the finding's survey is weighted (its percentages are weighted)."""
+    return bool(facts["surveys"].get(finding.get("survey"), {}).get("weighted", True))
 
 
 def bars_chart(facts: Mapping[str, Any], spec: Mapping[str, Any], path: Path,
@@ -215,7 +214,8 @@ def panels_chart(facts: Mapping[str, Any], spec: Mapping[str, Any], path: Path,
               [_with_base(r["group"], r) for r in rows], colour)
         ax.set_title(title, loc="left", fontsize=9, fontweight="bold")
     _xlabel(axes[-1, 0], [spec["axis"], _base_note(
-        True, found.get("dont_know"), facts.get("population", "respondents"))], width=70)
+        _weighted(facts, found), found.get("dont_know"), facts.get("population", "respondents"))],
+        width=70)
     _save(fig, path)
     parts = []
     for g, title in panels:

@@ -402,7 +402,8 @@ def _items(s: Survey, spec: Mapping[str, Any]) -> dict[str, Any]:
         for name, code in (spec.get("also") or {}).items():
             item[name] = s.cell(variable, code)
         items.append(item)
-    return {"list": items, "by": {i["variable"]: i for i in items}, "ranked": _ranked(items),
+    return {"survey": s.name, "list": items, "by": {i["variable"]: i for i in items},
+            "ranked": _ranked(items),
             "dont_know": _dont_know(s.meta, spec["items"], s.est.source.name)}
 
 
@@ -487,7 +488,8 @@ def _breakdown(s: Survey, spec: Mapping[str, Any], labels: Labels,
         across = {"lowest": min(shown, key=lambda r: (r["pct"], r["group"])),
                   "highest": max(shown, key=lambda r: (r["pct"], r["group"])),
                   "majority_everywhere": all(r["view"] == "majority" for r in shown)}
-    return {"variable": item, "label": s.est.label(item), "by": by, "across": across,
+    return {"survey": s.name, "variable": item, "label": s.est.label(item), "by": by,
+            "across": across,
             "any_differs": any(g["differs"] for g in by.values()),
             "dont_know": _dont_know(s.meta, [item], s.est.source.name)}
 
