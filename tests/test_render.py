@@ -49,7 +49,9 @@ def _briefing(p: dict[str, Any], audience: str, out: Path) -> Path:
     R.render_briefing(audience=audience, document=SPEC["documents"][audience], facts=p["facts"],
                       alt_text=p["alt"], study=STUDY, quotes=p["quotes"], templates_dir=TEMPLATES,
                       engine_dir=ENGINE, fonts_dir=FONTS, results_dir=p["results"],
-                      out_pdf=out / f"{audience}.pdf", out_html=out / f"{audience}.html")
+                      out_pdf=out / f"{audience}.pdf", out_html=out / f"{audience}.html",
+                      audiences={n: d["audience"] for n, d in SPEC["documents"].items()},
+                      surveys=sorted(CFG["surveys"]))
     return out / f"{audience}.pdf"
 
 
@@ -324,8 +326,8 @@ def test_document_findings_in_every_briefing(base: dict[str, Any]) -> None:
     assert "were raised in 25% of local authority documents and 0% of company documents" in la
     assert ("government (local and national) documents most often “Families as a costly burden” "
             "(27 of 42, 64%)") in nat
-    assert "Companies most often described the problem as “hidden risk”" in par
-    assert ("Only about 2 in 10 documents mentioned worries such as “errors and bias in records”"
+    assert "Firms most often said the problem was “hidden risk”" in par
+    assert ("Only about 2 in 10 documents spoke of worries, such as “errors and bias in records”"
             in par)
 
 
@@ -340,7 +342,7 @@ def test_document_findings_follow_the_data(tmp_path: Path) -> None:
     finally:
         CHAIN_PROBLEMS["national_government"].update(old)
     par = _flat(_briefing(p, "parents", tmp_path / "out"))
-    assert "government documents also most often as “hidden risk”" in par
+    assert "Government also most often said it was “hidden risk”" in par
 
 
 # ----------------------------------------------------------------------------- fonts
@@ -392,11 +394,13 @@ def test_every_covered_character_renders_in_the_shipped_font(tmp_path: Path) -> 
 
 def test_briefings_quote_parents_own_words(base: dict[str, Any]) -> None:
     quotes = [q["text"] for q in base["quotes"]["quotes"]]
-    for audience, shown in (("local_authorities", 3), ("national_policy", 1), ("parents", 3)):
+    for audience, shown in (("local_authorities", 3), ("national_policy", 1), ("parents", 2)):
         text = " ".join(_text(base[audience]).split())
         assert "In parents' own words" in text, audience
         assert sum(f"“{q}”" in text for q in quotes) == shown, audience
-        assert "— parent who answered “Unacceptable”" in text
+        # Each quote says which question the parent answered, and how.
+        assert ("— a parent asked about using linked records to identify families who have not "
+                "asked for support, who answered “Unacceptable”") in text, audience
         assert "identify families who have not asked for support" in text  # facts' short wording
 
 

@@ -35,6 +35,9 @@ from parentlink.wording import (  # noqa: E402
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
              "#000000"]
 INK = "#222222"
+# Colours of bars and other marks that carry meaning: Okabe–Ito hues with at least 3:1 contrast
+# against the white page (WCAG 2.2 non-text contrast, 1.4.11; tests/test_accessibility.py).
+GRAPHIC = ["#0072B2", "#D55E00", "#009E73", "#CC79A7"]
 # Chart text names the PDF's own font first (the @font-face "Report Sans" in
 # workflow/templates/base.html, i.e. the shipped DejaVu files), so WeasyPrint never looks for a
 # system font; browsers showing the HTML briefings fall back to DejaVu Sans or any sans-serif.
@@ -98,6 +101,22 @@ def check_svg(svg: str, name: str) -> None:
              "that XML does not allow — check the labels in the clean metadata.")
 
 
+SYNTHETIC_TITLE = "SYNTHETIC DATA, illustrative only"
+
+
+def add_title(path: Path, title: str, synthetic: bool) -> None:
+    """Give the SVG a <title> (what screen readers and browsers show for the file itself),
+    stamped as synthetic when the study's data are; the chart stays valid SVG."""
+    from xml.sax.saxutils import escape
+
+    svg = path.read_text(encoding="utf-8")
+    text = f"{SYNTHETIC_TITLE}: {title}" if synthetic else title
+    at = svg.index(">", svg.index("<svg")) + 1
+    svg = f"{svg[:at]}\n <title>{escape(text)}</title>{svg[at:]}"
+    check_svg(svg, path.name)
+    path.write_text(svg, encoding="utf-8")
+
+
 def _bars(ax: Axes, items: Sequence[Mapping[str, Any]], labels: Sequence[str],
           colour: str) -> None:
     """Horizontal bars (top to bottom in given order) with 95% CI whiskers and value labels."""
@@ -126,8 +145,12 @@ def _xlabel(ax: Axes, lines: Sequence[str], width: int = 62) -> None:
     ax.set_xlabel(text, loc="right", multialignment="center")
 
 
-def _base_note(weighted: bool, dont_know: str | None, population: str) -> str:
-    """'(weighted % of parents who gave a view; 95% confidence interval)'."""
+def _base_note(weighted: bool, dont_know: str | None, population: str,
+               note: str | None = None) -> str:
+    """'(weighted % of parents who gave a view; 95% confidence interval)', or the chart's own
+    `note` (report.charts.<name>.note), e.g. in plain words for a lay audience."""
+    if note is not None:
+        return note
     what = "weighted %" if weighted else "unweighted %"
     if dont_know == "excluded":
         what += f" of {population} who gave a view"
@@ -177,7 +200,8 @@ def bars_chart(facts: Mapping[str, Any], spec: Mapping[str, Any], path: Path,
     colour = OKABE_ITO[0 if _weighted(facts, found) else 3]
     _bars(ax, items, [_with_base(_cap(i["short"]), i) for i in items], colour)
     _xlabel(ax, [spec["axis"], _base_note(_weighted(facts, found), found.get("dont_know"),
-                                          facts.get("population", "respondents"))])
+                                          facts.get("population", "respondents"),
+                                          spec.get("note"))])
     _save(fig, path)
     ranked = found["ranked"]
     hi, lo = ranked["highest"], ranked["lowest"]
@@ -208,14 +232,15 @@ def panels_chart(facts: Mapping[str, Any], spec: Mapping[str, Any], path: Path,
     height = 0.5 + 0.27 * sum(heights) + 0.35 * len(panels)
     fig, axes = plt.subplots(len(panels), 1, layout="constrained", figsize=(WIDTH_IN, height),
                              gridspec_kw={"height_ratios": heights}, sharex=True, squeeze=False)
-    for ax, (g, title), colour in zip(axes[:, 0], panels, OKABE_ITO[1:] * 4, strict=False):
+    for ax, (g, title), colour in zip(axes[:, 0], panels, (GRAPHIC[1:] + GRAPHIC[:1]) * 4,
+                                      strict=False):
         rows = gaps[g]["rows"]
         _bars(ax, [{**r, "variable": r["group_code"]} for r in rows],
               [_with_base(r["group"], r) for r in rows], colour)
         ax.set_title(title, loc="left", fontsize=9, fontweight="bold")
     _xlabel(axes[-1, 0], [spec["axis"], _base_note(
-        _weighted(facts, found), found.get("dont_know"), facts.get("population", "respondents"))],
-        width=70)
+        _weighted(facts, found), found.get("dont_know"), facts.get("population", "respondents"),
+        spec.get("note"))], width=70)
     _save(fig, path)
     parts = []
     for g, title in panels:
@@ -284,11 +309,14 @@ def documents_chart(facts: Mapping[str, Any], spec: Mapping[str, Any], path: Pat
     fig, ax = plt.subplots(layout="constrained", figsize=(WIDTH_IN, height))
     band = 0.8 / max(len(types), 1)
     ys = list(range(len(matrix)))[::-1]
-    for k, (doc_type, colour) in enumerate(zip(types, OKABE_ITO, strict=False)):
+    for k, (doc_type, colour) in enumerate(zip(types, GRAPHIC * 2, strict=False)):
         n_type = docs["by_type"][doc_type]["n_documents"]
         vals = [row["pct"].get(doc_type, 0.0) for row in matrix]
-        ax.barh([y + 0.4 - band * (k + 0.5) for y in ys], vals, height=band * 0.95,
+        bar_ys = [y + 0.4 - band * (k + 0.5) for y in ys]
+        ax.barh(bar_ys, vals, height=band * 0.95,
                 color=colour, label=f"{_clip(docs['doc_type_labels'][doc_type], 30)} (n={n_type})")
+        for y, v in zip(bar_ys, vals, strict=True):  # value labels: readable without the grid
+            ax.text(v + 1, y, f"{v:.0f}%", va="center", ha="left", fontsize=6.5)
     ax.set_yticks(ys, [_clip(row["code"]) for row in matrix])
     ax.set_xlim(0, 100)
     ax.set_xticks(range(0, 101, 20), [f"{t}%" for t in range(0, 101, 20)])
@@ -418,8 +446,12 @@ def make_charts(facts: Mapping[str, Any], charts: Mapping[str, Mapping[str, Any]
     setup_style(font_dir)
     if font_dir is not None:
         facts = printable_tree(facts, font_coverage(font_dir))
-    alt = {name: CHARTS[spec["kind"]](facts, spec, out_dir / f"{name}.svg", name)
-           for name, spec in charts.items()}
+    synthetic = bool(facts.get("study", {}).get("synthetic", False))
+    alt = {}
+    for name, spec in charts.items():
+        path = out_dir / f"{name}.svg"
+        alt[name] = CHARTS[spec["kind"]](facts, spec, path, name)
+        add_title(path, spec.get("title") or spec["alt"], synthetic)
     alt_path.parent.mkdir(parents=True, exist_ok=True)
     alt_path.write_text(json.dumps(alt, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
                         encoding="utf-8")

@@ -469,6 +469,21 @@ def _base_context(facts: Mapping[str, Any], study: Mapping[str, Any], doc_name: 
     }
 
 
+def output_links(audience: str, audiences: Mapping[str, str],
+                  surveys: Sequence[str], html: bool) -> list[dict[str, str]]:
+    """Links from one briefing (reports/briefings/<audience>.*) to the study's other outputs,
+    relative so that they work in the project folder and in an unpacked deposit: the other
+    documents (in the same format), the technical report and each survey's workbook."""
+    ext = "html" if html else "pdf"
+    links = [{"href": f"{name}.{ext}", "text": f"Briefing for {text}"}
+             for name, text in audiences.items() if name != audience]
+    links.append({"href": "../technical_report.pdf",
+                  "text": "Technical report (methods, weighting, limitations; PDF)"})
+    links += [{"href": f"../../results/tables/{s}_tables.xlsx",
+               "text": f"All tables of the {s} survey (Excel workbook)"} for s in surveys]
+    return links
+
+
 def render_briefing(
     *,
     audience: str,
@@ -483,9 +498,12 @@ def render_briefing(
     results_dir: Path,
     out_pdf: Path,
     out_html: Path,
+    audiences: Mapping[str, str] | None = None,
+    surveys: Sequence[str] = (),
 ) -> None:
     """One document of report.documents: `templates_dir`/<audience>.html with the engine's
-    base templates (`engine_dir`) behind it."""
+    base templates (`engine_dir`) behind it. `audiences` ({document name: audience}) and
+    `surveys` give the links to the study's other outputs (`links` in templates)."""
     title = str(document["title"])
     figures = results_dir / "figures"
     for inline, target in ((False, out_pdf), (True, out_html)):
@@ -494,7 +512,8 @@ def render_briefing(
         env = make_env([templates_dir, engine_dir],
                        None if inline else font_coverage(fonts_dir))
         ctx = _base_context(facts, study, audience, title, Assets(figures, fonts_dir, inline))
-        ctx.update(alt=alt_text, audience=audience, inline=inline, quotes=quotes, doc=document)
+        ctx.update(alt=alt_text, audience=audience, inline=inline, quotes=quotes, doc=document,
+                   links=output_links(audience, audiences or {}, surveys, html=inline))
         html = render_html(env, f"{audience}.html", ctx)
         if inline:
             out_html.parent.mkdir(parents=True, exist_ok=True)

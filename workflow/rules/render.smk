@@ -105,7 +105,11 @@ rule render_briefing:
         mem_mb=2000,
         runtime=15,
     params:
-        config=uses("study", "report.documents.{audience}"),
+        # Every document's audience: the links to the other briefings name them.
+        config=uses("study", "report.documents.{audience}",
+                    *[f"report.documents.{a}.audience" for a in AUDIENCES]),
+        audiences=AUDIENCES,
+        surveys=SURVEYS,
         build_epoch=BUILD_EPOCH,
     script:
         "../scripts/render.py"

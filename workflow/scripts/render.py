@@ -59,8 +59,11 @@ def main() -> None:
         )
     else:
         audience = sm.wildcards.audience
+        audiences = {name: cfg[f"report.documents.{name}.audience"]
+                     for name in sm.params.audiences}
         render.render_briefing(audience=audience, out_html=Path(sm.output.html),
-                               document=cfg[f"report.documents.{audience}"], **common)
+                               document=cfg[f"report.documents.{audience}"],
+                               audiences=audiences, surveys=list(sm.params.surveys), **common)
 
 
 with open(sm.log[0], "w", encoding="utf-8") as log:
