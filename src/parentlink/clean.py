@@ -621,7 +621,14 @@ def clean(df: pd.DataFrame, raw_meta: dict[str, Any], plan: dict[str, Any], weig
     scales = _derive(ctx)
     _multi_response(ctx)
     data = _finish(ctx)
-    return Cleaned(data=data, meta=_meta(ctx, plan["survey"], len(data), weighted), flow=flow, scales=scales)
+    meta = _meta(ctx, plan["survey"], len(data), weighted)
+    date = (plan.get("timestamps") or {}).get("date")
+    if date and data[date].notna().any():
+        # The fieldwork period of the respondents kept, for the documents' method notes.
+        days = pd.to_datetime(data[date]).dropna()
+        meta["fieldwork"] = {"first_date": days.min().date().isoformat(),
+                             "last_date": days.max().date().isoformat()}
+    return Cleaned(data=data, meta=meta, flow=flow, scales=scales)
 
 
 TEXT_APART_NOTE = ("kept apart from the clean data and the .sav, in results/clean/{survey}_text"

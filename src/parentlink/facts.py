@@ -8,6 +8,7 @@ cannot leak into a document because it never reaches the template.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from collections.abc import Iterable, Mapping
@@ -876,6 +877,7 @@ class SurveyResults:
     weighted: bool
     diagnostics: Path | None = None
     audit: Path | None = None
+    fieldwork: Mapping[str, str] | None = None  # config surveys.<name>.fieldwork
 
 
 @dataclass(frozen=True)
@@ -934,7 +936,8 @@ def build_facts(
             "design": str(designs.iloc[0]) if len(designs) else None,
             "weighting": (weighting_facts(read_diagnostics(r.diagnostics), labels)
                           if r.diagnostics is not None else None),
-            "disclosure": read_audit(r.audit) if r.audit is not None else None}
+            "disclosure": read_audit(r.audit) if r.audit is not None else None,
+            "fieldwork": fieldwork_facts(loaded[name].meta, r.fieldwork)}
     tables = {name: (read_model(path), cfg) for name, (path, cfg) in models.items()}
     doc_facts, freq = None, None
     if documents is not None:
@@ -954,6 +957,37 @@ def build_facts(
         "findings": findings(report.get("findings") or {}, loaded, tables, labels, freq),
         "documents": doc_facts,
     }
+
+
+def _day(d: dt.date, year: bool = True) -> str:
+    return f"{d.day} {d:%B}" + (f" {d.year}" if year else "")
+
+
+def _period(first: dt.date, last: dt.date) -> str:
+    """'3 to 28 March 2021', '28 February to 14 March 2021', '30 December 2020 to 4 January
+    2021'; English month names whatever the machine's locale (the C locale's)."""
+    if first == last:
+        return _day(first)
+    if (first.year, first.month) == (last.year, last.month):
+        return f"{first.day} to {_day(last)}"
+    return f"{_day(first, first.year != last.year)} to {_day(last)}"
+
+
+def fieldwork_facts(meta: Mapping[str, Any], declared: Mapping[str, str] | None
+                    ) -> dict[str, Any]:
+    """When, how and by whom a survey was done: the interview dates of the respondents kept
+    (clean metadata `fieldwork`, from the plan's timestamps.date) and what the config declares
+    (agency, mode, response rate; `dates` in words overrides the computed period)."""
+    found = dict(meta.get("fieldwork") or {})
+    out: dict[str, Any] = {"first_date": found.get("first_date"),
+                           "last_date": found.get("last_date"),
+                           "agency": None, "mode": None, "response_rate": None, "dates": None}
+    out.update({k: v for k, v in (declared or {}).items() if v})
+    if out["dates"] is None and out["first_date"]:
+        first = dt.date.fromisoformat(out["first_date"])
+        last = dt.date.fromisoformat(out["last_date"])
+        out["dates"] = _period(first, last)
+    return out
 
 
 def write_facts(facts: Mapping[str, Any], path: Path) -> None:

@@ -48,7 +48,14 @@ import markupsafe
 
 from parentlink import FALLBACK_SOURCE_DATE_EPOCH, __version__
 from parentlink.errors import fail
-from parentlink.wording import SUPPRESSION_MARK, font_coverage, one_in, pct_text, printable
+from parentlink.wording import (
+    SUPPRESSION_MARK,
+    font_coverage,
+    odds_words,
+    one_in,
+    pct_text,
+    printable,
+)
 
 if TYPE_CHECKING:  # pandas is imported only by the technical report (~0.3 s a briefing saves)
     import pandas as pd
@@ -162,7 +169,7 @@ def make_env(templates_dir: Path | Sequence[Path],
         finalize=finalize,
     )
     env.filters.update(pct=pct_finding, pct_ci=pct_ci, one_in=one_in, num=num, clip=clip, cap=cap,
-                       items_by_variable=items_by_variable)
+                       items_by_variable=items_by_variable, odds_words=odds_words)
     return env
 
 

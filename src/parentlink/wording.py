@@ -51,6 +51,31 @@ def one_in(pct: float) -> str:
     return f"about {round(pct / 10)} in 10"
 
 
+_FRACTIONS = [(1 / 2, "half"), (1 / 3, "a third"), (1 / 4, "a quarter"), (1 / 5, "a fifth"),
+              (1 / 6, "a sixth"), (1 / 7, "a seventh"), (1 / 8, "an eighth"), (1 / 10, "a tenth")]
+
+
+def odds_words(odds_ratio: float) -> str:
+    """An odds ratio in words, for readers who do not read odds ratios: 0.19 -> 'about a fifth
+    the odds', 0.34 -> 'about a third the odds', 4.5 -> 'about 4.5 times the odds', 1.1 ->
+    'about the same odds'. Below 1 the nearest simple fraction (half to a tenth; under a tenth:
+    'less than a tenth'); above 1 a multiple rounded to one decimal under 10, whole above.
+    It says odds, not likelihood: odds ratios overstate risk ratios when the outcome is common."""
+    if not odds_ratio > 0:
+        raise ValueError(f"odds ratio must be positive, got {odds_ratio!r}")
+    if 0.87 <= odds_ratio <= 1.15:
+        return "about the same odds"
+    if odds_ratio < 1:
+        if odds_ratio < 0.09:
+            return "less than a tenth the odds"
+        if odds_ratio > 0.6:
+            return f"about {round(odds_ratio * 100):d}% of the odds"
+        best = min(_FRACTIONS, key=lambda f: abs(f[0] - odds_ratio) / f[0])
+        return f"about {best[1]} the odds"
+    times = f"{odds_ratio:.1f}".removesuffix(".0") if odds_ratio < 10 else f"{odds_ratio:.0f}"
+    return f"about {times} times the odds"
+
+
 def load_facts(path: Path) -> dict[str, Any]:
     if not path.is_file():
         fail(f"{path}: facts file not found; run the 'facts' rule first.")

@@ -19,7 +19,7 @@ def main() -> None:
             flow=Path(inp[f"flow_{name}"]), meta=Path(inp[f"meta_{name}"]),
             label=s.get("label") or name, weighted=bool(s["weighted"]),
             diagnostics=Path(inp[f"diagnostics_{name}"]) if s["weighted"] else None,
-            audit=Path(inp[f"audit_{name}"]))
+            audit=Path(inp[f"audit_{name}"]), fieldwork=s.get("fieldwork"))
         for name, s in cfg["surveys"].items()}
     models = {name: (Path(inp[f"model_{name}"]), m) for name, m in (cfg["models"] or {}).items()}
     parts = ("code_frequencies", "cooccurrence", "chains", "reliability")
