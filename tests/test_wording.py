@@ -44,3 +44,20 @@ def test_pdf_templates_print_only_covered_characters(tmp_path: Path) -> None:
     assert pdf == "<b>\ufffd&lt;&amp;</b>|\ufffd&lt;&amp;|12"
     html = R.make_env(tmp_path).get_template("t.html").render(**ctx)
     assert html == "<b>😀&lt;&amp;</b>|😀&lt;&amp;|12"  # the HTML version keeps every character
+
+
+@pytest.mark.parametrize(("odds_ratio", "words"), [
+    (0.185, "about a fifth the odds"), (0.34, "about a third the odds"),
+    (0.106, "about a tenth the odds"), (0.5, "about half the odds"),
+    (0.25, "about a quarter the odds"), (0.05, "less than a tenth the odds"),
+    (0.75, "about 75% of the odds"), (1.0, "about the same odds"), (0.9, "about the same odds"),
+    (1.15, "about the same odds"), (1.6, "about 1.6 times the odds"),
+    (4.5, "about 4.5 times the odds"), (2.0, "about 2 times the odds"),
+    (7.36, "about 7.4 times the odds"), (12.4, "about 12 times the odds")])
+def test_odds_ratios_in_words(odds_ratio: float, words: str) -> None:
+    assert W.odds_words(odds_ratio) == words
+
+
+def test_odds_words_refuse_a_non_positive_ratio() -> None:
+    with pytest.raises(ValueError):
+        W.odds_words(0.0)
