@@ -228,7 +228,7 @@ def readable_name(prefix: str, label: str) -> str:
     out = prefix
     for word in text.split():
         if len(out) + 1 + len(word) > MAX_SHEET_NAME:
-            if out == prefix:
+            if len(out) < MAX_SHEET_NAME - 8:  # a long word: cut it rather than leave space
                 out = f"{out} {word}"[:MAX_SHEET_NAME]
             break
         out = f"{out} {word}"
