@@ -136,10 +136,14 @@ def write_extras(tmp_path: Path) -> wbk.Extras:
         "by_region": {"survey": "main", "label": "Trust social services?", "by": {"region": {
             "lowest": {"group": "South", "base": 120, "suppressed": True, **{
                 k: 100 * v for k, v in HIDDEN.items()}}}}},
-        "pilot_only": {"survey": "pilot", "label": "Pilot figure", "base": 300, "pct": 12.0}}}))
+        "pilot_only": {"survey": "pilot", "label": "Pilot figure", "base": 300, "pct": 12.0},
+        # a comparison quoting the first finding again: listed once
+        "heard_again": {"against": [{"label": "Heard of linkage", "base": 900, "pct": 44.04,
+                                     "ci_lower": 41.2, "ci_upper": 47.0, "suppressed": False}]},
+    }}))
     return wbk.Extras(tests=tests, models={"licence": model}, diagnostics=diagnostics,
                       facts=facts, finding_surveys={"heard": "main", "by_region": "main",
-                                                    "pilot_only": "pilot"})
+                                                    "pilot_only": "pilot", "heard_again": "main"})
 
 
 @pytest.fixture()
@@ -245,7 +249,7 @@ def test_other_results_sheets(built: Path) -> None:
     assert rows[1] == ("heard", "Heard of linkage", "All parents", 44.0, 41.2, 47.0, 900)
     assert rows[2] == ("by_region / by / region / lowest", "Trust social services?", "South",
                        "[c]", "[c]", "[c]", 120)
-    assert len(rows) == 3  # the pilot's finding is in the pilot's workbook only
+    assert len(rows) == 3  # the pilot's finding is in the pilot's workbook only; no repeats
     model = sheet_of(book, "Model licence: survey-weighted logistic regression")
     assert model.title == "Model Licence"
     assert ["Region of residence: South", "region=2", 0.4, 0.2, 2.0, 0.05, 1.49, 1.0, 2.2] in [

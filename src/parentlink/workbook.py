@@ -461,10 +461,18 @@ def _figure_rows(node: Any, where: list[str], label: str, population: str,
 
 def _figures_sheet(facts: Mapping[str, Any], surveys: Mapping[str, str],
                    ctx: Context) -> TableSheet | None:
-    rows: list[list[Any]] = []
+    found: list[list[Any]] = []
     for name, finding in (facts.get("findings") or {}).items():
         if surveys.get(name) == ctx.survey:
-            _figure_rows(finding, [name], "", ctx.population, rows)
+            _figure_rows(finding, [name], "", ctx.population, found)
+    # A figure a finding repeats (its list and its lookup by item; a comparison quoting another
+    # finding) is listed once, where it first appears.
+    seen: set[tuple[Any, ...]] = set()
+    rows: list[list[Any]] = []
+    for row in found:
+        if tuple(row[1:]) not in seen:
+            seen.add(tuple(row[1:]))
+            rows.append(row)
     if not rows:
         return None
     pct = "% (weighted)" if ctx.weighted else "%"
