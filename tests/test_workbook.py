@@ -432,6 +432,16 @@ def test_bad_inputs_fail_cleanly(inputs: tuple[Path, Path], tmp_path: Path) -> N
         wbk.read_estimates(bad)
     with pytest.raises(UserError, match="no rows for survey"):
         wbk.build_workbook(wbk.read_estimates(inputs[0]), meta(), context(survey="pilot"))
+    extras = write_extras(tmp_path)
+    tests = pd.read_csv(extras.tests).drop(columns=["withheld"])
+    tests.to_csv(bad, index=False)
+    with pytest.raises(UserError, match=r"bad.csv: lacks column\(s\) withheld; re-run the estimate"):
+        wbk.build_workbook(wbk.read_estimates(inputs[0]), meta(), context(),
+                           wbk.Extras(tests=bad))
+    out = tmp_path / "never.xlsx"
+    with pytest.raises(UserError, match="lacks column"):
+        wbk.write_workbook(*inputs, out, context(), wbk.Extras(models={"m": bad}))
+    assert not out.exists() and not out.with_name("never.xlsx.part").exists()
 
 
 def test_labels_that_look_like_formulas_stay_text(tmp_path: Path) -> None:
