@@ -47,16 +47,24 @@ def weights() -> pd.Series:
     return pd.Series(rng.uniform(0.2, 5.0, N), index=ids[::-1]).loc[ids[::-1]]  # another order
 
 
-def test_weight_by_final_weight_reproduces_the_published_percentages(tmp_path: Path) -> None:
+@pytest.mark.parametrize("dont_know_in_base", [False, True])
+def test_weight_by_final_weight_reproduces_the_published_percentages(
+        tmp_path: Path, dont_know_in_base: bool) -> None:
+    """SPSS: WEIGHT BY final_weight, then the percentages of the codes in the base (the declared
+    missing codes left out, unless the plan keeps "don't know" in the base: then it is counted
+    too, as after MISSING VALUES q ())."""
     data, meta = data_and_meta()
+    if dont_know_in_base:
+        meta["variables"]["q"]["exclude_from_base"] = []
     w = weights()
     out = tmp_path / "main.sav"
     write_labelled(with_final_weight(data, w, "w.csv"), meta, out, synthetic=True,
                    design_variables=["psu", "stratum"])
-    back, _ = pyreadstat.read_sav(str(out))  # user-missing codes read as missing, as SPSS does
+    back, _ = pyreadstat.read_sav(str(out), user_missing=dont_know_in_base)
     published = estimate_table(data, meta, make_design(w.loc[data["respondent_id"]].to_numpy()),
                                ["q"], [], "main")
-    for code in (1, 2, 3):
+    assert len(published) == 3 + dont_know_in_base
+    for code in (1, 2, 3, 8)[:len(published)]:
         valid = back["q"].notna()
         share = back.loc[back["q"] == code, FINAL_WEIGHT].sum() / back.loc[valid, FINAL_WEIGHT].sum()
         estimate = published.loc[published["category_code"] == code, "estimate"].iloc[0]
