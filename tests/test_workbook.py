@@ -255,6 +255,8 @@ def test_other_results_sheets(built: Path) -> None:
     assert ["Region of residence: South", "region=2", 0.4, 0.2, 2.0, 0.05, 1.49, 1.0, 2.2] in [
         list(r) for r in model.iter_rows(values_only=True)]
     tests = book["Tests"]
+    assert any(str(c.value).startswith("Source: ") and str(c.value).endswith("main_tests.csv.")
+               for c in tests["A"][:7])
     body = [tuple(c.value for c in r) for r in tests[next(iter(tests.tables.values())).ref]][1:]
     assert body[0][:8] == ("Had you heard of data linkage?", "heard", "Region of residence",
                            "[c]", "[c]", "[c]", "[c]", "[c]")

@@ -583,25 +583,31 @@ def table_sheets(estimates: pd.DataFrame, meta: Mapping[str, Any], ctx: Context,
     if extras.facts is not None:
         facts = json.loads(Path(extras.facts).read_text(encoding="utf-8"))
         if (figures := _figures_sheet(facts, extras.finding_surveys, ctx)) is not None:
-            sheets.append(figures)
+            sheets.append(_sourced(figures, extras.facts))
     for name, path in sorted(extras.models.items()):
         model = _read_table(path, MODEL_COLUMNS, "model")
         if not model.empty:
-            sheets.append(_model_sheet(name, model, ctx))
+            sheets.append(_sourced(_model_sheet(name, model, ctx), path))
     if extras.tests is not None:
         tests = _read_table(extras.tests, TEST_COLUMNS, "estimate")
         if "survey" in tests:
             tests = tests[tests["survey"].astype(str) == ctx.survey]
         if not tests.empty:
-            sheets.append(_tests_sheet(tests, variables, ctx))
+            sheets.append(_sourced(_tests_sheet(tests, variables, ctx), extras.tests))
     if extras.diagnostics is not None:
-        sheets += _weighting_sheets(json.loads(Path(extras.diagnostics).read_text("utf-8")),
-                                    variables)
+        sheets += [_sourced(w, extras.diagnostics) for w in _weighting_sheets(
+            json.loads(Path(extras.diagnostics).read_text("utf-8")), variables)]
     names = safe_sheet_names([s.name for s in sheets])
     taken = set(variables) | set(items)
     for s in sheets:
         s.name = names[s.name] if names[s.name] not in taken else f"Sheet {s.name}"[:MAX_SHEET_NAME]
     return sheets
+
+
+def _sourced(sheet: TableSheet, path: str | Path) -> TableSheet:
+    """The source statement above a table: the results file it shows."""
+    sheet.lines.append(f"Source: {Path(path).as_posix()}.")
+    return sheet
 
 
 def build_workbook(estimates: pd.DataFrame, meta: Mapping[str, Any], ctx: Context,
