@@ -30,8 +30,10 @@ def data_and_meta() -> tuple[pd.DataFrame, dict[str, Any]]:
         "score": rng.random(N),  # a real-valued scale
     })
     meta: dict[str, Any] = {"survey": "main", "variables": {
-        "stratum": {"label": "Stratum", "type": "categorical", "format": "F4.0", "measure": "unknown"},
-        "psu": {"label": "PSU", "type": "categorical", "format": "F8.2"},
+        "stratum": {"label": "Stratum", "type": "categorical", "format": "F4.0", "measure": "unknown",
+                    "value_labels": {}, "missing": {}},
+        "psu": {"label": "PSU", "type": "categorical", "format": "F8.2", "value_labels": {},
+                "missing": {}},
         "q": {"label": "Question", "type": "categorical", "format": "F8.2", "measure": "ordinal",
               "value_labels": {"1": "Yes", "2": "No", "3": "Maybe", "8": "Don't know"},
               "missing": {"8": "dont_know"}, "exclude_from_base": [8]},
@@ -98,3 +100,14 @@ def test_bad_weights_or_design_fail_cleanly(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="the survey design names cluster, which the clean data lack"):
         write_labelled(data, meta, out, design_variables=["cluster"])
     assert not out.exists()
+
+
+def test_codebook_lists_the_final_weight() -> None:
+    from parentlink import codebook
+    from parentlink.spss import FINAL_WEIGHT_LABEL, with_final_weight_meta
+
+    data, meta = data_and_meta()
+    book = codebook.build(with_final_weight(data, weights(), "w.csv"), with_final_weight_meta(meta))
+    row = book[book["variable"] == FINAL_WEIGHT].iloc[0]
+    assert row["label"] == FINAL_WEIGHT_LABEL and row["type"] == "numeric" and row["n"] == N
+    assert "q" in set(book["variable"]) and "final_weight" not in meta["variables"]

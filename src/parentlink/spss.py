@@ -130,6 +130,14 @@ def with_final_weight(data: pd.DataFrame, weights: pd.Series, source: str) -> pd
     return out
 
 
+def with_final_weight_meta(meta: dict[str, Any]) -> dict[str, Any]:
+    """`meta` with the final weight described (for the codebook, which lists the .sav's
+    variables)."""
+    weight = {"label": FINAL_WEIGHT_LABEL, "type": "numeric", "source": "",
+              "note": "from the weight stage (results/weights)"}
+    return {**meta, "variables": {**meta["variables"], FINAL_WEIGHT: weight}}
+
+
 def write_labelled(data: pd.DataFrame, meta: dict[str, Any], path: str | Path, *,
                    synthetic: bool = False, design_variables: Sequence[str] = ()) -> None:
     """Write cleaned data as a labelled .sav for SPSS users: variable and value labels, missing
