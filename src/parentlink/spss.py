@@ -11,6 +11,7 @@ import math
 import os
 import re
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -84,21 +85,72 @@ def _key(code: float) -> str:
     return str(int(code)) if float(code).is_integer() else repr(float(code))
 
 
+def _whole_numbers(series: pd.Series) -> bool:
+    values = pd.to_numeric(series, errors="coerce").dropna().to_numpy(float)
+    return bool(len(values)) and bool((values == values.round()).all())
+
+
 def _format(v: dict[str, Any], series: pd.Series) -> str | None:
-    """The delivery's SPSS display format (F8.4, DATETIME20, ADATE10), or for a variable the
-    pipeline made: whole-number codes F8.0. Stata formats (%9.0g) and text widths are left to
-    the writer."""
+    """The delivery's SPSS display format (F8.4, DATETIME20, ADATE10), except that a variable
+    holding whole numbers only (answer codes, counts) is shown with no decimals, F<w>.0 (the
+    delivery's width, else 8): SPSS shows code 1 as "1", not "1.00". Stata formats (%9.0g) and
+    text widths are left to the writer."""
     fmt = str(v.get("format") or "").upper()
-    if _SPSS_FORMAT.match(fmt) and not fmt.startswith("A"):
+    if fmt.startswith("A"):
+        return None
+    whole = v.get("type") in ("categorical", "numeric") \
+        and pd.api.types.is_numeric_dtype(series) and _whole_numbers(series)
+    if _SPSS_FORMAT.match(fmt):
+        if whole and fmt.startswith("F") and not fmt.endswith(".0"):
+            return f"F{fmt[1:].split('.')[0]}.0"
         return fmt
-    if v.get("type") == "categorical" and str(series.dtype) == "Int64":
-        return "F8.0"
-    return None
+    return "F8.0" if whole or (v.get("type") == "categorical" and str(series.dtype) == "Int64") \
+        else None
 
 
-def write_labelled(data: pd.DataFrame, meta: dict[str, Any], path: str | Path) -> None:
+FINAL_WEIGHT = "final_weight"
+FINAL_WEIGHT_LABEL = "Final weight (calibrated): WEIGHT BY this to reproduce the published percentages"
+MEASURES = ("nominal", "ordinal", "scale")
+
+
+def file_label(survey: str, synthetic: bool) -> str:
+    """The .sav file label (at most 64 characters), stamped SYNTHETIC for a synthetic study."""
+    label = f"{survey} survey, cleaned by parentlink"
+    return (f"SYNTHETIC DATA: {label}" if synthetic else label)[:64]
+
+
+def with_final_weight(data: pd.DataFrame, weights: pd.Series, source: str) -> pd.DataFrame:
+    """`data` with the final weight (indexed by respondent_id) as its last column, row for row."""
+    ids = data["respondent_id"].astype(str)
+    if len(weights) != len(data) or not ids.isin(weights.index).all():
+        raise UserError(f"{source} does not hold one final weight per respondent of the clean "
+                        "data; rerun the weight rule.")
+    out = data.copy()
+    out[FINAL_WEIGHT] = weights.loc[ids].to_numpy(float)
+    return out
+
+
+def with_final_weight_meta(meta: dict[str, Any]) -> dict[str, Any]:
+    """`meta` with the final weight described (for the codebook, which lists the .sav's
+    variables)."""
+    weight = {"label": FINAL_WEIGHT_LABEL, "type": "numeric", "source": "",
+              "note": "from the weight stage (results/weights)"}
+    return {**meta, "variables": {**meta["variables"], FINAL_WEIGHT: weight}}
+
+
+def write_labelled(data: pd.DataFrame, meta: dict[str, Any], path: str | Path, *,
+                   synthetic: bool = False, design_variables: Sequence[str] = ()) -> None:
     """Write cleaned data as a labelled .sav for SPSS users: variable and value labels, missing
-    codes and ranges, and the delivery's formats, display widths and measurement levels."""
+    codes and ranges, the delivery's display widths and measurement levels (every variable gets
+    one: nominal, ordinal or scale), whole-number formats for codes, and the file label (stamped
+    SYNTHETIC when `synthetic`). A ``final_weight`` column (:func:`with_final_weight`) is written
+    as a scale variable so that ``WEIGHT BY final_weight`` gives the published percentages; the
+    design's strata and cluster variables (`design_variables`) must be in `data`."""
+    absent = [v for v in design_variables if v not in data.columns]
+    if absent:
+        raise UserError(f"clean .sav export: the survey design names {', '.join(absent)}, which "
+                        "the clean data lack; keep them in the cleaning plan (config surveys.<survey>"
+                        ".plan) or correct surveys.<survey>.design.")
     variables = meta["variables"]
     df = data.copy()
     for col in df.columns:
@@ -106,6 +158,8 @@ def write_labelled(data: pd.DataFrame, meta: dict[str, Any], path: str | Path) -
             df[col] = df[col].astype("float64")
     labels = {c: variables.get(c, {}).get("label", c) for c in df.columns}
     labels["respondent_id"] = "Respondent pseudonym"
+    if FINAL_WEIGHT in df.columns:
+        labels[FINAL_WEIGHT] = FINAL_WEIGHT_LABEL
     value_labels = {
         c: {_number(k): v for k, v in variables[c]["value_labels"].items()}
         for c in df.columns
@@ -118,23 +172,20 @@ def write_labelled(data: pd.DataFrame, meta: dict[str, Any], path: str | Path) -
             valid = {float(k) for k in v.get("value_labels", {}) if k not in v["missing"]}
             valid |= set(df[c].dropna().astype(float)) - {float(k) for k in v["missing"]}
             missing[c] = spss_missing(c, v, valid)
-    measure = {
-        c: {"categorical": "nominal", "numeric": "scale", "text": "nominal"}.get(
-            variables[c]["type"], "unknown"
-        )
-        for c in df.columns
-        if c in variables
-    }
-    for c, v in variables.items():
-        if c in measure and v.get("measure") in ("ordinal", "nominal", "scale"):
-            measure[c] = v["measure"]
+    measure: dict[str, str] = {}
+    for c in df.columns:
+        v = variables.get(c, {})
+        default = "scale" if v.get("type") == "numeric" or c == FINAL_WEIGHT else "nominal"
+        measure[c] = v["measure"] if v.get("measure") in MEASURES else default
     formats = {c: f for c in df.columns if (f := _format(variables.get(c, {}), data[c]))}
+    if FINAL_WEIGHT in df.columns:
+        formats[FINAL_WEIGHT] = "F12.6"
     widths = {c: int(variables[c]["display_width"]) for c in df.columns
               if c in variables and variables[c].get("display_width")}
     write_sav(
         df,
         path,
-        file_label=f"{meta['survey']} survey, cleaned by parentlink"[:64],
+        file_label=file_label(str(meta["survey"]), synthetic),
         column_labels=labels,
         variable_value_labels=value_labels,
         missing_ranges=missing,

@@ -32,13 +32,15 @@ rule export_clean:
         data="results/clean/{survey}.parquet",
         meta="results/clean/{survey}_meta.json",
         text="results/clean/{survey}_text.parquet",
+        # The weighted survey's final weight goes into the .sav (WEIGHT BY final_weight).
+        weights=lambda w: [f"results/weights/{w.survey}_weights.csv"] if w.survey in WEIGHTED else [],
         code=code_inputs("export_clean.py"),
     output:
         sav="results/clean/{survey}.sav",
         codebook_csv="results/codebook/{survey}.csv",
         codebook_html=report("results/codebook/{survey}.html", category="Codebook"),
     params:
-        config=uses("disclosure.min_cell"),
+        config=uses("disclosure.min_cell", "study.synthetic", "surveys.{survey}.design"),
         build_epoch=BUILD_EPOCH,
     log:
         "logs/export_clean/{survey}.log",

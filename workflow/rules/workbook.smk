@@ -1,9 +1,24 @@
-# Workbook for people: the estimates as an Excel file, one sheet per item, with a Notes sheet.
+# Workbook for people, to the Analysis Function spreadsheet standard: cover, contents and notes,
+# then one table per sheet: each item's estimates, the briefings' figures, the models, the tests
+# and the weighting diagnostics.
+
+
+def workbook_inputs(wildcards):
+    """The survey's tests, its models, its weighting diagnostics (when weighted), the facts."""
+    s = wildcards.survey
+    inputs = {"tests": f"results/tables/{s}_tests.csv", "facts": "results/report/facts.json"}
+    for name, path in model_outputs().items():
+        if MODELS[name] == s:
+            inputs[f"model_{name}"] = path
+    if s in WEIGHTED:
+        inputs["diagnostics"] = f"results/weights/{s}_diagnostics.json"
+    return inputs
 
 
 rule workbook:
     """Estimates + clean metadata -> results/tables/{survey}_tables.xlsx (suppressed cells [c])."""
     input:
+        unpack(workbook_inputs),
         estimates="results/tables/{survey}_estimates.csv",
         meta="results/clean/{survey}_meta.json",
         code=code_inputs("workbook.py"),
@@ -18,6 +33,8 @@ rule workbook:
             "surveys.{survey}.weighted",
             "weighting.targets",
             "report.population",
+            "report.findings",
+            "models",
         ),
         build_epoch=BUILD_EPOCH,
     log:

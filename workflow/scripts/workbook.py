@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from parentlink.errors import run_stage
-from parentlink.workbook import Context, write_workbook
+from parentlink.workbook import Context, Extras, finding_surveys, write_workbook
 
 sm = snakemake  # type: ignore[name-defined]  # noqa: F821  (injected by Snakemake)
 
@@ -28,8 +28,19 @@ def main() -> None:
         margins=[Path(t).stem for t in cfg["weighting.targets"] or []],
         population=str(cfg["report.population"]),
         estimates_name=str(sm.input.estimates),
+        contact=str(cfg["study"].get("contact") or ""),
+        next_update=str(cfg["study"].get("next_update") or ""),
+        language=str(cfg["study"].get("language") or "en-GB"),
     )
-    write_workbook(sm.input.estimates, sm.input.meta, sm.output[0], ctx)
+    models = {name: path for name, path in sm.input.items() if name.startswith("model_")}
+    extras = Extras(
+        tests=sm.input.tests,
+        models={name.removeprefix("model_"): path for name, path in models.items()},
+        diagnostics=getattr(sm.input, "diagnostics", None),
+        facts=sm.input.facts,
+        finding_surveys=finding_surveys(cfg["report.findings"], cfg["models"] or {}),
+    )
+    write_workbook(sm.input.estimates, sm.input.meta, sm.output[0], ctx, extras)
     logging.info("%s: wrote %s", survey, sm.output[0])
 
 
