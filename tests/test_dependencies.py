@@ -42,6 +42,8 @@ Job = tuple[str, tuple[tuple[str, str], ...]]  # (rule, sorted wildcards)
 
 # Package modules that no rule script imports, and why a change to them re-runs nothing.
 NOT_IN_ANY_RULE = {
+    "accessibility.py": "checks the documents' colours in tests (WCAG contrast); makes no output",
+    "readability.py": "measures the documents' reading level in tests; makes no output",
     "archive.py": "the deposit bundle (rule archive, not part of `all`; `make archive`)",
     "build.py": "the launcher `make` runs; starts Snakemake, makes no output",
     "buildinfo.py": "read while the Snakefile is parsed: the date and version it yields are "
