@@ -61,6 +61,15 @@ from parentlink.errors import fail
 VALUE_COLUMNS = ["estimate", "se", "ci_lower", "ci_upper", "deff_kish"]
 ITEM_GROUP = ["survey", "variable", "group_variable", "group_code"]
 ITEM_CAT_BREAKDOWN = ["survey", "variable", "category_code", "group_variable"]
+# The published reason of a hidden share (estimates column ``suppressed_reason``; empty when
+# shown), from the internal ``suppression`` code.
+REASONS = {"base": "small_base", "cell": "small_cell", "secondary": "complementary"}
+
+
+def _label(out: pd.DataFrame) -> pd.DataFrame:
+    """Set ``suppressed_reason`` from ``suppression``."""
+    out["suppressed_reason"] = out["suppression"].map(REASONS).fillna("").astype(str)
+    return out
 
 
 def suppress(table: pd.DataFrame, min_base: int = 50, min_cell: int = 10,
@@ -76,10 +85,11 @@ def suppress(table: pd.DataFrame, min_base: int = 50, min_cell: int = 10,
         fail("disclosure.min_base and disclosure.min_cell must be positive integers.")
     out = table.reset_index(drop=True).copy()
     reason = np.full(len(out), "", dtype=object)
-    reason[(out["base_unweighted"] < min_base).to_numpy()] = "base"
     counts = out[count_column].to_numpy()
     cell = (counts < min_cell) & ((counts > 0) | suppress_zeros)
     reason[cell] = "cell"
+    # a small group's shares all say "base": which of them are small cells is not published
+    reason[(out["base_unweighted"] < min_base).to_numpy()] = "base"
     suppressed = reason != ""
     # A group hidden for its small base needs protection too: its share would otherwise follow
     # from the whole-sample figure and the other groups' published shares and weighted bases.
@@ -104,7 +114,7 @@ def suppress(table: pd.DataFrame, min_base: int = 50, min_cell: int = 10,
     for col in VALUE_COLUMNS:
         if col in out.columns:
             out[col] = out[col].astype(float).where(~suppressed)
-    return out
+    return _label(out)
 
 
 def _column_has_suppression(table: pd.DataFrame, suppressed: np.ndarray) -> np.ndarray:
@@ -143,21 +153,22 @@ def _complement(table: pd.DataFrame, suppressed: np.ndarray, protected: np.ndarr
 def protect(table: pd.DataFrame, min_base: int = 50, min_cell: int = 10,
             count_column: str = "cell_count", suppress_zeros: bool = False,
             max_steps: int = 200) -> pd.DataFrame:
-    """:func:`suppress`, then complementary suppression until :func:`audit` passes.
+    """Primary suppression, then the cheapest complementary suppression :func:`audit` accepts.
 
-    The rules of :func:`suppress` stop exact recovery from one published total; a reader who
-    combines several totals can still narrow a hidden share (e.g. a two-group breakdown whose
-    whole-sample figure pins the complement). So, item by item: solve the attacker's programme
-    for every hidden share with a requirement (:func:`_requirements`); for each one still too
-    narrow, try the published shares of its breakdown (for a whole-sample share, any share of the
-    item) in order of cost (:func:`_candidates`: smallest group base first, then smallest count),
-    each with the rule closure (:func:`_close`: no line left with a single hidden share), and keep
-    the first that widens the interval enough, or else the one that widens it most (none if
-    nothing widens it). Repeat until every interval is wide enough, or `max_steps` additions were
-    made to the item. Added shares are ``secondary``. What remains exposed (if anything) is
+    Primary shares are those of rules 1 and 2 (:func:`primary`); the rule cascade of
+    :func:`suppress` is not used (it protects complements too, which the attacker's programme
+    shows is not needed, and hid 1,283 shares where this hides fewer: docs/privacy.md). Item by
+    item: the closure (:func:`_close`: no line left with a single hidden share, which would pin
+    it); then, while a hidden share is narrower than its requirement (:func:`_requirements`),
+    each published share of its breakdown (for a whole-sample share, of the item) is tried with
+    the closure it brings, in order of :func:`_cost` (what the trial newly hides, weighted by
+    group size, a group's whole row counted again), and the cheapest that widens the interval
+    enough is kept, else the one that widens it most. Last, complements are taken back one at a
+    time, the most costly first, wherever the audit still passes without them
+    (:func:`_prune`). Added shares are ``secondary``. What remains exposed (if anything) is
     reported by :func:`audit`, and the build fails on it.
     """
-    out = suppress(table, min_base, min_cell, count_column, suppress_zeros)
+    out = primary(table, min_base, min_cell, count_column, suppress_zeros)
     need = _requirements(out, min_cell, suppress_zeros, count_column)
     hidden = out["suppressed"].to_numpy().copy()
     for _, item in out.groupby(["survey", "variable"], sort=False):
@@ -172,40 +183,113 @@ def protect(table: pd.DataFrame, min_base: int = 50, min_cell: int = 10,
     for col in VALUE_COLUMNS:
         if col in out.columns:
             out[col] = out[col].astype(float).where(~hidden)
+    return _label(out)
+
+
+def primary(table: pd.DataFrame, min_base: int = 50, min_cell: int = 10,
+            count_column: str = "cell_count", suppress_zeros: bool = False) -> pd.DataFrame:
+    """Rules 1 and 2 only: ``suppression`` is ``base`` or ``cell`` (or empty), values blanked."""
+    if count_column not in table.columns:
+        fail(f"The estimates table has no {count_column} column; disclosure needs cell counts.")
+    if min_base < 1 or min_cell < 1:
+        fail("disclosure.min_base and disclosure.min_cell must be positive integers.")
+    out = table.reset_index(drop=True).copy()
+    reason = np.full(len(out), "", dtype=object)
+    counts = out[count_column].to_numpy()
+    reason[(counts < min_cell) & ((counts > 0) | suppress_zeros)] = "cell"
+    # a small group's shares all say "base": which of them are small cells is not published
+    # (the audit still holds those to the full width: _requirements reads the counts)
+    reason[(out["base_unweighted"] < min_base).to_numpy()] = "base"
+    out["suppressed"] = reason != ""
+    out["suppression"] = reason
+    for col in VALUE_COLUMNS:
+        if col in out.columns:
+            out[col] = out[col].astype(float).where(~out["suppressed"])
     return out
 
 
 def _protect_item(rows: pd.DataFrame, hidden: np.ndarray, need: np.ndarray, count_column: str,
                   min_cell: int, max_steps: int) -> np.ndarray:
     lay = _Layout(rows)
-    # Hiding more only relaxes the programme (a known value becomes a variable), so an interval
-    # never narrows: a share found wide enough is not solved again.
+    start = hidden.copy()
+    open_ = _open_breakdowns(rows)
+    gid = pd.factorize(pd.MultiIndex.from_frame(rows[["group_variable", "group_code"]]))[0]
+    hidden = _close(rows, hidden, count_column, min_cell, open_)
     weak = [p for p, lo, hi in _audit_item(lay, hidden, need > 0) if hi - lo < need[p] - 1e-9]
     steps = 0
     while weak and steps < max_steps:
         still = []
         for p in weak:
+            # Hiding more only relaxes the programme (a known value becomes a variable), so an
+            # interval never narrows: a share found wide enough is not solved again.
             lo0, hi0 = _interval(lay, hidden, p)
             if hi0 - lo0 >= need[p] - 1e-9:
                 continue
             steps += 1
-            best: tuple[float, np.ndarray] | None = None
+            trials: dict[bytes, tuple[float, np.ndarray]] = {}
             for c in _candidates(rows, hidden, p, count_column):
                 trial = hidden.copy()
                 trial[c] = True
-                trial = _close(rows, trial, count_column, min_cell)
+                trial = _close(rows, trial, count_column, min_cell, open_)
+                trials.setdefault(trial.tobytes(), (_cost(rows, gid, hidden, trial), trial))
+            best: tuple[float, float, np.ndarray] | None = None
+            for cost, trial in sorted(trials.values(), key=lambda t: t[0]):
                 lo, hi = _interval(lay, trial, p)
                 if hi - lo >= need[p] - 1e-9:
-                    best = (np.inf, trial)
+                    best = (np.inf, cost, trial)
                     break
-                if best is None or hi - lo > best[0]:
-                    best = (hi - lo, trial)
+                if best is None or hi - lo > best[0] + 1e-12:
+                    best = (hi - lo, cost, trial)
             if best is None or best[0] <= hi0 - lo0 + 1e-9:
                 continue  # nothing hidden around it widens the interval: the audit reports it
-            hidden = best[1]
+            hidden = best[2]
             if best[0] < np.inf:
                 still.append(p)
         weak = still
+    return _prune(rows, lay, start, hidden, need, count_column, min_cell, open_)
+
+
+def _cost(rows: pd.DataFrame, gid: np.ndarray, hidden: np.ndarray, trial: np.ndarray) -> float:
+    """What hiding `trial` instead of `hidden` costs: each newly hidden share counts its group's
+    unweighted base (a large group's figure is worth more to readers than a small one's), and a
+    group row that becomes wholly hidden counts its base once more (the group vanishes from the
+    item). So a complement goes to the smallest groups and, within a group, to a share whose row
+    keeps other figures; shares already hidden cost nothing."""
+    base = rows["base_unweighted"].to_numpy(float)
+    new = trial & ~hidden
+    size = np.bincount(gid)
+    was = np.bincount(gid, weights=hidden) == size
+    now = np.bincount(gid, weights=trial) == size
+    group_base = np.zeros(len(size))
+    group_base[gid] = base
+    return float(base[new].sum() + group_base[now & ~was].sum())
+
+
+def _prune(rows: pd.DataFrame, lay: _Layout, start: np.ndarray, hidden: np.ndarray,
+           need: np.ndarray, count_column: str, min_cell: int, open_: set[object]) -> np.ndarray:
+    """Take complements back, the largest group's first (a group's added shares together, then
+    one by one), wherever no line is left with a single hidden share and every required interval
+    stays wide enough: a greedy search adds, in one share's interest, what a later addition made
+    unnecessary."""
+    base = rows["base_unweighted"].to_numpy(float)
+    count = rows[count_column].to_numpy(float)
+    gid = pd.factorize(pd.MultiIndex.from_frame(rows[["group_variable", "group_code"]]))[0]
+    extra = np.flatnonzero(hidden & ~start)
+    want = need > 0
+    tries: list[np.ndarray] = []
+    for g in dict.fromkeys(gid[extra[np.lexsort((extra, -base[extra]))]]):
+        mine = extra[gid[extra] == g]
+        tries += [mine] + ([np.array([s]) for s in mine[np.argsort(-count[mine], kind="stable")]]
+                           if len(mine) > 1 else [])
+    for back in tries:
+        if not hidden[back].all():
+            continue
+        trial = hidden.copy()
+        trial[back] = False
+        if not np.array_equal(_close(rows, trial, count_column, min_cell, open_), trial):
+            continue
+        if all(hi - lo >= need[p] - 1e-9 for p, lo, hi in _audit_item(lay, trial, want)):
+            hidden = trial
     return hidden
 
 
@@ -222,13 +306,18 @@ def _candidates(rows: pd.DataFrame, hidden: np.ndarray, p: int, count_column: st
     return [int(i) for i in free[order]]
 
 
-def _close(rows: pd.DataFrame, hidden: np.ndarray, count_column: str, min_cell: int) -> np.ndarray:
+def _close(rows: pd.DataFrame, hidden: np.ndarray, count_column: str, min_cell: int,
+           open_: set[object] | None = None) -> np.ndarray:
     """Hide more until no group (or the whole sample) has exactly one hidden share and no category
     of a breakdown has exactly one hidden group share while its whole-sample share is published.
     Within a group the complement is the smallest count of at least min_cell (else the largest);
-    across groups, the group with the smallest base."""
+    across groups, the group with the smallest base. A breakdown whose groups leave respondents
+    out (no answer to the breakdown question) is not closed across groups: those respondents'
+    unknown answers already keep a single hidden group share from being pinned, and the audit
+    checks by how much."""
     gvar = rows["group_variable"].to_numpy()
     gcode = rows["group_code"].to_numpy()
+    open_ = _open_breakdowns(rows) if open_ is None else open_
     cat = rows["category_code"].to_numpy()
     count = rows[count_column].to_numpy()
     base = rows["base_unweighted"].to_numpy()
@@ -246,6 +335,8 @@ def _close(rows: pd.DataFrame, hidden: np.ndarray, count_column: str, min_cell: 
                 pick = big[np.argmin(count[big])] if len(big) else free[np.argmax(count[free])]
                 hidden[pick] = changed = True
         for b in dict.fromkeys(gvar[gvar != "all"]):
+            if b in open_:
+                continue
             for k in dict.fromkeys(cat):
                 if k in whole_hidden:
                     continue
@@ -255,6 +346,18 @@ def _close(rows: pd.DataFrame, hidden: np.ndarray, count_column: str, min_cell: 
                     hidden[free[np.lexsort((free, base[free]))[0]]] = changed = True
         whole_hidden = {k for k in cat[(gvar == "all") & hidden]}
     return hidden
+
+
+def _open_breakdowns(rows: pd.DataFrame) -> set[object]:
+    """Breakdowns of one item whose groups' weighted bases add up to less than the whole
+    sample's (by more than rounding)."""
+    whole = rows.loc[rows["group_variable"] == "all", "base_weighted"]
+    if not len(whole):
+        return set()
+    firsts = rows[rows["group_variable"] != "all"].drop_duplicates(["group_variable", "group_code"])
+    covered = firsts.groupby("group_variable", sort=False)["base_weighted"].sum()
+    total = float(whole.iloc[0])
+    return {b for b, v in covered.items() if total - float(v) > 1e-6 * max(total, 1.0)}
 
 
 # --------------------------------------------------------------------------- audit
@@ -277,9 +380,10 @@ def _requirements(table: pd.DataFrame, min_cell: int, suppress_zeros: bool,
 
     A reader who does not know why a share is hidden must assume each one is a small cell, so
     without a ``suppression`` column every hidden share needs :func:`required_width`. With the
-    reasons (the build's own audit): a ``secondary`` share is hidden only to protect others and
-    needs no width of its own (the cells it protects are audited), and an empty cell hidden only
-    for its group's base needs none either unless ``suppress_zeros`` (a 0% identifies nobody)."""
+    reasons: a ``secondary`` share is hidden only to protect others and needs no width of its own
+    (the cells it protects are audited); a share hidden for its group's base needs the full width
+    where it is a small cell (known only with the counts, in the build) and otherwise one
+    respondent's worth, 1 / base (capped like the rest)."""
     hidden = table["suppressed"].astype(bool).to_numpy()
     base = table["base_unweighted"].to_numpy(float)
     need = np.where(hidden, np.minimum(1.0, (min_cell - 1) / np.where(base > 0, base, 1.0)), 0.0)
@@ -297,11 +401,17 @@ def _requirements(table: pd.DataFrame, min_cell: int, suppress_zeros: bool,
     if "suppression" in table.columns:
         reason = table["suppression"].fillna("").astype(str).to_numpy()
         need[reason == "secondary"] = 0.0
+        # A share hidden for its group's base that is not a small cell (or whose count is not
+        # known, as in a published table) must not be worked out to within one respondent: that
+        # would publish the figure the quality rule withholds.
+        one = np.minimum(need, 1.0 / np.where(base > 0, base, 1.0))
         if count_column in table.columns:
             count = table[count_column].to_numpy()
-            need[(reason == "base") & (count >= min_cell)] = 0.0
-            if not suppress_zeros:
-                need[(reason == "base") & (count == 0)] = 0.0
+            small = (count < min_cell) & ((count > 0) | suppress_zeros)
+            loose = (reason == "base") & ~small
+        else:
+            loose = reason == "base"
+        need[loose] = one[loose]
     return need
 
 
@@ -585,10 +695,12 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m parentlink.disclosure audit <estimates.csv> [--min-cell N]``: attack a published
     estimates table. Exit 1 if any hidden share can be narrowed below the required width.
 
-    A reader does not know why a share is hidden, so here every hidden share is held to
-    :func:`required_width` (the build's own audit, with the reasons, holds only small cells to it:
-    see results/tables/{survey}_disclosure_audit.csv); a share reported here may be a secondary one
-    that protects nobody by itself."""
+    The reasons published in ``suppressed_reason`` are used: a ``complementary`` share protects
+    others and needs no width of its own; every ``small_cell`` and ``small_base`` share is held to
+    :func:`required_width` (the published table has no cell counts, so a group hidden for its base
+    is held to it in every category, which the build's own audit does only for its small cells:
+    see results/tables/{survey}_disclosure_audit.csv). A table without that column is attacked
+    as a reader who does not know the reasons would: every hidden share is held to the width."""
     import argparse
 
     ap = argparse.ArgumentParser(prog="python -m parentlink.disclosure")
@@ -599,10 +711,17 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     from parentlink.csvio import read_csv
 
-    result = audit(read_csv(args.estimates), args.min_cell)
+    table = read_csv(args.estimates)
+    labelled = "suppressed_reason" in table.columns
+    if labelled:
+        codes = {v: k for k, v in REASONS.items()}
+        table["suppression"] = table["suppressed_reason"].fillna("").astype(str).map(codes) \
+            .fillna("")
+    result = audit(table, args.min_cell)
     weak = result[~result["protected"]]
-    print(f"{args.estimates}: {len(result)} hidden shares; {len(weak)} can be narrowed below "
-          f"(min_cell - 1) / unweighted base ({args.min_cell} - 1)")
+    held = "shares labelled small_cell or small_base" if labelled else "hidden shares"
+    print(f"{args.estimates}: {len(result)} hidden shares; {len(weak)} of the {held} can be "
+          f"narrowed below (min_cell - 1) / unweighted base ({args.min_cell} - 1)")
     if len(weak):
         cols = ["variable", "group_variable", "group_code", "category_code", "base_unweighted",
                 "share_low", "share_high", "required"]
