@@ -355,3 +355,40 @@ def test_cli_audit_reads_the_published_reasons(tmp_path, capsys) -> None:  # typ
     write_csv(published(t).drop(columns="suppressed_reason"), path)
     assert main(["audit", str(path)]) == 1
     assert "can be narrowed" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- codebook together
+
+def codebook(counts: dict[int, object], outside: dict[int, object], n: int) -> pd.DataFrame:
+    rows = [{"variable": "respondent_id", "code": np.nan, "in_base": "", "n": n}]
+    rows += [{"variable": "q", "code": c, "in_base": "yes", "n": k} for c, k in counts.items()]
+    rows += [{"variable": "q", "code": c, "in_base": "no", "n": k} for c, k in outside.items()]
+    return pd.DataFrame(rows)
+
+
+def test_a_codebook_count_with_the_shown_shares_gives_back_a_hidden_small_cell() -> None:
+    from parentlink.disclosure import codebook_exposure
+    # the estimates hide 5 and its complement 12; the codebook hides 5 and 83 instead
+    est = suppress(table({("all", 0): [5, 12, 83]}))
+    assert est["suppressed"].tolist() == [True, True, False]
+    book = codebook({1: "[c]", 2: 12, 3: "[c]"}, {8: 20}, 120)
+    # unweighted: 83 = the shown share x base, so 100 - 12 - 83 = 5
+    problems = codebook_exposure(est, book, 10, weighted=False)
+    assert len(problems) == 1 and problems[0].startswith("q code 1:")
+    # weighted: the share does not give the count; 5 and 83 share 88 respondents
+    assert codebook_exposure(est, book, 10, weighted=True) == []
+    # a lone unknown is pinned, even at 9 (a width of 9 would pass were it an interval)
+    nine = suppress(table({("all", 0): [9, 12, 83]}))
+    assert len(codebook_exposure(nine, book, 10, weighted=False)) == 1
+    # the same hidden counts in both: nothing follows
+    same = codebook({1: "[c]", 2: "[c]", 3: 83}, {8: 20}, 120)
+    assert codebook_exposure(est, same, 10, weighted=False) == []
+
+
+def test_hidden_counts_outside_the_base_are_reported() -> None:
+    from parentlink.disclosure import outside_base_exposure
+    est = suppress(table({("all", 0): [40, 60]}))
+    assert outside_base_exposure(est, codebook({1: 40, 2: 60}, {8: "[c]", 9: 30}, 136), 10) == [
+        "q: 1 hidden count(s) outside the base share 6 respondents (n minus the published base)"]
+    assert outside_base_exposure(est, codebook({1: 40, 2: 60}, {8: "[c]", 9: "[c]"}, 136),
+                                 10) == []

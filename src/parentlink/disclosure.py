@@ -662,6 +662,75 @@ def audit_summary(table: pd.DataFrame, result: pd.DataFrame, tests: pd.DataFrame
     }], columns=AUDIT_SUMMARY_COLUMNS)
 
 
+# --------------------------------------------------------------------------- codebook
+
+def codebook_exposure(estimates: pd.DataFrame, codebook: pd.DataFrame, min_cell: int,
+                      weighted: bool, count_column: str = "cell_count") -> list[str]:
+    """Small whole-sample counts a reader can work out from the codebook and the estimates.
+
+    The codebook (unweighted counts per code, ``[c]`` where hidden) and the estimates' whole-sample
+    rows describe the same respondents: the counts of an item's codes in its base add up to the
+    published unweighted base. Known counts are the codebook's shown ones and, for an unweighted
+    survey, the shown whole-sample shares x base (exact there). The unknown counts add up to what
+    is left: a single one is worked out exactly, and of several each lies between 0 and the rest.
+    A small one (1 to ``min_cell`` - 1 respondents, read from `count_column`, which the build's
+    table still has) must keep an interval of at least ``min_cell`` - 1 respondents. One sentence
+    per exposed count (empty: nothing exposed). Not covered: weighted shares (they only
+    approximate counts), and codes outside the base (see :func:`outside_base_exposure`)."""
+    problems: list[str] = []
+    whole = estimates[estimates["group_variable"] == "all"]
+    for var, rows in whole.groupby("variable", sort=True):
+        book = codebook[(codebook["variable"] == var) & codebook["code"].notna()
+                        & (codebook["in_base"].astype(str) == "yes")]
+        if book.empty:
+            continue
+        code = pd.to_numeric(book["code"], errors="coerce").to_numpy(float)
+        count = pd.to_numeric(book["n"], errors="coerce").to_numpy(float)
+        base = float(rows["base_unweighted"].iloc[0])
+        shown = rows[~rows["suppressed"].astype(bool)]
+        if not weighted:  # an unweighted share x base is the count itself
+            exact = dict(zip(shown["category_code"].astype(float),
+                             (shown["estimate"].astype(float) * base).round(), strict=True))
+            count = np.array([exact.get(c, k) for c, k in zip(code, count, strict=True)])
+        unknown = ~np.isfinite(count)
+        true = dict(zip(rows["category_code"].astype(float), rows[count_column], strict=True))
+        small = unknown & np.array([0 < true.get(c, 0) < min_cell for c in code], dtype=bool)
+        if not small.any():
+            continue
+        rest = base - float(count[~unknown].sum())
+        width = rest if unknown.sum() > 1 else 0.0
+        if width < min_cell - 1:
+            problems.append(
+                f"{var} code {code[np.flatnonzero(small)[0]]:g}: a hidden count of fewer than "
+                f"{min_cell} follows to within {width:g} respondents from the codebook's counts "
+                f"and the estimates' unweighted base")
+    return problems
+
+
+def outside_base_exposure(estimates: pd.DataFrame, codebook: pd.DataFrame,
+                          min_cell: int) -> list[str]:
+    """Hidden codebook counts of codes outside an item's base (don't know, not asked) that the
+    survey's n minus the published unweighted base gives back: one sentence each. Reported, not
+    enforced: publishing an unweighted base publishes how many answered outside it."""
+    problems: list[str] = []
+    plain = pd.to_numeric(codebook.loc[codebook["code"].isna(), "n"], errors="coerce").dropna()
+    if not len(plain):
+        return problems
+    n_all = float(plain.iloc[0])
+    whole = estimates[estimates["group_variable"] == "all"]
+    for var, rows in whole.groupby("variable", sort=True):
+        book = codebook[(codebook["variable"] == var) & (codebook["in_base"].astype(str) == "no")]
+        count = pd.to_numeric(book["n"], errors="coerce").to_numpy(float)
+        unknown = ~np.isfinite(count)
+        if not unknown.any():
+            continue
+        rest = n_all - float(rows["base_unweighted"].iloc[0]) - float(count[~unknown].sum())
+        if unknown.sum() == 1 or rest < min_cell - 1:
+            problems.append(f"{var}: {int(unknown.sum())} hidden count(s) outside the base share "
+                            f"{rest:g} respondents (n minus the published base)")
+    return problems
+
+
 # --------------------------------------------------------------------------- tests
 
 TEST_VALUE_COLUMNS = ["chisq", "f", "ndf", "ddf", "p_value"]
@@ -719,9 +788,11 @@ def main(argv: list[str] | None = None) -> int:
             .fillna("")
     result = audit(table, args.min_cell)
     weak = result[~result["protected"]]
-    held = "shares labelled small_cell or small_base" if labelled else "hidden shares"
-    print(f"{args.estimates}: {len(result)} hidden shares; {len(weak)} of the {held} can be "
-          f"narrowed below (min_cell - 1) / unweighted base ({args.min_cell} - 1)")
+    rule = ("small_cell shares narrower than (min_cell - 1) / unweighted base, small_base "
+            "shares narrower than 1 / base" if labelled else
+            "hidden shares narrower than (min_cell - 1) / unweighted base")
+    print(f"{args.estimates}: {len(result)} hidden shares; {len(weak)} can be narrowed below "
+          f"the required width ({rule}; min_cell {args.min_cell})")
     if len(weak):
         cols = ["variable", "group_variable", "group_code", "category_code", "base_unweighted",
                 "share_low", "share_high", "required"]
