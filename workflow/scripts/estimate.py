@@ -67,7 +67,7 @@ def main() -> None:
     write_csv(tests, snakemake.output.tests)
     write_csv(audit_summary(table, result, tests, survey, min_base, min_cell),
               snakemake.output.audit)
-    logging.info("%s: %d estimates (%d suppressed), %d hidden small cells audited, %d tests "
+    logging.info("%s: %d estimates (%d suppressed), %d primary hidden shares audited, %d tests "
                  "withheld, design %s", survey, len(table), int(table["suppressed"].sum()),
                  len(result), int((tests["withheld"] != "").sum()), design.label)
 
