@@ -10,43 +10,41 @@ Rules (config ``disclosure``):
    is in the cell), and suppressing zeros triggers cascades of secondary suppression that
    remove most of a small survey's tables. Set ``disclosure.suppress_zeros: true`` where a 0%
    itself would disclose an attribute of a known group.
-3. Secondary suppression, repeated until nothing changes. Every suppression is *protected*:
-   one from rule 2, one from this rule, and one from rule 1 too — a group hidden for its small
-   base would otherwise be recovered by subtraction (the whole sample minus the other groups'
-   shares x published weighted bases), and with it any small cell inside it.
+3. Complementary suppression, checked by an attacker's linear programme (:func:`protect`, what
+   the build uses). :func:`audit` solves, for every hidden share, the smallest and largest value
+   consistent with everything published about its item (every shown share and every weighted
+   base, whole sample and all breakdowns at once: :class:`_ItemProgramme`), as tau-ARGUS or
+   sdcTable's audit would. A hidden small cell must keep an interval at least
+   :func:`required_width` wide, (min_cell - 1) / unweighted base (a reader cannot tell an empty
+   cell from one of min_cell - 1), capped at what the published whole-sample share of its category
+   already bounds it by; any other share of a small group at least 1 / base. :func:`protect`
+   starts from rules 1 and 2, closes every line that would pin a single hidden share
+   (:func:`_close`), adds the cheapest complements (:func:`_cost`) until every interval is wide
+   enough, and takes back those no longer needed (:func:`_prune`); never a whole-sample share.
+   The build fails (one ``ERROR:`` line) if any hidden share is still exposed
+   (workflow/scripts/estimate.py), or if the codebook's counts give one back
+   (:func:`codebook_exposure`).
 
-   * Within an item x group the reported shares sum to 100% (don't-know is outside the base), so
-     if exactly one protected value is suppressed there, the unsuppressed category with the
-     smallest count is also suppressed.
-   * Across the groups of one breakdown, for one item x category: the weighted count of the
-     whole sample is (about) the sum of the groups' weighted counts (shares x published weighted
-     bases). If exactly one group has a protected suppression there, the unsuppressed group with
-     the smallest base is also suppressed. (The whole-sample row is never suppressed by this.)
-
-4. Complementary suppression checked by an attacker's linear programme (:func:`protect`). The
-   rules above stop exact recovery from one published total, not narrowing by several.
-   :func:`audit` solves, for every hidden share, the smallest and largest value consistent with
-   everything published about its item (every shown share and every weighted base, whole sample
-   and all breakdowns at once: :class:`_ItemProgramme`), as tau-ARGUS or sdcTable's audit would.
-   A hidden small cell must keep an interval at least :func:`required_width` wide, (min_cell - 1)
-   / unweighted base (a reader cannot tell an empty cell from one of min_cell - 1), capped at what
-   the published whole-sample share of its category already bounds it by. :func:`protect` adds
-   complementary suppressions in the cell's breakdown until every interval is wide enough,
-   cheapest first: smaller groups before larger ones, smaller counts first, one cell at a time
-   (with the rule-3 closure), never a whole-sample share. The build fails (one ``ERROR:`` line)
-   if any hidden cell is still exposed (workflow/scripts/estimate.py).
+   :func:`suppress` is the earlier rule cascade, kept as a reference and for its tests: within an
+   item x group a single protected suppression gets the smallest unsuppressed count as complement;
+   across the groups of a breakdown, the smallest group; every suppression, complements included,
+   is protected in turn, repeated until nothing changes. It hides more than :func:`protect`
+   (docs/privacy.md has the figures) and does not stop narrowing by several totals.
 
 Not protected: combinations with tables published elsewhere (e.g. a two-way table of the same
 variables), differencing between overlapping groups of different breakdowns (the programme treats
 breakdowns as separate partitions tied only by the whole sample), and counts derived from weighted
 bases and shares (weighted counts are not unweighted counts, but with near-constant weights they
-are close). Secondary shares and empty cells hidden only for their group's base need no width of
-their own. A large group can still lose its row where an item has two categories (hiding one share
-hides its complement). Bases themselves are shown (group totals, not cell counts).
+are close). Secondary shares need no width of their own. A large group can still lose its row
+where an item has two categories (hiding one share hides its complement). Bases themselves are
+shown (group totals, not cell counts); with the survey's n they give the number outside an item's
+base (:func:`outside_base_exposure`).
 
 Suppressed rows keep their bases; ``estimate``, ``se``, ``ci_lower``, ``ci_upper`` (and
 ``deff_kish``) become empty and ``suppressed`` is True. A ``suppression`` column says why:
-``base`` (rule 1), ``cell`` (rule 2), ``secondary`` (rules 3 and 4).
+``base`` (rule 1; every share of a small group, small cells included), ``cell`` (rule 2),
+``secondary`` (rule 3); the published column ``suppressed_reason`` says the same as
+``small_base``, ``small_cell``, ``complementary`` (:data:`REASONS`).
 """
 
 from __future__ import annotations
