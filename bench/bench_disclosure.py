@@ -1,14 +1,15 @@
 """How much complementary suppression costs, on a built study.
 
 Usage (after a build of the study, which this reads and does not touch):
-    PYTHONPATH=$PWD/src .venv/bin/python bench/bench_disclosure.py [--study DIR] [--old]
+    PYTHONPATH=$PWD/src .venv/bin/python bench/bench_disclosure.py [--study DIR]
 
 For each survey: the estimates before disclosure control (``estimate_table`` on
 results/clean and results/weights, cached in a temporary directory), then ``protect`` with the
 study's ``disclosure`` settings. Prints the number of shares hidden by the primary rules (small
 base, small cell), in total, fully hidden group x item rows of groups with at least ``min_base``
 respondents (and how many of those hold a primary suppression themselves), the largest group
-fully hidden, the seconds taken, and whether the attacker's audit passes.
+fully hidden, the seconds taken, and whether the attacker's audit passes. The "before" figures
+in docs/privacy.md are this script run with PYTHONPATH pointing at a tree of commit d9f9853.
 """
 
 from __future__ import annotations
@@ -74,7 +75,6 @@ def measure(out: pd.DataFrame, min_base: int) -> dict[str, object]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--study", default=".")
-    ap.add_argument("--old", action="store_true", help="the rule-based cascade only (suppress)")
     args = ap.parse_args()
     study = Path(args.study)
     cfg = _config(study)

@@ -212,7 +212,7 @@ def _protect_item(rows: pd.DataFrame, hidden: np.ndarray, need: np.ndarray, coun
     start = hidden.copy()
     open_ = _open_breakdowns(rows)
     gid = pd.factorize(pd.MultiIndex.from_frame(rows[["group_variable", "group_code"]]))[0]
-    hidden = _close(rows, hidden, count_column, min_cell, open_)
+    hidden = _close(rows, hidden, count_column, min_cell, open_, lay)
     weak = [p for p, lo, hi in _audit_item(lay, hidden, need > 0) if hi - lo < need[p] - 1e-9]
     steps = 0
     while weak and steps < max_steps:
@@ -228,7 +228,7 @@ def _protect_item(rows: pd.DataFrame, hidden: np.ndarray, need: np.ndarray, coun
             for c in _candidates(rows, hidden, p, count_column):
                 trial = hidden.copy()
                 trial[c] = True
-                trial = _close(rows, trial, count_column, min_cell, open_)
+                trial = _close(rows, trial, count_column, min_cell, open_, lay)
                 trials.setdefault(trial.tobytes(), (_cost(rows, gid, hidden, trial), trial))
             best: tuple[float, float, np.ndarray] | None = None
             for cost, trial in sorted(trials.values(), key=lambda t: t[0]):
@@ -284,11 +284,31 @@ def _prune(rows: pd.DataFrame, lay: _Layout, start: np.ndarray, hidden: np.ndarr
             continue
         trial = hidden.copy()
         trial[back] = False
-        if not np.array_equal(_close(rows, trial, count_column, min_cell, open_), trial):
+        if not np.array_equal(_close(rows, trial, count_column, min_cell, open_, lay), trial):
             continue
-        if all(hi - lo >= need[p] - 1e-9 for p, lo, hi in _audit_item(lay, trial, want)):
+        if _safe(lay, trial, need, want, set(lay.gvar[back])):
             hidden = trial
     return hidden
+
+
+def _safe(lay: _Layout, hidden: np.ndarray, need: np.ndarray, want: np.ndarray,
+          breakdowns: set[object]) -> bool:
+    """Whether every hidden share flagged in `want` that showing a share of `breakdowns` could
+    narrow keeps its required width (stops at the first that does not). Breakdowns are tied only
+    through hidden whole-sample shares: without one, only the named breakdowns' programmes are
+    solved."""
+    if "all" in breakdowns or (len(lay.whole) and hidden[lay.whole].any()):
+        programmes = _programmes(lay, hidden)
+    else:
+        programmes = [_ItemProgramme(lay, hidden, [b]) for b in lay.breakdowns
+                      if b in breakdowns and hidden[lay.gvar == b].any()]
+    for lp in programmes:
+        for p in sorted(lp.var):
+            if want[p]:
+                lo, hi = lp.interval(p)
+                if hi - lo < need[p] - 1e-9:
+                    return False
+    return True
 
 
 def _candidates(rows: pd.DataFrame, hidden: np.ndarray, p: int, count_column: str) -> list[int]:
@@ -305,7 +325,7 @@ def _candidates(rows: pd.DataFrame, hidden: np.ndarray, p: int, count_column: st
 
 
 def _close(rows: pd.DataFrame, hidden: np.ndarray, count_column: str, min_cell: int,
-           open_: set[object] | None = None) -> np.ndarray:
+           open_: set[object] | None = None, lay: _Layout | None = None) -> np.ndarray:
     """Hide more until no group (or the whole sample) has exactly one hidden share and no category
     of a breakdown has exactly one hidden group share while its whole-sample share is published.
     Within a group the complement is the smallest count of at least min_cell (else the largest);
@@ -313,16 +333,16 @@ def _close(rows: pd.DataFrame, hidden: np.ndarray, count_column: str, min_cell: 
     out (no answer to the breakdown question) is not closed across groups: those respondents'
     unknown answers already keep a single hidden group share from being pinned, and the audit
     checks by how much."""
-    gvar = rows["group_variable"].to_numpy()
-    gcode = rows["group_code"].to_numpy()
+    lay = _Layout(rows) if lay is None else lay
     open_ = _open_breakdowns(rows) if open_ is None else open_
-    cat = rows["category_code"].to_numpy()
     count = rows[count_column].to_numpy()
     base = rows["base_unweighted"].to_numpy()
-    whole_hidden = {k for k in cat[(gvar == "all") & hidden]}
+    lines = ([lay.whole] if len(lay.whole) else []) + [g for b in lay.breakdowns
+                                                       for g in lay.groups[b]]
+    whole_of = {lay.cat[i]: int(i) for i in lay.whole}
+    columns = [(whole_of.get(k), col) for b in lay.breakdowns if b not in open_
+               for k, col in lay.columns[b] if len(col)]
     hidden = hidden.copy()
-    lines = [np.flatnonzero((gvar == b) & (gcode == g))
-             for b, g in dict.fromkeys(zip(gvar, gcode, strict=True))]
     changed = True
     while changed:
         changed = False
@@ -332,17 +352,12 @@ def _close(rows: pd.DataFrame, hidden: np.ndarray, count_column: str, min_cell: 
                 big = free[count[free] >= min_cell]
                 pick = big[np.argmin(count[big])] if len(big) else free[np.argmax(count[free])]
                 hidden[pick] = changed = True
-        for b in dict.fromkeys(gvar[gvar != "all"]):
-            if b in open_:
+        for w, col in columns:
+            if w is not None and hidden[w]:
                 continue
-            for k in dict.fromkeys(cat):
-                if k in whole_hidden:
-                    continue
-                col = np.flatnonzero((gvar == b) & (cat == k))
-                if hidden[col].sum() == 1 and (~hidden[col]).any():
-                    free = col[~hidden[col]]
-                    hidden[free[np.lexsort((free, base[free]))[0]]] = changed = True
-        whole_hidden = {k for k in cat[(gvar == "all") & hidden]}
+            if hidden[col].sum() == 1 and (~hidden[col]).any():
+                free = col[~hidden[col]]
+                hidden[free[np.lexsort((free, base[free]))[0]]] = changed = True
     return hidden
 
 
