@@ -392,3 +392,24 @@ def test_hidden_counts_outside_the_base_are_reported() -> None:
         "q: 1 hidden count(s) outside the base share 6 respondents (n minus the published base)"]
     assert outside_base_exposure(est, codebook({1: 40, 2: 60}, {8: "[c]", 9: "[c]"}, 136),
                                  10) == []
+
+
+def test_a_labelled_small_cell_must_keep_its_whole_small_range(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """g1's cell of 8 (of 100) can be worked out to 3 to 13: wide enough (9 / 100), but with the
+    label small_cell a reader knows it is 3 to 9 — more than "fewer than 10"."""
+    from parentlink.csvio import write_csv
+    from parentlink.disclosure import main
+    t = table({("all", 0): [20, 180], ("g", 1): [8, 92], ("g", 2): [5, 5], ("g", 3): [7, 83]})
+    hidden = (t["group_variable"] == "g") & t["group_code"].isin([1, 2])
+    t.loc[hidden, ["suppressed", "estimate"]] = [True, np.nan]
+    cell = (t["group_code"] == 1) & (t["category_code"] == 1) & hidden
+    res = audit(published(t), min_cell=10)  # no reasons: held to the width only
+    got = res[(res["group_code"] == 1) & (res["category_code"] == 1)].iloc[0]
+    assert got["share_low"] == pytest.approx(0.03) and got["protected"]
+    path = tmp_path / "est.csv"
+    for label, status in (("small_cell", 1), ("complementary", 0)):
+        t["suppressed_reason"] = np.where(cell, label, np.where(
+            hidden & (t["group_code"] == 2), "small_base", np.where(hidden, "complementary", "")))
+        write_csv(published(t), path)
+        assert main(["audit", str(path)]) == status, label
+    assert "can be narrowed" in capsys.readouterr().out

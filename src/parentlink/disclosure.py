@@ -167,13 +167,13 @@ def protect(table: pd.DataFrame, min_base: int = 50, min_cell: int = 10,
     reported by :func:`audit`, and the build fails on it.
     """
     out = primary(table, min_base, min_cell, count_column, suppress_zeros)
-    need = _requirements(out, min_cell, suppress_zeros, count_column)
+    req = _requirement_rows(out, min_cell, suppress_zeros, count_column)
     hidden = out["suppressed"].to_numpy().copy()
     for _, item in out.groupby(["survey", "variable"], sort=False):
         pos = item.index.to_numpy()
         if not hidden[pos].any():
             continue
-        hidden[pos] = _protect_item(item.reset_index(drop=True), hidden[pos].copy(), need[pos],
+        hidden[pos] = _protect_item(item.reset_index(drop=True), hidden[pos].copy(), req[pos],
                                     count_column, min_cell, max_steps)
     added = hidden & ~out["suppressed"].to_numpy()
     out.loc[added, "suppression"] = "secondary"
@@ -206,22 +206,23 @@ def primary(table: pd.DataFrame, min_base: int = 50, min_cell: int = 10,
     return out
 
 
-def _protect_item(rows: pd.DataFrame, hidden: np.ndarray, need: np.ndarray, count_column: str,
+def _protect_item(rows: pd.DataFrame, hidden: np.ndarray, req: np.ndarray, count_column: str,
                   min_cell: int, max_steps: int) -> np.ndarray:
     lay = _Layout(rows)
     start = hidden.copy()
     open_ = _open_breakdowns(rows)
     gid = pd.factorize(pd.MultiIndex.from_frame(rows[["group_variable", "group_code"]]))[0]
     hidden = _close(rows, hidden, count_column, min_cell, open_, lay)
-    weak = [p for p, lo, hi in _audit_item(lay, hidden, need > 0) if hi - lo < need[p] - 1e-9]
+    weak = [p for p, lo, hi in _audit_item(lay, hidden, req[:, 0] > 0)
+            if _slack(req[p], lo, hi) < -1e-9]
     steps = 0
     while weak and steps < max_steps:
         still = []
         for p in weak:
             # Hiding more only relaxes the programme (a known value becomes a variable), so an
             # interval never narrows: a share found wide enough is not solved again.
-            lo0, hi0 = _interval(lay, hidden, p)
-            if hi0 - lo0 >= need[p] - 1e-9:
+            slack0 = _slack(req[p], *_interval(lay, hidden, p))
+            if slack0 >= -1e-9:
                 continue
             steps += 1
             trials: dict[bytes, tuple[float, np.ndarray]] = {}
@@ -232,19 +233,19 @@ def _protect_item(rows: pd.DataFrame, hidden: np.ndarray, need: np.ndarray, coun
                 trials.setdefault(trial.tobytes(), (_cost(rows, gid, hidden, trial), trial))
             best: tuple[float, float, np.ndarray] | None = None
             for cost, trial in sorted(trials.values(), key=lambda t: t[0]):
-                lo, hi = _interval(lay, trial, p)
-                if hi - lo >= need[p] - 1e-9:
+                slack = _slack(req[p], *_interval(lay, trial, p))
+                if slack >= -1e-9:
                     best = (np.inf, cost, trial)
                     break
-                if best is None or hi - lo > best[0] + 1e-12:
-                    best = (hi - lo, cost, trial)
-            if best is None or best[0] <= hi0 - lo0 + 1e-9:
+                if best is None or slack > best[0] + 1e-12:
+                    best = (slack, cost, trial)
+            if best is None or best[0] <= slack0 + 1e-9:
                 continue  # nothing hidden around it widens the interval: the audit reports it
             hidden = best[2]
             if best[0] < np.inf:
                 still.append(p)
         weak = still
-    return _prune(rows, lay, start, hidden, need, count_column, min_cell, open_)
+    return _prune(rows, lay, start, hidden, req, count_column, min_cell, open_)
 
 
 def _cost(rows: pd.DataFrame, gid: np.ndarray, hidden: np.ndarray, trial: np.ndarray) -> float:
@@ -264,7 +265,7 @@ def _cost(rows: pd.DataFrame, gid: np.ndarray, hidden: np.ndarray, trial: np.nda
 
 
 def _prune(rows: pd.DataFrame, lay: _Layout, start: np.ndarray, hidden: np.ndarray,
-           need: np.ndarray, count_column: str, min_cell: int, open_: set[object]) -> np.ndarray:
+           req: np.ndarray, count_column: str, min_cell: int, open_: set[object]) -> np.ndarray:
     """Take complements back, the largest group's first (a group's added shares together, then
     one by one), wherever no line is left with a single hidden share and every required interval
     stays wide enough: a greedy search adds, in one share's interest, what a later addition made
@@ -273,7 +274,7 @@ def _prune(rows: pd.DataFrame, lay: _Layout, start: np.ndarray, hidden: np.ndarr
     count = rows[count_column].to_numpy(float)
     gid = pd.factorize(pd.MultiIndex.from_frame(rows[["group_variable", "group_code"]]))[0]
     extra = np.flatnonzero(hidden & ~start)
-    want = need > 0
+    want = req[:, 0] > 0
     tries: list[np.ndarray] = []
     for g in dict.fromkeys(gid[extra[np.lexsort((extra, -base[extra]))]]):
         mine = extra[gid[extra] == g]
@@ -286,12 +287,12 @@ def _prune(rows: pd.DataFrame, lay: _Layout, start: np.ndarray, hidden: np.ndarr
         trial[back] = False
         if not np.array_equal(_close(rows, trial, count_column, min_cell, open_, lay), trial):
             continue
-        if _safe(lay, trial, need, want, set(lay.gvar[back])):
+        if _safe(lay, trial, req, want, set(lay.gvar[back])):
             hidden = trial
     return hidden
 
 
-def _safe(lay: _Layout, hidden: np.ndarray, need: np.ndarray, want: np.ndarray,
+def _safe(lay: _Layout, hidden: np.ndarray, req: np.ndarray, want: np.ndarray,
           breakdowns: set[object]) -> bool:
     """Whether every hidden share flagged in `want` that showing a share of `breakdowns` could
     narrow keeps its required width (stops at the first that does not). Breakdowns are tied only
@@ -305,8 +306,7 @@ def _safe(lay: _Layout, hidden: np.ndarray, need: np.ndarray, want: np.ndarray,
     for lp in programmes:
         for p in sorted(lp.var):
             if want[p]:
-                lo, hi = lp.interval(p)
-                if hi - lo < need[p] - 1e-9:
+                if _slack(req[p], *lp.interval(p)) < -1e-9:
                     return False
     return True
 
@@ -426,6 +426,29 @@ def _requirements(table: pd.DataFrame, min_cell: int, suppress_zeros: bool,
             loose = reason == "base"
         need[loose] = one[loose]
     return need
+
+
+def _requirement_rows(table: pd.DataFrame, min_cell: int, suppress_zeros: bool,
+                      count_column: str) -> np.ndarray:
+    """Per row: (width, highest lower end, lowest upper end) the derived interval must meet.
+
+    The width is :func:`_requirements`. A share published as a small cell (``suppression`` is
+    ``cell``, ``suppressed_reason`` ``small_cell``) tells the reader it comes from 1 to min_cell - 1
+    respondents, so its interval must also *cover* that range (approximately: 1 / base and the
+    width, in shares): else label and interval together narrow it. Other rows: no ends."""
+    need = _requirements(table, min_cell, suppress_zeros, count_column)
+    req = np.column_stack([need, np.ones(len(need)), np.zeros(len(need))])
+    if "suppression" in table.columns:
+        cell = (table["suppression"].fillna("").astype(str).to_numpy() == "cell") & (need > 0)
+        base = table["base_unweighted"].to_numpy(float)
+        req[cell, 1] = 1.0 / base[cell]
+        req[cell, 2] = need[cell]
+    return req
+
+
+def _slack(req: np.ndarray, lo: float, hi: float) -> float:
+    """How far the interval [lo, hi] is inside requirement `req` (negative: exposed)."""
+    return float(min(hi - lo - req[0], req[1] - lo, hi - req[2]))
 
 
 class _Layout:
@@ -617,7 +640,8 @@ def audit(table: pd.DataFrame, min_cell: int, suppress_zeros: bool = False,
     """
     rows: list[dict[str, object]] = []
     table = table.reset_index(drop=True)
-    need = _requirements(table, min_cell, suppress_zeros, count_column)
+    req = _requirement_rows(table, min_cell, suppress_zeros, count_column)
+    need = req[:, 0]
     hidden_all = table["suppressed"].astype(bool).to_numpy() | table["estimate"].isna().to_numpy()
     for _, item in table.groupby(["survey", "variable"], sort=False):
         pos = item.index.to_numpy()
@@ -632,7 +656,7 @@ def audit(table: pd.DataFrame, min_cell: int, suppress_zeros: bool = False,
                          "suppression": r.get("suppression", ""),
                          "base_unweighted": int(r["base_unweighted"]), "share_low": lo,
                          "share_high": hi, "width": hi - lo, "required": float(need[pos[p]]),
-                         "protected": bool(hi - lo >= need[pos[p]] - 1e-9)})
+                         "protected": bool(_slack(req[pos[p]], lo, hi) >= -1e-9)})
     return pd.DataFrame(rows, columns=AUDIT_COLUMNS)
 
 
