@@ -17,7 +17,9 @@ Rules (config ``disclosure``):
    sdcTable's audit would. A hidden small cell must keep an interval at least
    :func:`required_width` wide, (min_cell - 1) / unweighted base (a reader cannot tell an empty
    cell from one of min_cell - 1), capped at what the published whole-sample share of its category
-   already bounds it by; any other share of a small group at least 1 / base. :func:`protect`
+   already bounds it by, and one published as ``small_cell`` must also cover 1 to min_cell - 1
+   respondents (:func:`_requirement_rows`); any other share of a small group at least 1 / base.
+   :func:`protect`
    starts from rules 1 and 2, closes every line that would pin a single hidden share
    (:func:`_close`), adds the cheapest complements (:func:`_cost`) until every interval is wide
    enough, and takes back those no longer needed (:func:`_prune`); never a whole-sample share.
