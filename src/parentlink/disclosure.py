@@ -671,8 +671,9 @@ def exposed(result: pd.DataFrame, table_name: str) -> None:
         fail(f"{table_name}: the hidden share of {r['variable']} category {r['category_code']} in "
              f"{r['group_variable']} = {r['group_code']} can be worked out to between "
              f"{r['share_low']:.4f} and {r['share_high']:.4f} from the published figures (needs "
-             f"an interval of {r['required']:.4f}; {len(weak)} such share(s)); merge small groups "
-             f"of that breakdown or raise disclosure.min_base.")
+             f"an interval of {r['required']:.4f}, and a small cell's must reach from one "
+             f"respondent to min_cell - 1; {len(weak)} such share(s)); merge small groups of that "
+             f"breakdown or raise disclosure.min_base.")
 
 
 AUDIT_SUMMARY_COLUMNS = ["survey", "min_base", "min_cell", "shares", "hidden", "hidden_base",
