@@ -413,3 +413,14 @@ def test_a_labelled_small_cell_must_keep_its_whole_small_range(tmp_path, capsys)
         write_csv(published(t), path)
         assert main(["audit", str(path)]) == status, label
     assert "can be narrowed" in capsys.readouterr().out
+
+
+def test_every_hidden_share_says_why_and_a_shown_one_says_nothing() -> None:
+    out = protect(table(PINNED))
+    reason = out["suppressed_reason"]
+    assert ((reason == "") == ~out["suppressed"]).all()
+    assert set(reason) == {"", "small_base", "small_cell", "complementary"}
+    # eth 4 (31 parents) has a cell of 8 and an empty one: all its shares say small_base
+    assert set(reason[(out["group_variable"] == "eth") & (out["group_code"] == 4)]) == {"small_base"}
+    assert (reason[out["cell_count"].between(1, 9) & (out["base_unweighted"] >= 50)]
+            == "small_cell").all()
