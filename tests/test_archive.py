@@ -312,3 +312,17 @@ def test_untracked_logs_and_caches_do_not_count_as_uncommitted_code(tmp_path):
     _tree(proj, {"workflow/rules/new.smk": b""})
     state = ar.git_state(proj)
     assert state["dirty"] is True and state["uncommitted"] == ["?? workflow/rules/new.smk"]
+
+
+def test_workflow_outputs_leave_out_used_temporary_files(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The ingest stage's open text is a temporary file, deleted once cleaning has read it: the
+    bundle neither needs nor lists it."""
+    import subprocess as sp
+
+    from parentlink import archive as ar
+    summary = ("output_file\tdate\trule\tlog-file(s)\tstatus\tplan\n"
+               "results/ingest/main.parquet\tMon\tingest\tlogs/i.log\tok\tno update\n"
+               "results/ingest/main_text.parquet\t-\tingest\tlogs/i.log\tremoved temp file\t"
+               "no update\n")
+    monkeypatch.setattr(ar.subprocess, "run", lambda *a, **k: sp.CompletedProcess(a, 0, summary, ""))
+    assert ar.workflow_outputs(tmp_path, ["snakemake"]) == ["results/ingest/main.parquet"]

@@ -98,7 +98,8 @@ def test_group_hidden_for_its_base_is_protected_by_the_smallest_other_group() ->
     t = table({("all", 0): [600, 300, 400], ("age", 1): [11, 0, 1], ("age", 2): [60, 20, 30],
                ("age", 3): [200, 100, 150], ("age", 4): [329, 180, 219]})
     out = suppress(t)
-    assert flags(out, "age", 1) == ["base", "base", "cell"]
+    # all "base": which shares of a small group are small cells is not published
+    assert flags(out, "age", 1) == ["base", "base", "base"]
     assert flags(out, "age", 2) == ["secondary"] * 3  # the smallest other group, every column
     assert flags(out, "age", 3) == [""] * 3 and flags(out, "age", 4) == [""] * 3
     for k in (1, 2, 3):  # no column of the breakdown holds a single suppression
@@ -253,7 +254,9 @@ def test_audit_summary_counts() -> None:
     r = s.iloc[0]
     assert r["shares"] == 24 and r["hidden"] == 16 and r["exposed"] == 0
     assert r["hidden"] == r["hidden_base"] + r["hidden_cell"] + r["hidden_secondary"]
-    assert r["audited"] == len(res) == r["hidden_cell"]  # secondary and empty base cells: no need
+    # every primary share is held to a width (a small group's shares to one respondent's worth
+    # unless small cells); secondary ones to none
+    assert r["audited"] == len(res) == r["hidden_cell"] + r["hidden_base"]
     assert r["narrowest_ratio"] >= 1.0 and r["tests_withheld"] == 1
 
 
@@ -285,3 +288,139 @@ def test_an_exposed_cell_stops_the_stage_with_one_error_line(tmp_path, capsys) -
     assert stop.value.code == 1 and not out.exists()
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("ERROR:")]
     assert len(err) == 1 and "main_estimates.csv" in err[0] and "q category 4 in eth = 2" in err[0]
+
+
+# --------------------------------------------------------------------------- minimal suppression
+
+def test_complements_go_to_a_small_group_and_the_large_group_keeps_its_row() -> None:
+    t = table({("all", 0): [225, 350, 335], ("eth", 1): [5, 30, 25], ("eth", 2): [20, 20, 20],
+               ("eth", 3): [200, 300, 290]})
+    out = protect(t)
+    assert flags(out, "eth", 3) == ["", "", ""]
+    assert flags(out, "eth", 1) == ["cell", "", "secondary"]
+    assert int(out["suppressed"].sum()) == 4
+    assert audit(out, min_cell=10)["protected"].all()
+
+
+def test_respondents_outside_the_groups_can_protect_a_cell_without_hiding_the_other_group() -> None:
+    # 40 respondents gave no answer to the breakdown question: their unknown answers keep the
+    # hidden cell of sex 1 in an interval 0.38 wide, so sex 2 (795 parents) stays shown
+    t = table({("all", 0): [60, 840], ("sex", 1): [5, 60], ("sex", 2): [35, 760]})
+    assert flags(suppress(t), "sex", 2) == ["secondary", "secondary"]  # the rule cascade hid it
+    out = protect(t)
+    assert flags(out, "sex", 1) == ["cell", "secondary"] and flags(out, "sex", 2) == ["", ""]
+    assert audit(out, min_cell=10)["protected"].all()
+
+
+def test_cost_counts_a_wholly_hidden_row_again() -> None:
+    from parentlink.disclosure import _cost
+
+    t = table({("all", 0): [50, 50], ("g", 1): [30, 30], ("g", 2): [100, 100]})
+    gid = np.array([0, 0, 1, 1, 2, 2])
+    none = np.zeros(6, bool)
+    one = none.copy()
+    one[2] = True
+    row = one.copy()
+    row[3] = True
+    assert _cost(t, gid, none, one) == 60
+    assert _cost(t, gid, none, row) == 60 * 3  # two shares of a group of 60, and its whole row
+    assert _cost(t, gid, one, row) == 60 * 2
+
+
+def test_the_cheapest_sufficient_complement_is_kept_and_needless_ones_taken_back() -> None:
+    # the closure hides the smallest group (eth 2) beside eth 1's cell of 5, but eth 2 has no
+    # parent in category 1, so the cell is pinned within 5 of 100; eth 3 (90 parents) protects it
+    # where eth 4 (800) would too, and eth 2 is then not needed
+    t = table({("all", 0): [335, 715], ("eth", 1): [5, 95], ("eth", 2): [0, 60],
+               ("eth", 3): [30, 60], ("eth", 4): [300, 500]})
+    out = protect(t)
+    assert [flags(out, "eth", g) for g in (2, 3, 4)] == [["", ""], ["secondary"] * 2, ["", ""]]
+    assert audit(out, min_cell=10)["protected"].all()
+
+
+def test_cli_audit_reads_the_published_reasons(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """A share labelled complementary protects others and needs no width of its own; the same
+    narrow share labelled small_cell (or with no reasons published) fails the attack."""
+    from parentlink.csvio import write_csv
+    from parentlink.disclosure import main
+    t = table({("all", 0): [600, 300, 400], ("age", 1): [11, 0, 1], ("age", 2): [60, 20, 30],
+               ("age", 3): [200, 100, 150], ("age", 4): [329, 180, 219]})
+    hidden = (t["group_variable"] == "age") & (t["group_code"] == 1) & (t["category_code"] != 2)
+    t.loc[hidden, ["suppressed", "estimate"]] = [True, np.nan]
+    path = tmp_path / "est.csv"
+    for label, status in (("complementary", 0), ("small_cell", 1), ("small_base", 1)):
+        t["suppressed_reason"] = np.where(hidden, label, "")
+        write_csv(published(t), path)
+        assert main(["audit", str(path)]) == status, label
+    write_csv(published(t).drop(columns="suppressed_reason"), path)
+    assert main(["audit", str(path)]) == 1
+    assert "can be narrowed" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- codebook together
+
+def codebook(counts: dict[int, object], outside: dict[int, object], n: int) -> pd.DataFrame:
+    rows = [{"variable": "respondent_id", "code": np.nan, "in_base": "", "n": n}]
+    rows += [{"variable": "q", "code": c, "in_base": "yes", "n": k} for c, k in counts.items()]
+    rows += [{"variable": "q", "code": c, "in_base": "no", "n": k} for c, k in outside.items()]
+    return pd.DataFrame(rows)
+
+
+def test_a_codebook_count_with_the_shown_shares_gives_back_a_hidden_small_cell() -> None:
+    from parentlink.disclosure import codebook_exposure
+    # the estimates hide 5 and its complement 12; the codebook hides 5 and 83 instead
+    est = suppress(table({("all", 0): [5, 12, 83]}))
+    assert est["suppressed"].tolist() == [True, True, False]
+    book = codebook({1: "[c]", 2: 12, 3: "[c]"}, {8: 20}, 120)
+    # unweighted: 83 = the shown share x base, so 100 - 12 - 83 = 5
+    problems = codebook_exposure(est, book, 10, weighted=False)
+    assert len(problems) == 1 and problems[0].startswith("q code 1:")
+    # weighted: the share does not give the count; 5 and 83 share 88 respondents
+    assert codebook_exposure(est, book, 10, weighted=True) == []
+    # a lone unknown is pinned, even at 9 (a width of 9 would pass were it an interval)
+    nine = suppress(table({("all", 0): [9, 12, 83]}))
+    assert len(codebook_exposure(nine, book, 10, weighted=False)) == 1
+    # the same hidden counts in both: nothing follows
+    same = codebook({1: "[c]", 2: "[c]", 3: 83}, {8: 20}, 120)
+    assert codebook_exposure(est, same, 10, weighted=False) == []
+
+
+def test_hidden_counts_outside_the_base_are_reported() -> None:
+    from parentlink.disclosure import outside_base_exposure
+    est = suppress(table({("all", 0): [40, 60]}))
+    assert outside_base_exposure(est, codebook({1: 40, 2: 60}, {8: "[c]", 9: 30}, 136), 10) == [
+        "q: 1 hidden count(s) outside the base share 6 respondents (n minus the published base)"]
+    assert outside_base_exposure(est, codebook({1: 40, 2: 60}, {8: "[c]", 9: "[c]"}, 136),
+                                 10) == []
+
+
+def test_a_labelled_small_cell_must_keep_its_whole_small_range(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """g1's cell of 8 (of 100) can be worked out to 3 to 13: wide enough (9 / 100), but with the
+    label small_cell a reader knows it is 3 to 9 — more than "fewer than 10"."""
+    from parentlink.csvio import write_csv
+    from parentlink.disclosure import main
+    t = table({("all", 0): [20, 180], ("g", 1): [8, 92], ("g", 2): [5, 5], ("g", 3): [7, 83]})
+    hidden = (t["group_variable"] == "g") & t["group_code"].isin([1, 2])
+    t.loc[hidden, ["suppressed", "estimate"]] = [True, np.nan]
+    cell = (t["group_code"] == 1) & (t["category_code"] == 1) & hidden
+    res = audit(published(t), min_cell=10)  # no reasons: held to the width only
+    got = res[(res["group_code"] == 1) & (res["category_code"] == 1)].iloc[0]
+    assert got["share_low"] == pytest.approx(0.03) and got["protected"]
+    path = tmp_path / "est.csv"
+    for label, status in (("small_cell", 1), ("complementary", 0)):
+        t["suppressed_reason"] = np.where(cell, label, np.where(
+            hidden & (t["group_code"] == 2), "small_base", np.where(hidden, "complementary", "")))
+        write_csv(published(t), path)
+        assert main(["audit", str(path)]) == status, label
+    assert "can be narrowed" in capsys.readouterr().out
+
+
+def test_every_hidden_share_says_why_and_a_shown_one_says_nothing() -> None:
+    out = protect(table(PINNED))
+    reason = out["suppressed_reason"]
+    assert ((reason == "") == ~out["suppressed"]).all()
+    assert set(reason) == {"", "small_base", "small_cell", "complementary"}
+    # eth 4 (31 parents) has a cell of 8 and an empty one: all its shares say small_base
+    assert set(reason[(out["group_variable"] == "eth") & (out["group_code"] == 4)]) == {"small_base"}
+    assert (reason[out["cell_count"].between(1, 9) & (out["base_unweighted"] >= 50)]
+            == "small_cell").all()

@@ -207,3 +207,22 @@ def test_string_variables_with_value_labels_and_missing_values_read(tmp_path: Pa
     out = apply_privacy(raw.copy(), dict(meta, variables=dict(meta["variables"])),
                         dict(plan, drop=["sex"]), "k", 100)
     assert "sex" not in out.columns
+
+
+def test_open_text_is_set_apart_from_the_ingest_parquet_and_rejoined_for_cleaning() -> None:
+    import pandas as pd
+
+    from parentlink.errors import UserError
+    from parentlink.ingest import rejoin_text, text_apart
+
+    df = pd.DataFrame({"respondent_id": ["a", "b"], "Q1": [1, 2], "Q8": ["[name] said", "ok"]})
+    meta = {"variables": {"Q1": {"type": "numeric"}, "Q8": {"type": "text"},
+                          "respondent_id": {"type": "text"}}}
+    data, text = text_apart(df, meta)
+    assert list(data.columns) == ["respondent_id", "Q1"]
+    assert list(text.columns) == ["respondent_id", "Q8"]
+    pd.testing.assert_frame_equal(rejoin_text(data, text), df)
+    kept, _ = text_apart(df, meta, keep=True)  # the plan's text_in_clean: true
+    assert "Q8" in kept.columns and rejoin_text(kept, text) is kept
+    with pytest.raises(UserError, match="different ingest runs"):
+        rejoin_text(data, text.iloc[::-1])

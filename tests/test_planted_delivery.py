@@ -17,6 +17,7 @@ pinned dependencies are not fetched (third-party packages; fetching them needs t
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import shutil
@@ -146,6 +147,14 @@ def test_no_planted_detail_reaches_any_output(tmp_path: Path,
     run = subprocess.run([*snakemake, "--cores", "2"], cwd=work, env=env, capture_output=True,
                          text=True, timeout=1500)
     assert run.returncode == 0, run.stderr[-4000:]
+    # redacted text lasts only in the clean stage's text file, not in the ingest parquet
+    import pandas as pd
+    ingest_meta = json.loads((work / "results/ingest/main_meta.json").read_text("utf-8"))
+    text_vars = {n for n, v in ingest_meta["variables"].items()
+                 if v.get("type") == "text" and n != "respondent_id"}
+    assert text_vars and not text_vars & set(pd.read_parquet(work / "results/ingest/main.parquet").columns)
+    assert not list((work / "results/ingest").glob("*_text.parquet"))
+    assert len(pd.read_parquet(work / "results/clean/main_text.parquet").columns) > 1
     report = subprocess.run([*snakemake, "--report", "report.zip"], cwd=work, env=env,
                             capture_output=True, text=True, timeout=600)
     assert report.returncode == 0, report.stderr[-4000:]

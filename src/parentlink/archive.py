@@ -471,7 +471,9 @@ def _find_dist(cache: Path, name: str, version: str, wheel_only: bool) -> Path |
 
 
 def workflow_outputs(project: Path, snakemake_cmd: Sequence[str]) -> list[str] | None:
-    """Files the workflow's default target makes (from `snakemake --summary`), or None."""
+    """Files the workflow's default target makes and keeps (from `snakemake --summary`; a
+    temporary file its consumers have used, such as the ingest stage's open text, is not one),
+    or None."""
     try:
         res = subprocess.run([*snakemake_cmd, "--nolock", "--summary", "--quiet", "all"],
                              cwd=project, capture_output=True, text=True, timeout=600)
@@ -481,7 +483,10 @@ def workflow_outputs(project: Path, snakemake_cmd: Sequence[str]) -> list[str] |
         return None
     files = []
     for line in res.stdout.splitlines():
-        first = line.split("\t", 1)[0].strip()
+        cells = line.split("\t")
+        first = cells[0].strip()
+        if len(cells) > 4 and cells[4].strip() == "removed temp file":
+            continue
         if first and first != "output_file" and "\t" in line:
             files.append(first)
     return sorted(set(files)) or None

@@ -10,43 +10,43 @@ Rules (config ``disclosure``):
    is in the cell), and suppressing zeros triggers cascades of secondary suppression that
    remove most of a small survey's tables. Set ``disclosure.suppress_zeros: true`` where a 0%
    itself would disclose an attribute of a known group.
-3. Secondary suppression, repeated until nothing changes. Every suppression is *protected*:
-   one from rule 2, one from this rule, and one from rule 1 too — a group hidden for its small
-   base would otherwise be recovered by subtraction (the whole sample minus the other groups'
-   shares x published weighted bases), and with it any small cell inside it.
+3. Complementary suppression, checked by an attacker's linear programme (:func:`protect`, what
+   the build uses). :func:`audit` solves, for every hidden share, the smallest and largest value
+   consistent with everything published about its item (every shown share and every weighted
+   base, whole sample and all breakdowns at once: :class:`_ItemProgramme`), as tau-ARGUS or
+   sdcTable's audit would. A hidden small cell must keep an interval at least
+   :func:`required_width` wide, (min_cell - 1) / unweighted base (a reader cannot tell an empty
+   cell from one of min_cell - 1), capped at what the published whole-sample share of its category
+   already bounds it by, and one published as ``small_cell`` must also cover 1 to min_cell - 1
+   respondents (:func:`_requirement_rows`); any other share of a small group at least 1 / base.
+   :func:`protect`
+   starts from rules 1 and 2, closes every line that would pin a single hidden share
+   (:func:`_close`), adds the cheapest complements (:func:`_cost`) until every interval is wide
+   enough, and takes back those no longer needed (:func:`_prune`); never a whole-sample share.
+   The build fails (one ``ERROR:`` line) if any hidden share is still exposed
+   (workflow/scripts/estimate.py), or if the codebook's counts give one back
+   (:func:`codebook_exposure`).
 
-   * Within an item x group the reported shares sum to 100% (don't-know is outside the base), so
-     if exactly one protected value is suppressed there, the unsuppressed category with the
-     smallest count is also suppressed.
-   * Across the groups of one breakdown, for one item x category: the weighted count of the
-     whole sample is (about) the sum of the groups' weighted counts (shares x published weighted
-     bases). If exactly one group has a protected suppression there, the unsuppressed group with
-     the smallest base is also suppressed. (The whole-sample row is never suppressed by this.)
-
-4. Complementary suppression checked by an attacker's linear programme (:func:`protect`). The
-   rules above stop exact recovery from one published total, not narrowing by several.
-   :func:`audit` solves, for every hidden share, the smallest and largest value consistent with
-   everything published about its item (every shown share and every weighted base, whole sample
-   and all breakdowns at once: :class:`_ItemProgramme`), as tau-ARGUS or sdcTable's audit would.
-   A hidden small cell must keep an interval at least :func:`required_width` wide, (min_cell - 1)
-   / unweighted base (a reader cannot tell an empty cell from one of min_cell - 1), capped at what
-   the published whole-sample share of its category already bounds it by. :func:`protect` adds
-   complementary suppressions in the cell's breakdown until every interval is wide enough,
-   cheapest first: smaller groups before larger ones, smaller counts first, one cell at a time
-   (with the rule-3 closure), never a whole-sample share. The build fails (one ``ERROR:`` line)
-   if any hidden cell is still exposed (workflow/scripts/estimate.py).
+   :func:`suppress` is the earlier rule cascade, kept as a reference and for its tests: within an
+   item x group a single protected suppression gets the smallest unsuppressed count as complement;
+   across the groups of a breakdown, the smallest group; every suppression, complements included,
+   is protected in turn, repeated until nothing changes. It hides more than :func:`protect`
+   (docs/privacy.md has the figures) and does not stop narrowing by several totals.
 
 Not protected: combinations with tables published elsewhere (e.g. a two-way table of the same
 variables), differencing between overlapping groups of different breakdowns (the programme treats
 breakdowns as separate partitions tied only by the whole sample), and counts derived from weighted
 bases and shares (weighted counts are not unweighted counts, but with near-constant weights they
-are close). Secondary shares and empty cells hidden only for their group's base need no width of
-their own. A large group can still lose its row where an item has two categories (hiding one share
-hides its complement). Bases themselves are shown (group totals, not cell counts).
+are close). Secondary shares need no width of their own. A large group can still lose its row
+where an item has two categories (hiding one share hides its complement). Bases themselves are
+shown (group totals, not cell counts); with the survey's n they give the number outside an item's
+base (:func:`outside_base_exposure`).
 
 Suppressed rows keep their bases; ``estimate``, ``se``, ``ci_lower``, ``ci_upper`` (and
 ``deff_kish``) become empty and ``suppressed`` is True. A ``suppression`` column says why:
-``base`` (rule 1), ``cell`` (rule 2), ``secondary`` (rules 3 and 4).
+``base`` (rule 1; every share of a small group, small cells included), ``cell`` (rule 2),
+``secondary`` (rule 3); the published column ``suppressed_reason`` says the same as
+``small_base``, ``small_cell``, ``complementary`` (:data:`REASONS`).
 """
 
 from __future__ import annotations
@@ -61,6 +61,15 @@ from parentlink.errors import fail
 VALUE_COLUMNS = ["estimate", "se", "ci_lower", "ci_upper", "deff_kish"]
 ITEM_GROUP = ["survey", "variable", "group_variable", "group_code"]
 ITEM_CAT_BREAKDOWN = ["survey", "variable", "category_code", "group_variable"]
+# The published reason of a hidden share (estimates column ``suppressed_reason``; empty when
+# shown), from the internal ``suppression`` code.
+REASONS = {"base": "small_base", "cell": "small_cell", "secondary": "complementary"}
+
+
+def _label(out: pd.DataFrame) -> pd.DataFrame:
+    """Set ``suppressed_reason`` from ``suppression``."""
+    out["suppressed_reason"] = out["suppression"].map(REASONS).fillna("").astype(str)
+    return out
 
 
 def suppress(table: pd.DataFrame, min_base: int = 50, min_cell: int = 10,
@@ -76,10 +85,11 @@ def suppress(table: pd.DataFrame, min_base: int = 50, min_cell: int = 10,
         fail("disclosure.min_base and disclosure.min_cell must be positive integers.")
     out = table.reset_index(drop=True).copy()
     reason = np.full(len(out), "", dtype=object)
-    reason[(out["base_unweighted"] < min_base).to_numpy()] = "base"
     counts = out[count_column].to_numpy()
     cell = (counts < min_cell) & ((counts > 0) | suppress_zeros)
     reason[cell] = "cell"
+    # a small group's shares all say "base": which of them are small cells is not published
+    reason[(out["base_unweighted"] < min_base).to_numpy()] = "base"
     suppressed = reason != ""
     # A group hidden for its small base needs protection too: its share would otherwise follow
     # from the whole-sample figure and the other groups' published shares and weighted bases.
@@ -104,7 +114,7 @@ def suppress(table: pd.DataFrame, min_base: int = 50, min_cell: int = 10,
     for col in VALUE_COLUMNS:
         if col in out.columns:
             out[col] = out[col].astype(float).where(~suppressed)
-    return out
+    return _label(out)
 
 
 def _column_has_suppression(table: pd.DataFrame, suppressed: np.ndarray) -> np.ndarray:
@@ -143,28 +153,29 @@ def _complement(table: pd.DataFrame, suppressed: np.ndarray, protected: np.ndarr
 def protect(table: pd.DataFrame, min_base: int = 50, min_cell: int = 10,
             count_column: str = "cell_count", suppress_zeros: bool = False,
             max_steps: int = 200) -> pd.DataFrame:
-    """:func:`suppress`, then complementary suppression until :func:`audit` passes.
+    """Primary suppression, then the cheapest complementary suppression :func:`audit` accepts.
 
-    The rules of :func:`suppress` stop exact recovery from one published total; a reader who
-    combines several totals can still narrow a hidden share (e.g. a two-group breakdown whose
-    whole-sample figure pins the complement). So, item by item: solve the attacker's programme
-    for every hidden share with a requirement (:func:`_requirements`); for each one still too
-    narrow, try the published shares of its breakdown (for a whole-sample share, any share of the
-    item) in order of cost (:func:`_candidates`: smallest group base first, then smallest count),
-    each with the rule closure (:func:`_close`: no line left with a single hidden share), and keep
-    the first that widens the interval enough, or else the one that widens it most (none if
-    nothing widens it). Repeat until every interval is wide enough, or `max_steps` additions were
-    made to the item. Added shares are ``secondary``. What remains exposed (if anything) is
+    Primary shares are those of rules 1 and 2 (:func:`primary`); the rule cascade of
+    :func:`suppress` is not used (it protects complements too, which the attacker's programme
+    shows is not needed, and hid 1,283 shares where this hides fewer: docs/privacy.md). Item by
+    item: the closure (:func:`_close`: no line left with a single hidden share, which would pin
+    it); then, while a hidden share is narrower than its requirement (:func:`_requirements`),
+    each published share of its breakdown (for a whole-sample share, of the item) is tried with
+    the closure it brings, in order of :func:`_cost` (what the trial newly hides, weighted by
+    group size, a group's whole row counted again), and the cheapest that widens the interval
+    enough is kept, else the one that widens it most. Last, complements are taken back one at a
+    time, the most costly first, wherever the audit still passes without them
+    (:func:`_prune`). Added shares are ``secondary``. What remains exposed (if anything) is
     reported by :func:`audit`, and the build fails on it.
     """
-    out = suppress(table, min_base, min_cell, count_column, suppress_zeros)
-    need = _requirements(out, min_cell, suppress_zeros, count_column)
+    out = primary(table, min_base, min_cell, count_column, suppress_zeros)
+    req = _requirement_rows(out, min_cell, suppress_zeros, count_column)
     hidden = out["suppressed"].to_numpy().copy()
     for _, item in out.groupby(["survey", "variable"], sort=False):
         pos = item.index.to_numpy()
         if not hidden[pos].any():
             continue
-        hidden[pos] = _protect_item(item.reset_index(drop=True), hidden[pos].copy(), need[pos],
+        hidden[pos] = _protect_item(item.reset_index(drop=True), hidden[pos].copy(), req[pos],
                                     count_column, min_cell, max_steps)
     added = hidden & ~out["suppressed"].to_numpy()
     out.loc[added, "suppression"] = "secondary"
@@ -172,41 +183,134 @@ def protect(table: pd.DataFrame, min_base: int = 50, min_cell: int = 10,
     for col in VALUE_COLUMNS:
         if col in out.columns:
             out[col] = out[col].astype(float).where(~hidden)
+    return _label(out)
+
+
+def primary(table: pd.DataFrame, min_base: int = 50, min_cell: int = 10,
+            count_column: str = "cell_count", suppress_zeros: bool = False) -> pd.DataFrame:
+    """Rules 1 and 2 only: ``suppression`` is ``base`` or ``cell`` (or empty), values blanked."""
+    if count_column not in table.columns:
+        fail(f"The estimates table has no {count_column} column; disclosure needs cell counts.")
+    if min_base < 1 or min_cell < 1:
+        fail("disclosure.min_base and disclosure.min_cell must be positive integers.")
+    out = table.reset_index(drop=True).copy()
+    reason = np.full(len(out), "", dtype=object)
+    counts = out[count_column].to_numpy()
+    reason[(counts < min_cell) & ((counts > 0) | suppress_zeros)] = "cell"
+    # a small group's shares all say "base": which of them are small cells is not published
+    # (the audit still holds those to the full width: _requirements reads the counts)
+    reason[(out["base_unweighted"] < min_base).to_numpy()] = "base"
+    out["suppressed"] = reason != ""
+    out["suppression"] = reason
+    for col in VALUE_COLUMNS:
+        if col in out.columns:
+            out[col] = out[col].astype(float).where(~out["suppressed"])
     return out
 
 
-def _protect_item(rows: pd.DataFrame, hidden: np.ndarray, need: np.ndarray, count_column: str,
+def _protect_item(rows: pd.DataFrame, hidden: np.ndarray, req: np.ndarray, count_column: str,
                   min_cell: int, max_steps: int) -> np.ndarray:
     lay = _Layout(rows)
-    # Hiding more only relaxes the programme (a known value becomes a variable), so an interval
-    # never narrows: a share found wide enough is not solved again.
-    weak = [p for p, lo, hi in _audit_item(lay, hidden, need > 0) if hi - lo < need[p] - 1e-9]
+    start = hidden.copy()
+    open_ = _open_breakdowns(rows)
+    gid = pd.factorize(pd.MultiIndex.from_frame(rows[["group_variable", "group_code"]]))[0]
+    hidden = _close(rows, hidden, count_column, min_cell, open_, lay)
+    weak = [p for p, lo, hi in _audit_item(lay, hidden, req[:, 0] > 0)
+            if _slack(req[p], lo, hi) < -1e-9]
     steps = 0
     while weak and steps < max_steps:
         still = []
         for p in weak:
-            lo0, hi0 = _interval(lay, hidden, p)
-            if hi0 - lo0 >= need[p] - 1e-9:
+            # Hiding more only relaxes the programme (a known value becomes a variable), so an
+            # interval never narrows: a share found wide enough is not solved again.
+            slack0 = _slack(req[p], *_interval(lay, hidden, p))
+            if slack0 >= -1e-9:
                 continue
             steps += 1
-            best: tuple[float, np.ndarray] | None = None
+            trials: dict[bytes, tuple[float, np.ndarray]] = {}
             for c in _candidates(rows, hidden, p, count_column):
                 trial = hidden.copy()
                 trial[c] = True
-                trial = _close(rows, trial, count_column, min_cell)
-                lo, hi = _interval(lay, trial, p)
-                if hi - lo >= need[p] - 1e-9:
-                    best = (np.inf, trial)
+                trial = _close(rows, trial, count_column, min_cell, open_, lay)
+                trials.setdefault(trial.tobytes(), (_cost(rows, gid, hidden, trial), trial))
+            best: tuple[float, float, np.ndarray] | None = None
+            for cost, trial in sorted(trials.values(), key=lambda t: t[0]):
+                slack = _slack(req[p], *_interval(lay, trial, p))
+                if slack >= -1e-9:
+                    best = (np.inf, cost, trial)
                     break
-                if best is None or hi - lo > best[0]:
-                    best = (hi - lo, trial)
-            if best is None or best[0] <= hi0 - lo0 + 1e-9:
+                if best is None or slack > best[0] + 1e-12:
+                    best = (slack, cost, trial)
+            if best is None or best[0] <= slack0 + 1e-9:
                 continue  # nothing hidden around it widens the interval: the audit reports it
-            hidden = best[1]
+            hidden = best[2]
             if best[0] < np.inf:
                 still.append(p)
         weak = still
+    return _prune(rows, lay, start, hidden, req, count_column, min_cell, open_)
+
+
+def _cost(rows: pd.DataFrame, gid: np.ndarray, hidden: np.ndarray, trial: np.ndarray) -> float:
+    """What hiding `trial` instead of `hidden` costs: each newly hidden share counts its group's
+    unweighted base (a large group's figure is worth more to readers than a small one's), and a
+    group row that becomes wholly hidden counts its base once more (the group vanishes from the
+    item). So a complement goes to the smallest groups and, within a group, to a share whose row
+    keeps other figures; shares already hidden cost nothing."""
+    base = rows["base_unweighted"].to_numpy(float)
+    new = trial & ~hidden
+    size = np.bincount(gid)
+    was = np.bincount(gid, weights=hidden) == size
+    now = np.bincount(gid, weights=trial) == size
+    group_base = np.zeros(len(size))
+    group_base[gid] = base
+    return float(base[new].sum() + group_base[now & ~was].sum())
+
+
+def _prune(rows: pd.DataFrame, lay: _Layout, start: np.ndarray, hidden: np.ndarray,
+           req: np.ndarray, count_column: str, min_cell: int, open_: set[object]) -> np.ndarray:
+    """Take complements back, the largest group's first (a group's added shares together, then
+    one by one), wherever no line is left with a single hidden share and every required interval
+    stays wide enough: a greedy search adds, in one share's interest, what a later addition made
+    unnecessary."""
+    base = rows["base_unweighted"].to_numpy(float)
+    count = rows[count_column].to_numpy(float)
+    gid = pd.factorize(pd.MultiIndex.from_frame(rows[["group_variable", "group_code"]]))[0]
+    extra = np.flatnonzero(hidden & ~start)
+    want = req[:, 0] > 0
+    tries: list[np.ndarray] = []
+    for g in dict.fromkeys(gid[extra[np.lexsort((extra, -base[extra]))]]):
+        mine = extra[gid[extra] == g]
+        tries += [mine] + ([np.array([s]) for s in mine[np.argsort(-count[mine], kind="stable")]]
+                           if len(mine) > 1 else [])
+    for back in tries:
+        if not hidden[back].all():
+            continue
+        trial = hidden.copy()
+        trial[back] = False
+        if not np.array_equal(_close(rows, trial, count_column, min_cell, open_, lay), trial):
+            continue
+        if _safe(lay, trial, req, want, set(lay.gvar[back])):
+            hidden = trial
     return hidden
+
+
+def _safe(lay: _Layout, hidden: np.ndarray, req: np.ndarray, want: np.ndarray,
+          breakdowns: set[object]) -> bool:
+    """Whether every hidden share flagged in `want` that showing a share of `breakdowns` could
+    narrow keeps its required width (stops at the first that does not). Breakdowns are tied only
+    through hidden whole-sample shares: without one, only the named breakdowns' programmes are
+    solved."""
+    if "all" in breakdowns or (len(lay.whole) and hidden[lay.whole].any()):
+        programmes = _programmes(lay, hidden)
+    else:
+        programmes = [_ItemProgramme(lay, hidden, [b]) for b in lay.breakdowns
+                      if b in breakdowns and hidden[lay.gvar == b].any()]
+    for lp in programmes:
+        for p in sorted(lp.var):
+            if want[p]:
+                if _slack(req[p], *lp.interval(p)) < -1e-9:
+                    return False
+    return True
 
 
 def _candidates(rows: pd.DataFrame, hidden: np.ndarray, p: int, count_column: str) -> list[int]:
@@ -222,20 +326,25 @@ def _candidates(rows: pd.DataFrame, hidden: np.ndarray, p: int, count_column: st
     return [int(i) for i in free[order]]
 
 
-def _close(rows: pd.DataFrame, hidden: np.ndarray, count_column: str, min_cell: int) -> np.ndarray:
+def _close(rows: pd.DataFrame, hidden: np.ndarray, count_column: str, min_cell: int,
+           open_: set[object] | None = None, lay: _Layout | None = None) -> np.ndarray:
     """Hide more until no group (or the whole sample) has exactly one hidden share and no category
     of a breakdown has exactly one hidden group share while its whole-sample share is published.
     Within a group the complement is the smallest count of at least min_cell (else the largest);
-    across groups, the group with the smallest base."""
-    gvar = rows["group_variable"].to_numpy()
-    gcode = rows["group_code"].to_numpy()
-    cat = rows["category_code"].to_numpy()
+    across groups, the group with the smallest base. A breakdown whose groups leave respondents
+    out (no answer to the breakdown question) is not closed across groups: those respondents'
+    unknown answers already keep a single hidden group share from being pinned, and the audit
+    checks by how much."""
+    lay = _Layout(rows) if lay is None else lay
+    open_ = _open_breakdowns(rows) if open_ is None else open_
     count = rows[count_column].to_numpy()
     base = rows["base_unweighted"].to_numpy()
-    whole_hidden = {k for k in cat[(gvar == "all") & hidden]}
+    lines = ([lay.whole] if len(lay.whole) else []) + [g for b in lay.breakdowns
+                                                       for g in lay.groups[b]]
+    whole_of = {lay.cat[i]: int(i) for i in lay.whole}
+    columns = [(whole_of.get(k), col) for b in lay.breakdowns if b not in open_
+               for k, col in lay.columns[b] if len(col)]
     hidden = hidden.copy()
-    lines = [np.flatnonzero((gvar == b) & (gcode == g))
-             for b, g in dict.fromkeys(zip(gvar, gcode, strict=True))]
     changed = True
     while changed:
         changed = False
@@ -245,16 +354,25 @@ def _close(rows: pd.DataFrame, hidden: np.ndarray, count_column: str, min_cell: 
                 big = free[count[free] >= min_cell]
                 pick = big[np.argmin(count[big])] if len(big) else free[np.argmax(count[free])]
                 hidden[pick] = changed = True
-        for b in dict.fromkeys(gvar[gvar != "all"]):
-            for k in dict.fromkeys(cat):
-                if k in whole_hidden:
-                    continue
-                col = np.flatnonzero((gvar == b) & (cat == k))
-                if hidden[col].sum() == 1 and (~hidden[col]).any():
-                    free = col[~hidden[col]]
-                    hidden[free[np.lexsort((free, base[free]))[0]]] = changed = True
-        whole_hidden = {k for k in cat[(gvar == "all") & hidden]}
+        for w, col in columns:
+            if w is not None and hidden[w]:
+                continue
+            if hidden[col].sum() == 1 and (~hidden[col]).any():
+                free = col[~hidden[col]]
+                hidden[free[np.lexsort((free, base[free]))[0]]] = changed = True
     return hidden
+
+
+def _open_breakdowns(rows: pd.DataFrame) -> set[object]:
+    """Breakdowns of one item whose groups' weighted bases add up to less than the whole
+    sample's (by more than rounding)."""
+    whole = rows.loc[rows["group_variable"] == "all", "base_weighted"]
+    if not len(whole):
+        return set()
+    firsts = rows[rows["group_variable"] != "all"].drop_duplicates(["group_variable", "group_code"])
+    covered = firsts.groupby("group_variable", sort=False)["base_weighted"].sum()
+    total = float(whole.iloc[0])
+    return {b for b, v in covered.items() if total - float(v) > 1e-6 * max(total, 1.0)}
 
 
 # --------------------------------------------------------------------------- audit
@@ -277,9 +395,10 @@ def _requirements(table: pd.DataFrame, min_cell: int, suppress_zeros: bool,
 
     A reader who does not know why a share is hidden must assume each one is a small cell, so
     without a ``suppression`` column every hidden share needs :func:`required_width`. With the
-    reasons (the build's own audit): a ``secondary`` share is hidden only to protect others and
-    needs no width of its own (the cells it protects are audited), and an empty cell hidden only
-    for its group's base needs none either unless ``suppress_zeros`` (a 0% identifies nobody)."""
+    reasons: a ``secondary`` share is hidden only to protect others and needs no width of its own
+    (the cells it protects are audited); a share hidden for its group's base needs the full width
+    where it is a small cell (known only with the counts, in the build) and otherwise one
+    respondent's worth, 1 / base (capped like the rest)."""
     hidden = table["suppressed"].astype(bool).to_numpy()
     base = table["base_unweighted"].to_numpy(float)
     need = np.where(hidden, np.minimum(1.0, (min_cell - 1) / np.where(base > 0, base, 1.0)), 0.0)
@@ -297,12 +416,41 @@ def _requirements(table: pd.DataFrame, min_cell: int, suppress_zeros: bool,
     if "suppression" in table.columns:
         reason = table["suppression"].fillna("").astype(str).to_numpy()
         need[reason == "secondary"] = 0.0
+        # A share hidden for its group's base that is not a small cell (or whose count is not
+        # known, as in a published table) must not be worked out to within one respondent: that
+        # would publish the figure the quality rule withholds.
+        one = np.minimum(need, 1.0 / np.where(base > 0, base, 1.0))
         if count_column in table.columns:
             count = table[count_column].to_numpy()
-            need[(reason == "base") & (count >= min_cell)] = 0.0
-            if not suppress_zeros:
-                need[(reason == "base") & (count == 0)] = 0.0
+            small = (count < min_cell) & ((count > 0) | suppress_zeros)
+            loose = (reason == "base") & ~small
+        else:
+            loose = reason == "base"
+        need[loose] = one[loose]
     return need
+
+
+def _requirement_rows(table: pd.DataFrame, min_cell: int, suppress_zeros: bool,
+                      count_column: str) -> np.ndarray:
+    """Per row: (width, highest lower end, lowest upper end) the derived interval must meet.
+
+    The width is :func:`_requirements`. A share published as a small cell (``suppression`` is
+    ``cell``, ``suppressed_reason`` ``small_cell``) tells the reader it comes from 1 to min_cell - 1
+    respondents, so its interval must also *cover* that range (approximately: 1 / base and the
+    width, in shares): else label and interval together narrow it. Other rows: no ends."""
+    need = _requirements(table, min_cell, suppress_zeros, count_column)
+    req = np.column_stack([need, np.ones(len(need)), np.zeros(len(need))])
+    if "suppression" in table.columns:
+        cell = (table["suppression"].fillna("").astype(str).to_numpy() == "cell") & (need > 0)
+        base = table["base_unweighted"].to_numpy(float)
+        req[cell, 1] = 1.0 / base[cell]
+        req[cell, 2] = need[cell]
+    return req
+
+
+def _slack(req: np.ndarray, lo: float, hi: float) -> float:
+    """How far the interval [lo, hi] is inside requirement `req` (negative: exposed)."""
+    return float(min(hi - lo - req[0], req[1] - lo, hi - req[2]))
 
 
 class _Layout:
@@ -494,7 +642,8 @@ def audit(table: pd.DataFrame, min_cell: int, suppress_zeros: bool = False,
     """
     rows: list[dict[str, object]] = []
     table = table.reset_index(drop=True)
-    need = _requirements(table, min_cell, suppress_zeros, count_column)
+    req = _requirement_rows(table, min_cell, suppress_zeros, count_column)
+    need = req[:, 0]
     hidden_all = table["suppressed"].astype(bool).to_numpy() | table["estimate"].isna().to_numpy()
     for _, item in table.groupby(["survey", "variable"], sort=False):
         pos = item.index.to_numpy()
@@ -509,7 +658,7 @@ def audit(table: pd.DataFrame, min_cell: int, suppress_zeros: bool = False,
                          "suppression": r.get("suppression", ""),
                          "base_unweighted": int(r["base_unweighted"]), "share_low": lo,
                          "share_high": hi, "width": hi - lo, "required": float(need[pos[p]]),
-                         "protected": bool(hi - lo >= need[pos[p]] - 1e-9)})
+                         "protected": bool(_slack(req[pos[p]], lo, hi) >= -1e-9)})
     return pd.DataFrame(rows, columns=AUDIT_COLUMNS)
 
 
@@ -522,8 +671,9 @@ def exposed(result: pd.DataFrame, table_name: str) -> None:
         fail(f"{table_name}: the hidden share of {r['variable']} category {r['category_code']} in "
              f"{r['group_variable']} = {r['group_code']} can be worked out to between "
              f"{r['share_low']:.4f} and {r['share_high']:.4f} from the published figures (needs "
-             f"an interval of {r['required']:.4f}; {len(weak)} such share(s)); merge small groups "
-             f"of that breakdown or raise disclosure.min_base.")
+             f"an interval of {r['required']:.4f}, and a small cell's must reach from one "
+             f"respondent to min_cell - 1; {len(weak)} such share(s)); merge small groups of that "
+             f"breakdown or raise disclosure.min_base.")
 
 
 AUDIT_SUMMARY_COLUMNS = ["survey", "min_base", "min_cell", "shares", "hidden", "hidden_base",
@@ -550,6 +700,75 @@ def audit_summary(table: pd.DataFrame, result: pd.DataFrame, tests: pd.DataFrame
         "narrowest_ratio": round(float(ratio.min()), 4) if ratio.notna().any() else float("nan"),
         "tests": len(tests), "tests_withheld": int((tests["withheld"] != "").sum()),
     }], columns=AUDIT_SUMMARY_COLUMNS)
+
+
+# --------------------------------------------------------------------------- codebook
+
+def codebook_exposure(estimates: pd.DataFrame, codebook: pd.DataFrame, min_cell: int,
+                      weighted: bool, count_column: str = "cell_count") -> list[str]:
+    """Small whole-sample counts a reader can work out from the codebook and the estimates.
+
+    The codebook (unweighted counts per code, ``[c]`` where hidden) and the estimates' whole-sample
+    rows describe the same respondents: the counts of an item's codes in its base add up to the
+    published unweighted base. Known counts are the codebook's shown ones and, for an unweighted
+    survey, the shown whole-sample shares x base (exact there). The unknown counts add up to what
+    is left: a single one is worked out exactly, and of several each lies between 0 and the rest.
+    A small one (1 to ``min_cell`` - 1 respondents, read from `count_column`, which the build's
+    table still has) must keep an interval of at least ``min_cell`` - 1 respondents. One sentence
+    per exposed count (empty: nothing exposed). Not covered: weighted shares (they only
+    approximate counts), and codes outside the base (see :func:`outside_base_exposure`)."""
+    problems: list[str] = []
+    whole = estimates[estimates["group_variable"] == "all"]
+    for var, rows in whole.groupby("variable", sort=True):
+        book = codebook[(codebook["variable"] == var) & codebook["code"].notna()
+                        & (codebook["in_base"].astype(str) == "yes")]
+        if book.empty:
+            continue
+        code = pd.to_numeric(book["code"], errors="coerce").to_numpy(float)
+        count = pd.to_numeric(book["n"], errors="coerce").to_numpy(float)
+        base = float(rows["base_unweighted"].iloc[0])
+        shown = rows[~rows["suppressed"].astype(bool)]
+        if not weighted:  # an unweighted share x base is the count itself
+            exact = dict(zip(shown["category_code"].astype(float),
+                             (shown["estimate"].astype(float) * base).round(), strict=True))
+            count = np.array([exact.get(c, k) for c, k in zip(code, count, strict=True)])
+        unknown = ~np.isfinite(count)
+        true = dict(zip(rows["category_code"].astype(float), rows[count_column], strict=True))
+        small = unknown & np.array([0 < true.get(c, 0) < min_cell for c in code], dtype=bool)
+        if not small.any():
+            continue
+        rest = base - float(count[~unknown].sum())
+        width = rest if unknown.sum() > 1 else 0.0
+        if width < min_cell - 1:
+            problems.append(
+                f"{var} code {code[np.flatnonzero(small)[0]]:g}: a hidden count of fewer than "
+                f"{min_cell} follows to within {width:g} respondents from the codebook's counts "
+                f"and the estimates' unweighted base")
+    return problems
+
+
+def outside_base_exposure(estimates: pd.DataFrame, codebook: pd.DataFrame,
+                          min_cell: int) -> list[str]:
+    """Hidden codebook counts of codes outside an item's base (don't know, not asked) that the
+    survey's n minus the published unweighted base gives back: one sentence each. Reported, not
+    enforced: publishing an unweighted base publishes how many answered outside it."""
+    problems: list[str] = []
+    plain = pd.to_numeric(codebook.loc[codebook["code"].isna(), "n"], errors="coerce").dropna()
+    if not len(plain):
+        return problems
+    n_all = float(plain.iloc[0])
+    whole = estimates[estimates["group_variable"] == "all"]
+    for var, rows in whole.groupby("variable", sort=True):
+        book = codebook[(codebook["variable"] == var) & (codebook["in_base"].astype(str) == "no")]
+        count = pd.to_numeric(book["n"], errors="coerce").to_numpy(float)
+        unknown = ~np.isfinite(count)
+        if not unknown.any():
+            continue
+        rest = n_all - float(rows["base_unweighted"].iloc[0]) - float(count[~unknown].sum())
+        if unknown.sum() == 1 or rest < min_cell - 1:
+            problems.append(f"{var}: {int(unknown.sum())} hidden count(s) outside the base share "
+                            f"{rest:g} respondents (n minus the published base)")
+    return problems
 
 
 # --------------------------------------------------------------------------- tests
@@ -585,10 +804,12 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m parentlink.disclosure audit <estimates.csv> [--min-cell N]``: attack a published
     estimates table. Exit 1 if any hidden share can be narrowed below the required width.
 
-    A reader does not know why a share is hidden, so here every hidden share is held to
-    :func:`required_width` (the build's own audit, with the reasons, holds only small cells to it:
-    see results/tables/{survey}_disclosure_audit.csv); a share reported here may be a secondary one
-    that protects nobody by itself."""
+    The reasons published in ``suppressed_reason`` are used: a ``complementary`` share protects
+    others and needs no width of its own; every ``small_cell`` and ``small_base`` share is held to
+    :func:`required_width` (the published table has no cell counts, so a group hidden for its base
+    is held to it in every category, which the build's own audit does only for its small cells:
+    see results/tables/{survey}_disclosure_audit.csv). A table without that column is attacked
+    as a reader who does not know the reasons would: every hidden share is held to the width."""
     import argparse
 
     ap = argparse.ArgumentParser(prog="python -m parentlink.disclosure")
@@ -599,10 +820,19 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     from parentlink.csvio import read_csv
 
-    result = audit(read_csv(args.estimates), args.min_cell)
+    table = read_csv(args.estimates)
+    labelled = "suppressed_reason" in table.columns
+    if labelled:
+        codes = {v: k for k, v in REASONS.items()}
+        table["suppression"] = table["suppressed_reason"].fillna("").astype(str).map(codes) \
+            .fillna("")
+    result = audit(table, args.min_cell)
     weak = result[~result["protected"]]
+    rule = ("small_cell shares narrower than (min_cell - 1) / unweighted base, small_base "
+            "shares narrower than 1 / base" if labelled else
+            "hidden shares narrower than (min_cell - 1) / unweighted base")
     print(f"{args.estimates}: {len(result)} hidden shares; {len(weak)} can be narrowed below "
-          f"(min_cell - 1) / unweighted base ({args.min_cell} - 1)")
+          f"the required width ({rule}; min_cell {args.min_cell})")
     if len(weak):
         cols = ["variable", "group_variable", "group_code", "category_code", "base_unweighted",
                 "share_low", "share_high", "required"]

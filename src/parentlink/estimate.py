@@ -67,7 +67,7 @@ ALL_GROUP = ("all", 0, "All respondents")  # the label is "All <report.populatio
 ESTIMATE_COLUMNS = [
     "survey", "variable", "variable_label", "category_code", "category", "group_variable",
     "group_code", "group", "base_unweighted", "base_weighted", "estimate", "se", "ci_lower",
-    "ci_upper", "suppressed", "deff_kish", "design",
+    "ci_upper", "suppressed", "deff_kish", "design", "suppressed_reason",
 ]
 TEST_COLUMNS = ["survey", "variable", "group_variable", "chisq", "f", "ndf", "ddf", "p_value", "n"]
 GLM_COLUMNS = ["term", "estimate", "se", "t", "p_value", "odds_ratio", "or_lower", "or_upper"]
@@ -674,7 +674,8 @@ def _rows_for(survey: str, item: Coding, grp: Coding, groups: Sequence[int],
                 "estimate": float(res.p[kpos, j]), "se": float(res.se[kpos, j]),
                 "ci_lower": float(lo[kpos, j]), "ci_upper": float(hi[kpos, j]),
                 "suppressed": False, "deff_kish": float(res.deff_kish[j]),
-                "design": design.label, "cell_count": int(res.count[kpos, j]),
+                "design": design.label, "suppressed_reason": "",
+                "cell_count": int(res.count[kpos, j]),
             })
     return rows
 

@@ -426,6 +426,36 @@ def apply_privacy(
     return out
 
 
+def text_apart(df: pd.DataFrame, meta: dict[str, Any], keep: bool = False
+               ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the ingested data without its open text, respondent_id and the open text).
+
+    Redacted text is still personal data (docs/privacy.md), so the ingest parquet, a row-level
+    output that outlives the build, does not carry it: the text goes to a temporary file that only
+    the clean stage reads (:func:`rejoin_text`), and its one lasting copy is
+    results/clean/{survey}_text.parquet. With `keep` (the plan's ``text_in_clean: true``, for a
+    restricted-access deposit) the ingest parquet keeps it too."""
+    names = [n for n, v in meta["variables"].items()
+             if v.get("type") == "text" and n != "respondent_id" and n in df.columns]
+    text = df[["respondent_id", *names]].copy()
+    return (df if keep else df.drop(columns=names)), text
+
+
+def rejoin_text(df: pd.DataFrame, text: pd.DataFrame) -> pd.DataFrame:
+    """The ingested data with the open text that :func:`text_apart` set apart (same rows)."""
+    extra = [c for c in text.columns if c not in df.columns]
+    if not extra:
+        return df
+    if not df["respondent_id"].reset_index(drop=True).equals(
+            text["respondent_id"].reset_index(drop=True)):
+        raise UserError("The ingested data and their open text are from different ingest runs: "
+                        "delete results/ingest/ and build again.")
+    out = df.reset_index(drop=True).copy()
+    for c in extra:
+        out[c] = text[c].to_numpy()
+    return out
+
+
 def write_ingested(
     df: pd.DataFrame, meta: dict[str, Any], parquet: str | Path, meta_path: str | Path
 ) -> None:

@@ -3,6 +3,7 @@ rule clean:
     input:
         data="results/ingest/{survey}.parquet",
         meta="results/ingest/{survey}_meta.json",
+        text="results/ingest/{survey}_text.parquet",
         plan=lambda wc: setting("surveys.{survey}.plan", wc),
         code=code_inputs("clean.py"),
     output:

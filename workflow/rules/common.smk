@@ -235,9 +235,12 @@ def document_charts(doc):
 
 
 def estimate_inputs(wildcards):
-    """Clean data and meta; weighted surveys also need the weights and the raking margins."""
+    """Clean data, meta and codebook; weighted surveys also need the weights and the raking
+    margins."""
     s = wildcards.survey
-    inputs = {"data": f"results/clean/{s}.parquet", "meta": f"results/clean/{s}_meta.json"}
+    inputs = {"data": f"results/clean/{s}.parquet", "meta": f"results/clean/{s}_meta.json",
+              # audited together with the estimates (parentlink.disclosure.codebook_exposure)
+              "codebook": f"results/codebook/{s}.csv"}
     if config["surveys"][s]["weighted"]:
         inputs["weights"] = f"results/weights/{s}_weights.csv"
         inputs["targets"] = config["weighting"]["targets"]  # check_study: the weighted survey

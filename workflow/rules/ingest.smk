@@ -9,6 +9,9 @@ rule ingest:
     output:
         data="results/ingest/{survey}.parquet",
         meta="results/ingest/{survey}_meta.json",
+        # The redacted open text, for the clean stage only: its lasting copy is
+        # results/clean/{survey}_text.parquet (docs/privacy.md).
+        text=temp("results/ingest/{survey}_text.parquet"),
     params:
         config=uses("privacy", "study.synthetic"),
     log:

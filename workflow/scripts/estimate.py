@@ -5,8 +5,17 @@ import json
 import logging
 from pathlib import Path
 
-from parentlink.disclosure import audit, audit_summary, exposed, protect, withhold_tests
-from parentlink.errors import run_stage
+from parentlink.csvio import read_csv
+from parentlink.disclosure import (
+    audit,
+    audit_summary,
+    codebook_exposure,
+    exposed,
+    outside_base_exposure,
+    protect,
+    withhold_tests,
+)
+from parentlink.errors import fail, run_stage
 from parentlink.estimate import (
     ESTIMATE_COLUMNS,
     estimate_table,
@@ -46,11 +55,19 @@ def main() -> None:
                      r.group_variable, r.group_code, r.category_code, r.share_low, r.share_high,
                      r.required)
     exposed(result, snakemake.output.estimates)
+    codebook = read_csv(snakemake.input.codebook)
+    problems = codebook_exposure(table, codebook, min_cell, weighted)
+    if problems:
+        fail(f"{snakemake.input.codebook} with {snakemake.output.estimates}: {problems[0]} "
+             f"({len(problems)} such count(s)); merge that item's small categories in the plan "
+             f"or raise disclosure.min_cell.")
+    for note in outside_base_exposure(table, codebook, min_cell):
+        logging.info("not protected (docs/privacy.md): %s", note)
     write_csv(table[ESTIMATE_COLUMNS], snakemake.output.estimates)
     write_csv(tests, snakemake.output.tests)
     write_csv(audit_summary(table, result, tests, survey, min_base, min_cell),
               snakemake.output.audit)
-    logging.info("%s: %d estimates (%d suppressed), %d hidden small cells audited, %d tests "
+    logging.info("%s: %d estimates (%d suppressed), %d primary hidden shares audited, %d tests "
                  "withheld, design %s", survey, len(table), int(table["suppressed"].sum()),
                  len(result), int((tests["withheld"] != "").sum()), design.label)
 
