@@ -95,6 +95,21 @@ def test_preflight_names_the_key_and_the_fix(config: dict, schema: dict) -> None
     check_study(bad, ROOT, made_by_workflow=("results/",))  # made by a rule: not checked here
 
 
+def test_preflight_matches_plan_names_in_any_case_as_ingest_does(config: dict, schema: dict,
+                                                                  tmp_path: Path) -> None:
+    cfg = prepare(config, schema)
+    text = (ROOT / "config/plans/main.yaml").read_text("utf-8")
+    shouted = tmp_path / "main.yaml"
+    shouted.write_text(text.replace("id: panel_id", "id: PANEL_ID").replace("  D1: sex", "  d1: sex"),
+                       "utf-8")
+    cfg["surveys"]["main"]["plan"] = str(shouted)
+    check_study(cfg, ROOT)  # SPSS names are case-insensitive: PANEL_ID is panel_id
+    shouted.write_text(text.replace("id: panel_id", "id: panel_idx"), "utf-8")
+    with pytest.raises(UserError, match=r"id names 'panel_idx', which raw/main_survey.sav does not "
+                                        r"contain; did you mean 'panel_id'"):
+        check_study(cfg, ROOT)
+
+
 # ----------------------------------------------------------------------------- buildinfo
 
 

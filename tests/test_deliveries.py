@@ -22,7 +22,7 @@ import yaml
 from parentlink import codebook
 from parentlink.clean import clean, write_cleaned
 from parentlink.errors import UserError, run_stage
-from parentlink.ingest import apply_privacy, canonical_ids, read_raw, write_ingested
+from parentlink.ingest import apply_privacy, canonical_ids, read_metadata, read_raw, write_ingested
 from parentlink.plan import load_plan
 from parentlink.privacy import pseudonymise_series
 from parentlink.spss import write_labelled
@@ -496,6 +496,39 @@ def test_value_outside_valid_range_is_named_and_the_advice_works(tmp_path: Path)
 def test_valid_range_must_not_be_empty(tmp_path: Path) -> None:
     with pytest.raises(UserError, match=r"key 'valid_range/q': \[9, 1\] is empty"):
         make_plan(tmp_path, valid_range={"q": [9, 1]})
+
+
+# --- metadata only ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", [".sav", ".zsav", ".por", ".dta"])
+def test_metadata_only_read_gives_what_a_full_read_gives(tmp_path: Path, suffix: str,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    df = survey(q=[1.0, 2, -2, 1, 1, 2], born=[spss_seconds("1980-05-17")] * 6,
+                note=["a", "", "b", "", "", "c"])
+    path = tmp_path / f"d{suffix}"
+    labels = {"q": {1: "Yes", 2: "No", -2: "Refused"}}
+    if suffix == ".dta":
+        df["born"] = 7442.0
+        pyreadstat.write_dta(df, str(path), variable_value_labels=labels, variable_format={"born": "%td"})
+    elif suffix == ".por":
+        pyreadstat.write_por(df, str(path), variable_format={"born": "DATE11"})
+    else:
+        pyreadstat.write_sav(df, str(path), variable_value_labels=labels, compress=suffix == ".zsav",
+                             missing_ranges={"q": [-2.0]}, variable_format={"born": "DATE11"})
+    _, full = read_raw(path)
+    calls: list[dict[str, Any]] = []
+    for name in ("read_sav", "read_por", "read_dta"):
+        real = getattr(pyreadstat, name)
+        monkeypatch.setattr(pyreadstat, name,
+                            lambda *a, _real=real, **kw: calls.append(kw) or _real(*a, **kw))
+    meta = read_metadata(path)
+    assert calls and all(kw.get("metadataonly") for kw in calls)  # the data are never read
+    assert meta["variables"] == full["variables"]
+    assert meta["n_rows"] in (6, None) and meta["file"] == path.name
+    born = "numeric" if suffix == ".por" else "datetime"  # pyreadstat writes no date format to .por
+    assert {n.lower(): v["type"] for n, v in meta["variables"].items()} == {
+        "rid": "text", "q": "numeric", "born": born, "note": "text"}
 
 
 # --- every bad input: one ERROR line naming file, variable and fix; no partial outputs ---------

@@ -403,6 +403,8 @@ def read_metadata(path: str | Path, plan: dict[str, Any] | None = None) -> dict[
     else:
         options = plan or {}
         kwargs: dict[str, Any] = {"metadataonly": True}
+        if p.suffix.lower() != ".por":  # without it pyreadstat leaves out the missing declarations
+            kwargs["user_missing"] = True
         if options.get("encoding"):
             kwargs["encoding"] = options["encoding"]
         try:
