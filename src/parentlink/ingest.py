@@ -28,7 +28,7 @@ from typing import Any
 import pandas as pd
 import pyreadstat
 
-from parentlink import temporal
+from parentlink import portable, temporal
 from parentlink.errors import UserError
 from parentlink.plan import resolve_names
 from parentlink.privacy import pseudonymise_series, redact_series
@@ -221,6 +221,45 @@ def _convert_temporal(df: pd.DataFrame, variables: dict[str, dict[str, Any]], p:
         v["type"] = kind
 
 
+def _check_portable(p: Path, options: dict[str, Any]) -> None:
+    """What pyreadstat cannot read of a portable file stops the run before anything is lost:
+    user-missing declarations (read as system-missing) and a code page (none can be set)."""
+    if options.get("encoding"):
+        raise UserError(
+            f"{p.name}: a portable (.por) file's code page cannot be set, so the plan's 'encoding' "
+            f"cannot apply: ask the agency for the .sav, or remove 'encoding' from the plan."
+        )
+    try:
+        declared = portable.missing_declared(p)
+    except (portable.PortableError, OSError) as err:
+        raise UserError(
+            f"Raw file {p} could not be read ({err}): it looks truncated or corrupt; ask the agency to "
+            "re-send it, or for the .sav."
+        ) from None
+    if declared:
+        names = sorted(declared)
+        shown = ", ".join(names[:5]) + (" …" if len(names) > 5 else "")
+        raise UserError(
+            f"{p.name}: variable(s) {shown} declare user-missing values, which are read from a portable "
+            "file as system-missing, losing what each means: ask the agency for the .sav, or convert "
+            f"the file with 'pspp-convert {p.name} {p.stem}.sav' and deliver that."
+        )
+
+
+def _undecoded(df: pd.DataFrame, variables: dict[str, dict[str, Any]], p: Path) -> None:
+    """A portable file's text that could not be decoded (U+FFFD) stops the run naming the variable."""
+    for col, v in variables.items():
+        texts = [v["label"], *map(str, v["value_labels"].values())]
+        if v["type"] == "text":
+            texts += [t for t in df[col].dropna().unique() if isinstance(t, str)]
+        bad = next((t for t in texts if "\ufffd" in t), None)
+        if bad is not None:
+            raise UserError(
+                f"{p.name}: variable {col} holds characters a portable file cannot carry (read as "
+                f"'{bad[:40]}'): ask the agency for the .sav, which keeps its code page."
+            )
+
+
 def _reader(p: Path) -> Callable[..., tuple[pd.DataFrame, Any]]:
     readers: dict[str, Callable[..., tuple[pd.DataFrame, Any]]] = {
         ".dta": pyreadstat.read_dta, ".por": pyreadstat.read_por}
@@ -231,7 +270,9 @@ def _read_spss_or_stata(p: Path, options: dict[str, Any]) -> tuple[pd.DataFrame,
     suffix = p.suffix.lower()
     reader = _reader(p)
     kwargs: dict[str, Any] = {"disable_datetime_conversion": True}
-    if suffix != ".por":  # portable files have no user-missing declarations pyreadstat reads
+    if suffix == ".por":
+        _check_portable(p, options)
+    else:  # pyreadstat's portable reader has no user_missing: _check_portable refuses what needs it
         kwargs["user_missing"] = True
     if options.get("encoding"):
         kwargs["encoding"] = options["encoding"]
@@ -242,6 +283,8 @@ def _read_spss_or_stata(p: Path, options: dict[str, Any]) -> tuple[pd.DataFrame,
     if len(df) == 0:
         raise UserError(f"Raw file {p} has no records: ask the agency to re-send it.")
     variables = _variables_from_meta(meta, {c: _kind(df[c]) for c in df.columns})
+    if suffix == ".por":
+        _undecoded(df, variables, p)
     if suffix == ".dta":
         _stata_extended_missing(df, variables, p, options.get("stata_missing", {}))
     _convert_temporal(df, variables, p, suffix == ".dta", {d.lower() for d in options.get("drop", [])})
@@ -403,7 +446,9 @@ def read_metadata(path: str | Path, plan: dict[str, Any] | None = None) -> dict[
     else:
         options = plan or {}
         kwargs: dict[str, Any] = {"metadataonly": True}
-        if p.suffix.lower() != ".por":  # without it pyreadstat leaves out the missing declarations
+        if p.suffix.lower() == ".por":
+            _check_portable(p, options)
+        else:  # without it pyreadstat leaves out the missing declarations
             kwargs["user_missing"] = True
         if options.get("encoding"):
             kwargs["encoding"] = options["encoding"]
