@@ -521,8 +521,8 @@ def canonical_ids(ids: pd.Series, plan: dict[str, Any], source: str) -> pd.Serie
                 f"numbers (e.g. {x[frac].iloc[0]!r}): ask the agency for the true ids."
             )
         return x.map(lambda v: "" if pd.isna(v) else str(int(v))).astype(object)
-    out = ids.map(lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v))
-                  else unicodedata.normalize("NFC", str(v)).strip()).astype(object)
+    # Vectorised string methods: a million ids take a fraction of a second.
+    out = ids.astype("string").str.normalize("NFC").str.strip().fillna("").astype(object)
     if plan.get("id_leading_zeros", "keep") == "strip":
         digits = out.str.fullmatch(r"[0-9]+").fillna(False).astype(bool)
         out[digits] = out[digits].str.lstrip("0").replace("", "0")
