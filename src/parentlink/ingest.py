@@ -344,7 +344,7 @@ def _parse_string_timestamps(df: pd.DataFrame, variables: dict[str, dict[str, An
         variables[col]["type"] = "datetime"
 
 
-def _codes_from_labels(df: pd.DataFrame, variables: dict[str, dict[str, Any]], plan: dict[str, Any],
+def codes_from_labels(df: pd.DataFrame, variables: dict[str, dict[str, Any]], plan: dict[str, Any],
                        source: str) -> None:
     """A labelled string variable the plan lists under 'codes_from_labels' becomes a coded one.
 
@@ -404,7 +404,7 @@ def read_raw(path: str | Path, plan: dict[str, Any] | None = None) -> tuple[pd.D
         else:
             df, variables, file_label = _read_spss_or_stata(p, plan or {})
         checksum = digest.result()
-    _codes_from_labels(df, variables, plan or {}, p.name)
+    codes_from_labels(df, variables, plan or {}, p.name)
     _parse_string_timestamps(df, variables, plan or {}, p.name)
     variables = clean_labels(variables, p.name)
     meta = {
