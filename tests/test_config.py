@@ -108,6 +108,10 @@ def test_preflight_matches_plan_names_in_any_case_as_ingest_does(config: dict, s
     with pytest.raises(UserError, match=r"id names 'panel_idx', which raw/main_survey.sav does not "
                                         r"contain; did you mean 'panel_id'"):
         check_study(cfg, ROOT)
+    shouted.write_text(text + "valid_range: {D2x: [16, 99]}\n", "utf-8")
+    with pytest.raises(UserError, match=r"valid_range names 'D2x', which raw/main_survey.sav does not "
+                                        r"contain; did you mean 'D2'"):
+        check_study(cfg, ROOT)
 
 
 # ----------------------------------------------------------------------------- buildinfo

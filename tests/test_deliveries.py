@@ -129,6 +129,15 @@ def test_declare_missing_study_wide_with_exception_and_per_variable(tmp_path: Pa
     assert pd.isna(banded[999.0]) and banded[60.0] == 2  # 999 is no age
 
 
+def test_declare_missing_for_a_group_of_variables(tmp_path: Path) -> None:
+    plan = make_plan(tmp_path, rename={"q": "q", "r": "region", "age": "age"}, numeric=["age"],
+                     missing={9: "dont_know"}, declare_missing=[{"variables": ["Q", "R"], "codes": [9]}])
+    _, meta = ingest_and_clean(agency_style(tmp_path), plan)
+    assert meta["variables"]["q"]["missing"] == {"9": "dont_know"}
+    assert meta["variables"]["region"]["missing"] == {"9": "dont_know"}
+    assert meta["variables"]["age"]["missing"] == {}
+
+
 def test_unknown_code_advice_works_when_followed(tmp_path: Path) -> None:
     df = survey(q=[1.0, 2, 7, 7, 1, 2])
     raw = sav(tmp_path, df, variable_value_labels={"q": YES_NO})
@@ -442,6 +451,7 @@ def test_labelled_string_variable_becomes_codes_in_label_order(tmp_path: Path) -
     assert sex["type"] == "categorical"
     assert sex["value_labels"] == {"1": "Male", "2": "Female", "3": "No answer"}
     assert sex["string_codes"] == {"m": 1, "f": 2, "x": 3}
+    assert sex["format"] == "F1.0" and "display_width" not in sex
     assert sex["missing"] == {"3": "refused"} and sex["exclude_from_base"] == [3]
     assert str(data["sex"].dtype) == "Int64"
     assert sorted(data["sex"].dropna().tolist()) == [1, 1, 2, 2, 3]  # "" is system-missing
@@ -496,6 +506,8 @@ def test_value_outside_valid_range_is_named_and_the_advice_works(tmp_path: Path)
 def test_valid_range_must_not_be_empty(tmp_path: Path) -> None:
     with pytest.raises(UserError, match=r"key 'valid_range/q': \[9, 1\] is empty"):
         make_plan(tmp_path, valid_range={"q": [9, 1]})
+    with pytest.raises(UserError, match=r"key 'valid_range/q': \[16\] is too short"):
+        make_plan(tmp_path, valid_range={"q": [16]})
 
 
 # --- metadata only ----------------------------------------------------------------------------

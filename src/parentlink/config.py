@@ -267,6 +267,8 @@ def check_study(config: Mapping[str, Any], root: Path, source: str = CONFIG_FILE
         needed = [("rename", k) for k in plan["rename"]] + [("id", plan["id"])]
         needed += [("text", k) for k in plan.get("text", {})]
         needed += [("drop", k) for k in plan.get("drop", [])]
+        needed += [("codes_from_labels", k) for k in plan.get("codes_from_labels", [])]
+        needed += [("valid_range", k) for k in plan.get("valid_range", {})]
         if "design_weight" in plan:
             needed.append(("design_weight", plan["design_weight"]))
         for k in ("start", "end"):

@@ -382,6 +382,8 @@ def codes_from_labels(df: pd.DataFrame, variables: dict[str, dict[str, Any]], pl
         v["value_labels"] = {str(codes[k]): v["value_labels"].get(k, k) for k in codes}
         v["string_codes"] = codes
         v.pop("missing_strings", None)
+        v.pop("display_width", None)  # the string's width and format do not fit its codes
+        v["format"] = f"F{len(str(len(codes)))}.0"
         v["type"] = "numeric"
 
 
