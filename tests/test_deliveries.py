@@ -461,6 +461,17 @@ def test_labelled_string_variable_becomes_codes_in_label_order(tmp_path: Path) -
     assert back.missing_ranges["sex"] == [{"lo": 3.0, "hi": 3.0}]
 
 
+def test_unlabelled_string_missing_value_comes_after_the_labelled_ones(tmp_path: Path) -> None:
+    df = survey(sex=["f  ", "m", "x", "f", "", "m"], q=[1.0, 2, 1, 2, 1, 2])
+    raw = sav(tmp_path, df, variable_value_labels={"sex": {"m": "Male", "f": "Female"}, "q": YES_NO},
+              missing_ranges={"sex": ["x"]})
+    data, meta = read_raw(raw, {"codes_from_labels": ["sex"]})
+    sex = meta["variables"]["sex"]
+    assert sex["string_codes"] == {"m": 1, "f": 2, "x": 3} and sex["missing_codes"] == [3.0]
+    assert sex["value_labels"] == {"1": "Male", "2": "Female", "3": "x"}
+    assert data["sex"].tolist()[:4] == [2, 1, 3, 2]  # "f  " is "f"
+
+
 def test_string_missing_value_needs_a_meaning(tmp_path: Path) -> None:
     plan = make_plan(tmp_path, rename={"q": "q", "sex": "sex"}, codes_from_labels=["sex"])
     with pytest.raises(UserError, match=r"variable sex has SPSS user-missing code 3, which the plan's "):

@@ -349,9 +349,10 @@ def codes_from_labels(df: pd.DataFrame, variables: dict[str, dict[str, Any]], pl
     """A labelled string variable the plan lists under 'codes_from_labels' becomes a coded one.
 
     Its labelled values take the codes 1, 2, ... in the order of the value labels in the file
-    ("m" Male -> 1, "f" Female -> 2 when "m" is labelled first); string values the file declares
-    user-missing come next (in the file's order, labelled or not), are declared user-missing codes
-    and keep their label ("x" No answer -> 3, missing; its meaning, as for any code, from the plan).
+    ("m" Male -> 1, "f" Female -> 2 when "m" is labelled first), then string user-missing values
+    without a label, which are labelled by themselves. Each string the file declares user-missing
+    is a user-missing code that keeps its label ("x" No answer -> 3; its meaning, as for any code,
+    from the plan).
     An empty string is system-missing. The mapping is kept in the metadata ('string_codes'). A
     value that is neither labelled nor declared missing stops the run: nothing is guessed.
     """
@@ -365,10 +366,12 @@ def codes_from_labels(df: pd.DataFrame, variables: dict[str, dict[str, Any]], pl
         if v["type"] != "text":
             raise UserError(f"{source}: variable {col} is {v['type']}, not a string variable: take it "
                             "out of the plan's 'codes_from_labels' (numeric codes are read as they are).")
-        labelled = [k for k in v["value_labels"] if k != ""]
-        missing = [m for m in v.get("missing_strings", []) if m not in labelled and m != ""]
-        codes = {value: i + 1 for i, value in enumerate([*labelled, *missing])}
-        text = df[col].astype("string").str.rstrip()  # SPSS pads strings to their width
+        # SPSS pads strings to their width: values, labels and missing values compare unpadded.
+        labels = {str(k).rstrip(): lab for k, lab in v["value_labels"].items() if str(k).rstrip()}
+        missing = [str(m).rstrip() for m in v.get("missing_strings", [])]
+        order = dict.fromkeys([*labels, *(m for m in missing if m and m not in labels)])
+        codes = {value: i + 1 for i, value in enumerate(order)}
+        text = df[col].astype("string").str.rstrip()
         unknown = sorted(set(text.dropna()) - set(codes) - {""})
         if unknown:
             shown = ", ".join(repr(u) for u in unknown[:5])
@@ -378,8 +381,8 @@ def codes_from_labels(df: pd.DataFrame, variables: dict[str, dict[str, Any]], pl
                 "their labels, or declare the variable under 'text' instead."
             )
         df[col] = text.map(codes).astype("float64")
-        v["missing_codes"] = sorted(float(codes[m]) for m in v.get("missing_strings", []) if m in codes)
-        v["value_labels"] = {str(codes[k]): v["value_labels"].get(k, k) for k in codes}
+        v["missing_codes"] = sorted(float(codes[m]) for m in missing if m in codes)
+        v["value_labels"] = {str(codes[k]): labels.get(k, k) for k in codes}
         v["string_codes"] = codes
         v.pop("missing_strings", None)
         v.pop("display_width", None)  # the string's width and format do not fit its codes
