@@ -114,6 +114,19 @@ def test_preflight_matches_plan_names_in_any_case_as_ingest_does(config: dict, s
         check_study(cfg, ROOT)
 
 
+
+def test_preflight_reads_types_from_the_header(config: dict, schema: dict, tmp_path: Path) -> None:
+    """A string or date variable under 'rename' is named before any job runs (metadata only)."""
+    cfg = prepare(config, schema)
+    plan = yaml.safe_load((ROOT / "config/plans/main.yaml").read_text("utf-8"))
+    for var, kind in (("Q8", "a string variable"), ("start_time", "a datetime variable")):
+        bad = dict(plan, text={}, rename={**plan["rename"], var: "x"})
+        (tmp_path / "main.yaml").write_text(yaml.safe_dump(bad), "utf-8")
+        cfg["surveys"]["main"]["plan"] = str(tmp_path / "main.yaml")
+        with pytest.raises(UserError, match=rf"rename names '{var}', {kind} of raw/main_survey.sav"):
+            check_study(cfg, ROOT)
+
+
 # ----------------------------------------------------------------------------- buildinfo
 
 

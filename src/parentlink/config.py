@@ -188,11 +188,11 @@ def leaf_keys(schema: Mapping[str, Any], config: Mapping[str, Any]) -> list[tupl
 # ----------------------------------------------------------------------------- pre-flight
 
 
-def _delivered_names(path: Path, plan: dict[str, Any]) -> list[str]:
-    """Variable names of a delivery, from its metadata only (no data read)."""
+def _delivered(path: Path, plan: dict[str, Any]) -> dict[str, str]:
+    """Each variable of a delivery with its type, from its metadata only (no data read)."""
     from parentlink.ingest import read_metadata  # imported here: only a pre-flight needs it
 
-    return list(read_metadata(path, plan)["variables"])
+    return {n: v.get("type", "") for n, v in read_metadata(path, plan)["variables"].items()}
 
 
 def _one_of(names: Iterable[str], wanted: str) -> str:
@@ -261,7 +261,8 @@ def check_study(config: Mapping[str, Any], root: Path, source: str = CONFIG_FILE
         cleaned[name] = output_variables(plan)
         if s["raw"].startswith(made_by_workflow):
             continue
-        delivered = _delivered_names(root / s["raw"], plan)
+        types = _delivered(root / s["raw"], plan)
+        delivered = list(types)
         lower = {d.lower(): d for d in delivered}
         plan = resolve_names(plan, delivered, s["raw"])  # SPSS names match in any case, as at ingest
         needed = [("rename", k) for k in plan["rename"]] + [("id", plan["id"])]
@@ -280,6 +281,17 @@ def check_study(config: Mapping[str, Any], root: Path, source: str = CONFIG_FILE
                 hint = (f"the delivery spells it '{near}'" if near else _one_of(delivered, var))
                 raise UserError(f"{s['plan']}: {key} names '{var}', which {s['raw']} does not "
                                 f"contain; {hint}")
+        coded = set(plan.get("codes_from_labels", []))
+        for var in plan["rename"]:
+            kind = types[var]
+            if kind == "text" and var not in coded:
+                raise UserError(f"{s['plan']}: rename names '{var}', a string variable of {s['raw']}: "
+                                "list it under 'codes_from_labels' if its values are labelled codes, "
+                                "otherwise under 'text' or 'drop' instead of 'rename'.")
+            if kind in ("datetime", "duration"):
+                raise UserError(f"{s['plan']}: rename names '{var}', a {kind} variable of {s['raw']}: "
+                                "the plan analyses codes and numbers; name it under 'timestamps' or "
+                                "'drop' instead.")
 
     def need(key: str, survey: str, var: str, kinds: tuple[str, ...] | None = None) -> None:
         have = cleaned[survey]
