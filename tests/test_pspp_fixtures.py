@@ -130,6 +130,14 @@ def test_pspp_portable_file_with_missing_values_is_refused(tmp_path: Path) -> No
     assert meta["variables"]["SEX"]["missing_strings"] == ["x"] and df["AGE"].tolist()[1] == 999
 
 
+def test_truncated_portable_file_is_named(tmp_path: Path) -> None:
+    cut = tmp_path / "cut.por"
+    cut.write_bytes((HERE / "delivery.por").read_bytes()[:600])
+    with pytest.raises(UserError, match=r"cut.por: its portable-file dictionary could not be read "
+                                        r"\(unexpected record tag .*ask the agency for the .sav"):
+        read_raw(cut)
+
+
 def test_pspp_portable_file_without_missing_values_reads() -> None:
     df, meta = read_raw(HERE / "plain.por")
     assert df["RID"].tolist()[0] == "00123" and df["LVL"].tolist()[1] == 1.5

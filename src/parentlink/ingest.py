@@ -233,8 +233,8 @@ def _check_portable(p: Path, options: dict[str, Any]) -> None:
         declared = portable.missing_declared(p)
     except (portable.PortableError, OSError) as err:
         raise UserError(
-            f"Raw file {p} could not be read ({err}): it looks truncated or corrupt; ask the agency to "
-            "re-send it, or for the .sav."
+            f"Raw file {p}: its portable-file dictionary could not be read ({err}), so its missing "
+            "values cannot be checked: ask the agency for the .sav, or to re-send the file."
         ) from None
     if declared:
         names = sorted(declared)

@@ -100,5 +100,7 @@ def missing_declared(path: str | Path) -> dict[str, int]:
             out[name] = out.get(name, 0) + 1
         elif tag == "C":  # variable label
             r.string()
-        else:  # 'D' value labels, 'E' documents, 'F' data: the declarations are all read
+        elif tag in "DEF":  # value labels, documents, data: the declarations are all read
             return out
+        else:
+            raise PortableError(f"unexpected record tag {tag!r} in the dictionary")
