@@ -450,7 +450,7 @@ def read_metadata(path: str | Path, plan: dict[str, Any] | None = None) -> dict[
         variables, file_label, n_rows = side.get("variables", {}), side.get("file_label", ""), None
     else:
         options = plan or {}
-        kwargs: dict[str, Any] = {"metadataonly": True}
+        kwargs: dict[str, Any] = {"metadataonly": True, "output_format": "dict"}  # no empty frame built
         if p.suffix.lower() == ".por":
             _check_portable(p, options)
         else:  # without it pyreadstat leaves out the missing declarations
