@@ -95,6 +95,38 @@ def test_preflight_names_the_key_and_the_fix(config: dict, schema: dict) -> None
     check_study(bad, ROOT, made_by_workflow=("results/",))  # made by a rule: not checked here
 
 
+def test_preflight_matches_plan_names_in_any_case_as_ingest_does(config: dict, schema: dict,
+                                                                  tmp_path: Path) -> None:
+    cfg = prepare(config, schema)
+    text = (ROOT / "config/plans/main.yaml").read_text("utf-8")
+    shouted = tmp_path / "main.yaml"
+    shouted.write_text(text.replace("id: panel_id", "id: PANEL_ID").replace("  D1: sex", "  d1: sex"),
+                       "utf-8")
+    cfg["surveys"]["main"]["plan"] = str(shouted)
+    check_study(cfg, ROOT)  # SPSS names are case-insensitive: PANEL_ID is panel_id
+    shouted.write_text(text.replace("id: panel_id", "id: panel_idx"), "utf-8")
+    with pytest.raises(UserError, match=r"id names 'panel_idx', which raw/main_survey.sav does not "
+                                        r"contain; did you mean 'panel_id'"):
+        check_study(cfg, ROOT)
+    shouted.write_text(text + "valid_range: {D2x: [16, 99]}\n", "utf-8")
+    with pytest.raises(UserError, match=r"valid_range names 'D2x', which raw/main_survey.sav does not "
+                                        r"contain; did you mean 'D2'"):
+        check_study(cfg, ROOT)
+
+
+
+def test_preflight_reads_types_from_the_header(config: dict, schema: dict, tmp_path: Path) -> None:
+    """A string or date variable under 'rename' is named before any job runs (metadata only)."""
+    cfg = prepare(config, schema)
+    plan = yaml.safe_load((ROOT / "config/plans/main.yaml").read_text("utf-8"))
+    for var, kind in (("Q8", "a string variable"), ("start_time", "a datetime variable")):
+        bad = dict(plan, text={}, rename={**plan["rename"], var: "x"})
+        (tmp_path / "main.yaml").write_text(yaml.safe_dump(bad), "utf-8")
+        cfg["surveys"]["main"]["plan"] = str(tmp_path / "main.yaml")
+        with pytest.raises(UserError, match=rf"rename names '{var}', {kind} of raw/main_survey.sav"):
+            check_study(cfg, ROOT)
+
+
 # ----------------------------------------------------------------------------- buildinfo
 
 

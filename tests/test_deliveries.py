@@ -22,7 +22,7 @@ import yaml
 from parentlink import codebook
 from parentlink.clean import clean, write_cleaned
 from parentlink.errors import UserError, run_stage
-from parentlink.ingest import apply_privacy, canonical_ids, read_raw, write_ingested
+from parentlink.ingest import apply_privacy, canonical_ids, read_metadata, read_raw, write_ingested
 from parentlink.plan import load_plan
 from parentlink.privacy import pseudonymise_series
 from parentlink.spss import write_labelled
@@ -127,6 +127,15 @@ def test_declare_missing_study_wide_with_exception_and_per_variable(tmp_path: Pa
     assert meta["variables"]["age"]["missing"] == {"999": "dont_know"}
     banded = data.set_index("age")["age_band"]
     assert pd.isna(banded[999.0]) and banded[60.0] == 2  # 999 is no age
+
+
+def test_declare_missing_for_a_group_of_variables(tmp_path: Path) -> None:
+    plan = make_plan(tmp_path, rename={"q": "q", "r": "region", "age": "age"}, numeric=["age"],
+                     missing={9: "dont_know"}, declare_missing=[{"variables": ["Q", "R"], "codes": [9]}])
+    _, meta = ingest_and_clean(agency_style(tmp_path), plan)
+    assert meta["variables"]["q"]["missing"] == {"9": "dont_know"}
+    assert meta["variables"]["region"]["missing"] == {"9": "dont_know"}
+    assert meta["variables"]["age"]["missing"] == {}
 
 
 def test_unknown_code_advice_works_when_followed(tmp_path: Path) -> None:
@@ -422,6 +431,129 @@ def test_unlabelled_stata_missing_keeps_the_variable_numeric(tmp_path: Path) -> 
     assert meta["variables"]["q"]["type"] == "numeric" and df["q"].isna().sum() == 2
 
 
+# --- labelled string variables analysed as codes ---------------------------------------------
+
+
+def string_coded(tmp: Path, values: list[str] | None = None) -> Path:
+    """Like IBM's sample file: a string variable with value labels ("m" Male before "f" Female)
+    and a string user-missing value "x"."""
+    df = survey(sex=values or ["f", "m", "x", "f", "", "m"], q=[1.0, 2, 1, 2, 1, 2])
+    return sav(tmp, df, variable_value_labels={"sex": {"m": "Male", "f": "Female", "x": "No answer"},
+                                               "q": YES_NO},
+               missing_ranges={"sex": ["x"]})
+
+
+def test_labelled_string_variable_becomes_codes_in_label_order(tmp_path: Path) -> None:
+    plan = make_plan(tmp_path, rename={"q": "q", "SEX": "sex"}, codes_from_labels=["SEX"],
+                     missing={3: "refused"}, exclude_from_base=["refused"])
+    data, meta = ingest_and_clean(string_coded(tmp_path), plan)
+    sex = meta["variables"]["sex"]
+    assert sex["type"] == "categorical"
+    assert sex["value_labels"] == {"1": "Male", "2": "Female", "3": "No answer"}
+    assert sex["string_codes"] == {"m": 1, "f": 2, "x": 3}
+    assert sex["format"] == "F1.0" and "display_width" not in sex
+    assert sex["missing"] == {"3": "refused"} and sex["exclude_from_base"] == [3]
+    assert str(data["sex"].dtype) == "Int64"
+    assert sorted(data["sex"].dropna().tolist()) == [1, 1, 2, 2, 3]  # "" is system-missing
+    write_labelled(data, meta, tmp_path / "clean.sav")
+    _, back = pyreadstat.read_sav(str(tmp_path / "clean.sav"), user_missing=True)
+    assert back.variable_value_labels["sex"] == {1: "Male", 2: "Female", 3: "No answer"}
+    assert back.missing_ranges["sex"] == [{"lo": 3.0, "hi": 3.0}]
+
+
+def test_unlabelled_string_missing_value_comes_after_the_labelled_ones(tmp_path: Path) -> None:
+    df = survey(sex=["f  ", "m", "x", "f", "", "m"], q=[1.0, 2, 1, 2, 1, 2])
+    raw = sav(tmp_path, df, variable_value_labels={"sex": {"m": "Male", "f": "Female"}, "q": YES_NO},
+              missing_ranges={"sex": ["x"]})
+    data, meta = read_raw(raw, {"codes_from_labels": ["sex"]})
+    sex = meta["variables"]["sex"]
+    assert sex["string_codes"] == {"m": 1, "f": 2, "x": 3} and sex["missing_codes"] == [3.0]
+    assert sex["value_labels"] == {"1": "Male", "2": "Female", "3": "x"}
+    assert data["sex"].tolist()[:4] == [2, 1, 3, 2]  # "f  " is "f"
+
+
+def test_string_missing_value_needs_a_meaning(tmp_path: Path) -> None:
+    plan = make_plan(tmp_path, rename={"q": "q", "sex": "sex"}, codes_from_labels=["sex"])
+    with pytest.raises(UserError, match=r"variable sex has SPSS user-missing code 3, which the plan's "):
+        ingest_and_clean(string_coded(tmp_path), plan)
+
+
+def test_unlabelled_string_value_is_named_not_guessed(tmp_path: Path) -> None:
+    plan = make_plan(tmp_path, rename={"q": "q", "sex": "sex"}, codes_from_labels=["sex"],
+                     missing={3: "refused"})
+    with pytest.raises(UserError, match=r"string variable sex .* has value\(s\) 'q' without a value "
+                                        r"label in 1 row\(s\): ask the agency"):
+        ingest_and_clean(string_coded(tmp_path, ["f", "m", "q", "f", "m", "m"]), plan)
+
+
+def test_codes_from_labels_refuses_a_numeric_variable(tmp_path: Path) -> None:
+    plan = make_plan(tmp_path, codes_from_labels=["q"])
+    with pytest.raises(UserError, match=r"variable q is numeric, not a string variable: take it out"):
+        read_raw(sav(tmp_path, survey(q=[1.0] * 6), variable_value_labels={"q": YES_NO}), plan)
+
+
+# --- a declared valid range -------------------------------------------------------------------
+
+
+def test_value_outside_valid_range_is_named_and_the_advice_works(tmp_path: Path) -> None:
+    raw = sav(tmp_path, survey(age=[30.0, 120, 41, 15, 120, 999]))
+    keys: dict[str, Any] = {"rename": {"AGE": "age"}, "numeric": ["age"], "missing": {999: "dont_know"},
+                            "declare_missing": [{"variables": ["age"], "codes": [999]}],
+                            "valid_range": {"age": [16, 99]}}
+    with pytest.raises(UserError) as err:
+        ingest_and_clean(raw, make_plan(tmp_path, **keys))
+    message = str(err.value)
+    assert ("variable age has value(s) 15, 120 outside its valid range 16-99 in 3 row(s)" in message
+            and "'valid_range'" in message), message
+    advice = re.search(r"'(declare_missing: .*?)'", message)
+    assert advice is not None
+    fix = yaml.safe_load(advice.group(1).replace("dont_know|refused|not_asked", "not_asked"))
+    keys["declare_missing"] += fix["declare_missing"]
+    data, meta = ingest_and_clean(raw, make_plan(tmp_path, **keys))
+    assert meta["variables"]["age"]["missing"] == {"15": "not_asked", "120": "not_asked", "999": "dont_know"}
+    assert sorted(data["age"].tolist()) == [15, 30, 41, 120, 120, 999]  # codes kept, meaning in meta
+
+
+def test_valid_range_must_not_be_empty(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match=r"key 'valid_range/q': \[9, 1\] is empty"):
+        make_plan(tmp_path, valid_range={"q": [9, 1]})
+    with pytest.raises(UserError, match=r"key 'valid_range/q': \[16\] is too short"):
+        make_plan(tmp_path, valid_range={"q": [16]})
+
+
+# --- metadata only ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", [".sav", ".zsav", ".por", ".dta"])
+def test_metadata_only_read_gives_what_a_full_read_gives(tmp_path: Path, suffix: str,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    df = survey(q=[1.0, 2, -2, 1, 1, 2], born=[spss_seconds("1980-05-17")] * 6,
+                note=["a", "", "b", "", "", "c"])
+    path = tmp_path / f"d{suffix}"
+    labels = {"q": {1: "Yes", 2: "No", -2: "Refused"}}
+    if suffix == ".dta":
+        df["born"] = 7442.0
+        pyreadstat.write_dta(df, str(path), variable_value_labels=labels, variable_format={"born": "%td"})
+    elif suffix == ".por":
+        pyreadstat.write_por(df, str(path), variable_format={"born": "DATE11"})
+    else:
+        pyreadstat.write_sav(df, str(path), variable_value_labels=labels, compress=suffix == ".zsav",
+                             missing_ranges={"q": [-2.0]}, variable_format={"born": "DATE11"})
+    _, full = read_raw(path)
+    calls: list[dict[str, Any]] = []
+    for name in ("read_sav", "read_por", "read_dta"):
+        real = getattr(pyreadstat, name)
+        monkeypatch.setattr(pyreadstat, name,
+                            lambda *a, _real=real, **kw: calls.append(kw) or _real(*a, **kw))
+    meta = read_metadata(path)
+    assert calls and all(kw.get("metadataonly") for kw in calls)  # the data are never read
+    assert meta["variables"] == full["variables"]
+    assert meta["n_rows"] in (6, None) and meta["file"] == path.name
+    born = "numeric" if suffix == ".por" else "datetime"  # pyreadstat writes no date format to .por
+    assert {n.lower(): v["type"] for n, v in meta["variables"].items()} == {
+        "rid": "text", "q": "numeric", "born": born, "note": "text"}
+
+
 # --- every bad input: one ERROR line naming file, variable and fix; no partial outputs ---------
 
 
@@ -459,6 +591,22 @@ def _too_many_codes(tmp: Path) -> tuple[Path, dict[str, Any]]:
                  "declare_missing": [{"variables": ["q"], "codes": [-1, 3, 5, 7]}]}
 
 
+def _out_of_range(tmp: Path) -> tuple[Path, dict[str, Any]]:
+    return sav(tmp, survey(q=[1.0, 2, 150, 1, 2, 1])), {"numeric": ["q"], "valid_range": {"q": [0, 100]}}
+
+
+def _unlabelled_string(tmp: Path) -> tuple[Path, dict[str, Any]]:
+    return (string_coded(tmp, ["f", "m", "q", "f", "m", "m"]),
+            {"rename": {"q": "q", "sex": "sex"}, "codes_from_labels": ["sex"], "missing": {3: "refused"}})
+
+
+def _text_timestamp(tmp: Path) -> tuple[Path, dict[str, Any]]:
+    df = survey(3, q=[1.0, 2, 1], s=["2021-03-06 21:04:33", "6/3/2021 9pm", ""],
+                e=["2021-03-06 21:34:33"] * 3)
+    return (sav(tmp, df, variable_value_labels={"q": YES_NO}),
+            {"timestamps": {"start": "s", "end": "e"}})
+
+
 BAD = [
     (_ranged_without_meaning, "variable q", "under 'missing'"),
     (_unknown_code, "variable q", "declare_missing"),
@@ -467,6 +615,9 @@ BAD = [
     (_fractional_id, "id variable 'rid'", "ask the agency"),
     (_stata_labelled, "variable q", "stata_missing"),
     (_too_many_codes, "variable q", "declare fewer codes missing"),
+    (_out_of_range, "variable q", "declare_missing"),
+    (_unlabelled_string, "string variable sex", "declare the variable under 'text'"),
+    (_text_timestamp, "variable s", "ISO 8601"),
 ]
 
 

@@ -166,13 +166,29 @@ def test_starter_on_a_388_variable_agency_file(tmp_path: Path) -> None:
     assert plan["timestamps"] == {"start": "STARTIME", "end": "ENDTIME",
                                   "duration": "interview_seconds", "date": "interview_date"}
     assert {"RESPEMAIL", "DATEINTR", "LENGTH", "NOCALL_1Other"} <= set(plan["drop"])
-    assert {"URBRUR", "THANKS"} <= set(plan["text"])
+    assert "THANKS" in plan["text"] and "URBRUR" not in plan["text"]
+    assert plan["codes_from_labels"] == ["URBRUR"]  # every value labelled: a coded variable
     meta = run_plan(out, raw)
-    assert len(plan["rename"]) == 378
+    assert len(plan["rename"]) == 379  # 377 items, AGE and URBRUR
     assert meta["variables"]["q1"]["missing"] == {"-1": "not_asked", "8": "refused", "9": "dont_know"}
     # -1 "Missing" is declared by the file for Q1 (a range), and by the plan for Q2 (its label)
     assert meta["variables"]["q2"]["missing"] == {"-1": "not_asked", "8": "refused", "9": "dont_know"}
     assert meta["variables"]["age"]["missing"] == {"998": "refused", "999": "dont_know"}
+    assert meta["variables"]["urbrur"]["value_labels"] == {"1": "Urban", "2": "Rural"}
+
+
+def test_starter_on_a_file_written_by_pspp(tmp_path: Path) -> None:
+    """A real tool's file: string labels with a string user-missing value, ranges, dates."""
+    raw = Path(__file__).parent / "fixtures" / "pspp" / "delivery.sav"
+    out = tmp_path / "plan.yaml"
+    assert starter.main([str(raw), "--out", str(out)]) == 0
+    plan = load_plan(out)
+    assert plan["id"] == "rid" and plan["codes_from_labels"] == ["Sex"]
+    assert plan["timestamps"]["start"] == "start" and plan["timestamps"]["end"] == "ended"
+    meta = run_plan(out, raw)
+    assert meta["variables"]["sex"]["value_labels"] == {"1": "Female", "2": "Male", "3": "No answer"}
+    assert set(meta["variables"]["sex"]["missing"]) == {"3"}  # the file's string user-missing 'x'
+    assert meta["variables"]["inc"]["missing"] == {"-95": "refused", "99": "dont_know"}
 
 
 @pytest.mark.parametrize("suffix", [".dta", ".por", ".zsav"])

@@ -98,6 +98,7 @@ def _rename(ctx: _Context) -> None:
             "missing": missing,
             "measure": raw.get("measure", "unknown"),
             **_display(raw),
+            **({"string_codes": dict(raw["string_codes"])} if raw.get("string_codes") else {}),
         }
     ctx.df = ctx.df.rename(columns=plan["rename"])
 
@@ -178,6 +179,30 @@ def _validate_codes(ctx: _Context) -> None:
                 f"{int(bad.sum())} row(s): if a code means a missing answer, declare it with the plan's "
                 f"'declare_missing: [{{variables: [{v['source']}], codes: {{{first}: "
                 "dont_know|refused|not_asked}}]', otherwise ask the agency for its value label."
+            )
+
+
+def _validate_ranges(ctx: _Context) -> None:
+    """Every answer of a variable under the plan's 'valid_range' lies inside it (missing codes,
+    declared by the file or the plan, are not answers and are not checked)."""
+    names = {v["source"]: n for n, v in ctx.vars.items() if v.get("source")}
+    for agency, (lo, hi) in ctx.plan.get("valid_range", {}).items():
+        if agency not in names:
+            raise UserError(
+                f"Cleaning plan key 'valid_range' names {agency}, which is not a variable under "
+                "'rename': use the agency's name of a renamed variable."
+            )
+        x = ctx.substantive(names[agency])
+        bad = x.notna() & ((x < lo) | (x > hi))
+        if bad.any():
+            values = sorted(set(x[bad].tolist()))
+            shown = ", ".join(_key(c) for c in values[:8]) + (" …" if len(values) > 8 else "")
+            codes = ", ".join(f"{_key(c)}: dont_know|refused|not_asked" for c in values[:3])
+            raise UserError(
+                f"{ctx.source}: variable {agency} has value(s) {shown} outside its valid range "
+                f"{_key(lo)}-{_key(hi)} in {int(bad.sum())} row(s): if they mean a missing answer, "
+                f"declare them with the plan's 'declare_missing: [{{variables: [{agency}], codes: "
+                f"{{{codes}}}}}]', if they are valid widen 'valid_range', otherwise ask the agency."
             )
 
 
@@ -604,6 +629,7 @@ def _checked(df: pd.DataFrame, raw_meta: dict[str, Any], plan: dict[str, Any]) -
     for grid in ctx.plan.get("grids", {}):
         _grid(ctx, grid)
     _validate_codes(ctx)
+    _validate_ranges(ctx)
     _check_unique_ids(ctx)
     return ctx
 

@@ -188,35 +188,11 @@ def leaf_keys(schema: Mapping[str, Any], config: Mapping[str, Any]) -> list[tupl
 # ----------------------------------------------------------------------------- pre-flight
 
 
-def _delivered_names(path: Path) -> list[str]:
-    """Variable names of a delivery, from its metadata only (no data read)."""
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        sidecar = path.with_name(path.name + ".meta.json")
-        if not sidecar.is_file():
-            raise UserError(f"CSV delivery {path} needs its metadata sidecar {sidecar}: write it in "
-                            "the shape of results/ingest/<survey>_meta.json.")
-        try:
-            return list(json.loads(sidecar.read_text("utf-8")).get("variables", {}))
-        except ValueError as err:
-            raise UserError(f"CSV sidecar {sidecar} is not valid JSON ({err}): fix it.") from None
-    import pyreadstat  # imported here: only the pre-flight of a changed study needs it
+def _delivered(path: Path, plan: dict[str, Any]) -> dict[str, str]:
+    """Each variable of a delivery with its type, from its metadata only (no data read)."""
+    from parentlink.ingest import read_metadata  # imported here: only a pre-flight needs it
 
-    from parentlink.ingest import check_file
-
-    check_file(path)
-
-    try:
-        if suffix == ".dta":
-            _, meta = pyreadstat.read_dta(str(path), metadataonly=True)
-        elif suffix == ".por":
-            _, meta = pyreadstat.read_por(str(path), metadataonly=True)
-        else:
-            _, meta = pyreadstat.read_sav(str(path), metadataonly=True)
-    except Exception as err:  # pyreadstat has its own error types
-        raise UserError(f"Raw file {path} could not be read ({str(err).strip() or type(err).__name__}"
-                        "): it looks truncated or corrupt; ask the agency to re-send it.") from None
-    return list(meta.column_names)
+    return {n: v.get("type", "") for n, v in read_metadata(path, plan)["variables"].items()}
 
 
 def _one_of(names: Iterable[str], wanted: str) -> str:
@@ -274,7 +250,7 @@ def check_study(config: Mapping[str, Any], root: Path, source: str = CONFIG_FILE
     Inputs whose path starts with one of `made_by_workflow` are made by a rule (e.g. the scale
     scenario's synthetic survey): their existence and variable names are left to the run.
     """
-    from parentlink.plan import load_plan, output_variables
+    from parentlink.plan import load_plan, output_variables, resolve_names
 
     check_files(config, root, source, made_by_workflow)
     surveys = config["surveys"]
@@ -285,11 +261,15 @@ def check_study(config: Mapping[str, Any], root: Path, source: str = CONFIG_FILE
         cleaned[name] = output_variables(plan)
         if s["raw"].startswith(made_by_workflow):
             continue
-        delivered = _delivered_names(root / s["raw"])
+        types = _delivered(root / s["raw"], plan)
+        delivered = list(types)
         lower = {d.lower(): d for d in delivered}
+        plan = resolve_names(plan, delivered, s["raw"])  # SPSS names match in any case, as at ingest
         needed = [("rename", k) for k in plan["rename"]] + [("id", plan["id"])]
         needed += [("text", k) for k in plan.get("text", {})]
         needed += [("drop", k) for k in plan.get("drop", [])]
+        needed += [("codes_from_labels", k) for k in plan.get("codes_from_labels", [])]
+        needed += [("valid_range", k) for k in plan.get("valid_range", {})]
         if "design_weight" in plan:
             needed.append(("design_weight", plan["design_weight"]))
         for k in ("start", "end"):
@@ -301,6 +281,17 @@ def check_study(config: Mapping[str, Any], root: Path, source: str = CONFIG_FILE
                 hint = (f"the delivery spells it '{near}'" if near else _one_of(delivered, var))
                 raise UserError(f"{s['plan']}: {key} names '{var}', which {s['raw']} does not "
                                 f"contain; {hint}")
+        coded = set(plan.get("codes_from_labels", []))
+        for var in plan["rename"]:
+            kind = types[var]
+            if kind == "text" and var not in coded:
+                raise UserError(f"{s['plan']}: rename names '{var}', a string variable of {s['raw']}: "
+                                "list it under 'codes_from_labels' if its values are labelled codes, "
+                                "otherwise under 'text' or 'drop' instead of 'rename'.")
+            if kind in ("datetime", "duration"):
+                raise UserError(f"{s['plan']}: rename names '{var}', a {kind} variable of {s['raw']}: "
+                                "the plan analyses codes and numbers; name it under 'timestamps' or "
+                                "'drop' instead.")
 
     def need(key: str, survey: str, var: str, kinds: tuple[str, ...] | None = None) -> None:
         have = cleaned[survey]

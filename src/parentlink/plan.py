@@ -64,6 +64,14 @@ PLAN_SCHEMA: dict[str, Any] = {
             "additionalProperties": {"type": "integer"},
         },
         "id_leading_zeros": {"enum": ["keep", "strip"]},
+        # Labelled string variables analysed as codes (1, 2, ... in the file's value-label order).
+        "codes_from_labels": {"type": "array", "items": {"type": "string"}},
+        # The valid answers of a numeric or coded variable, e.g. AGE: [16, 99]; others stop the run.
+        "valid_range": {
+            "type": "object",
+            "additionalProperties": {"type": "array", "items": {"type": "number"},
+                                     "minItems": 2, "maxItems": 2},
+        },
         "exclude_from_base": {"type": "array", "items": {"enum": list(MISSING_KINDS)}},
         "rename": {"type": "object", "additionalProperties": {"type": "string"}},
         "numeric": {"type": "array", "items": {"type": "string"}},
@@ -145,6 +153,10 @@ def load_plan(path: str | Path) -> dict[str, Any]:
     plan["missing"] = {_code(k, p, "missing"): v for k, v in plan["missing"].items()}
     plan["declare_missing"] = [_declaration(d, i, plan["missing"], p)
                                for i, d in enumerate(plan.get("declare_missing", []))]
+    for name, (lo, hi) in plan.get("valid_range", {}).items():
+        if lo > hi:
+            raise UserError(f"Cleaning plan {p}, key 'valid_range/{name}': [{lo}, {hi}] is empty: write "
+                            "the lowest valid value first.")
     return plan
 
 
@@ -195,6 +207,7 @@ STAMP_ROLES = ("start", "end")
 def _agency_names(plan: dict[str, Any]) -> list[str]:
     names = [plan["id"], *plan.get("drop", []), *plan.get("text", {}), *plan["rename"]]
     names += [v for v in (plan.get("design_weight"),) if v]
+    names += [*plan.get("codes_from_labels", []), *plan.get("valid_range", {})]
     names += [v for k, v in (plan.get("timestamps") or {}).items() if k in STAMP_ROLES]
     for d in plan.get("declare_missing", []):
         names += ([] if d["variables"] == "all" else d["variables"]) + d["except"]
@@ -240,6 +253,10 @@ def resolve_names(plan: dict[str, Any], columns: Any, source: str) -> dict[str, 
         out["text"] = {f(k): v for k, v in plan["text"].items()}
     if plan.get("design_weight"):
         out["design_weight"] = f(plan["design_weight"])
+    if "codes_from_labels" in plan:
+        out["codes_from_labels"] = [f(n) for n in plan["codes_from_labels"]]
+    if "valid_range" in plan:
+        out["valid_range"] = {f(k): v for k, v in plan["valid_range"].items()}
     if plan.get("timestamps"):
         out["timestamps"] = {k: f(v) if k in STAMP_ROLES else v for k, v in plan["timestamps"].items()}
     out["declare_missing"] = [

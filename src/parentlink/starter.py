@@ -25,7 +25,7 @@ import pandas as pd
 
 from parentlink.clean import clean
 from parentlink.errors import UserError
-from parentlink.ingest import apply_privacy, read_raw
+from parentlink.ingest import apply_privacy, codes_from_labels, read_raw
 from parentlink.plan import load_plan
 from parentlink.privacy import first_names
 
@@ -161,6 +161,9 @@ def _in_ranges(s: pd.Series, ranges: list[list[float | None]]) -> list[float]:
 
 def _describe(name: str, v: dict[str, Any], missing: dict[float, str]) -> list[str]:
     lines = [f"  # {name} {_q(v['label'])}, {v['type']}, format {v.get('format') or '?'}"]
+    if v.get("string_codes"):
+        lines.append("  #   string values as codes (codes_from_labels): " + ", ".join(
+            f"{_q(text)} -> {code}" for text, code in v["string_codes"].items()))
     if v["value_labels"]:
         shown = []
         for k, lab in sorted(v["value_labels"].items(), key=lambda kv: float(kv[0])):
@@ -189,10 +192,24 @@ def _numeric_labels(v: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+def labelled_strings(df: pd.DataFrame, variables: dict[str, Any]) -> list[str]:
+    """String variables whose every value is labelled or declared missing: coded, not free text."""
+    out = []
+    for col, v in variables.items():
+        if v["type"] != "text" or not v["value_labels"]:
+            continue
+        values = set(df[col].dropna().astype(str).str.rstrip()) - {""}
+        if values and values <= set(v["value_labels"]) | set(v.get("missing_strings", [])):
+            out.append(col)
+    return out
+
+
 def starter_plan(path: str | Path, survey: str | None = None) -> str:
     """The text of a starter plan for one delivery (see the module docstring)."""
     df, meta = read_raw(path)
     variables = meta["variables"]
+    coded = labelled_strings(df, variables)
+    codes_from_labels(df, variables, {"codes_from_labels": coded}, Path(path).name)
     survey = survey or _analysis_name(Path(path).stem, set())
     drop = identifiers(df, meta)
     id_name, id_why = guess_id(df, meta, set(drop))
@@ -257,6 +274,9 @@ def starter_plan(path: str | Path, survey: str | None = None) -> str:
     lines.append("text:                # open text: redacted at ingest" if text else "text: {}")
     lines += [f"  {_q(c)}: {_q(n)}" + (f"    # {_q(variables[c]['label'])}" if variables[c]["label"] else "")
               for c, n in text.items()]
+    if coded:
+        lines.append(f"codes_from_labels: [{', '.join(_q(c) for c in coded)}]    # labelled string "
+                     "variables analysed as codes 1, 2, ... in the file's label order")
     if weight:
         label = variables[weight]["label"]
         lines.append(f"design_weight: {_q(weight)}    # {_q(label) + ' ' if label else ''}CHECK")

@@ -8,8 +8,9 @@ Here every format is converted from the stored number by its documented epoch an
 - SPSS dates and date-times (DATE, ADATE, EDATE, SDATE, JDATE, DATETIME, YMDHMS, QYR, MOYR, WKYR)
   are seconds since 1582-10-14 -> ``datetime64``; TIME, DTIME and MTIME are seconds -> ``timedelta64``
   (a duration, any length). WKDAY and MONTH are day/month numbers and stay numeric.
-- Stata %tc/%tC (milliseconds), %td (days), %tw (weeks, 52 a year), %tm (months), %tq (quarters),
-  %th (half years) are counted from 1960; %ty is a year number. %tC's leap seconds are not removed.
+- Stata %tc/%tC (milliseconds), %td and Stata 9's %d (days), %tw (weeks, 52 a year), %tm
+  (months), %tq (quarters), %th (half years) are counted from 1960; %ty is a year number. %tC's
+  leap seconds are not removed.
 
 A value the conversion cannot place between the years 1 and 9999 is a :class:`TemporalError`.
 """
@@ -36,13 +37,19 @@ def kind_of_format(fmt: str, stata: bool) -> str | None:
     """'datetime', 'duration' or None (not a date/time format) for a variable's display format."""
     f = (fmt or "").strip().upper()
     if stata:
-        m = re.match(r"%-?T([CDWMQHY])", f)
-        return "datetime" if m else None
+        return "datetime" if _stata_unit(f) else None
     name = re.match(r"[A-Z]+", f)
     word = name.group(0) if name else ""
     if word in _SPSS_DURATIONS:
         return "duration"
     return "datetime" if word in _SPSS_DATES else None
+
+
+def _stata_unit(fmt: str) -> str | None:
+    """The unit letter of a Stata date format: %tc -> C, %td -> D, ...; Stata 9's %d (and %dD_m_Y,
+    still read by Stata as %td) -> D."""
+    m = re.match(r"%-?(?:T([CDWMQHY])|(D))", fmt.strip().upper())
+    return (m.group(1) or m.group(2)) if m else None
 
 
 def _check(values: pd.Series, out: pd.Series) -> pd.Series:
@@ -88,7 +95,7 @@ def convert(values: pd.Series, fmt: str, stata: bool) -> pd.Series:
         if kind_of_format(f, stata=False) == "duration":
             return pd.to_timedelta((values.astype(float) * 1e6).round(), unit="us").astype("timedelta64[us]")
         return _seconds_after(SPSS_EPOCH, values)
-    unit = re.match(r"%-?T([CDWMQHY])", f).group(1)  # type: ignore[union-attr]
+    unit = _stata_unit(f) or ""
     if unit == "C":
         return _seconds_after(STATA_EPOCH, values.astype(float) / 1000)
     if unit == "D":
