@@ -127,3 +127,21 @@ def test_a_chart_of_an_unweighted_survey_says_unweighted(tmp_path: Path) -> None
     assert "(unweighted %" in (tmp_path / "f" / "p.svg").read_text()
     main_svg = (tmp_path / "f" / "w.svg").read_text()
     assert "(weighted %" in main_svg and "unweighted" not in main_svg
+
+
+def test_a_complementary_suppression_says_so_and_a_small_base_says_too_few() -> None:
+    assert C.hidden_text({"suppressed": True, "reason": "complementary"}) == (
+        "hidden to protect another figure")
+    for reason in ("small_base", "small_cell", None):
+        assert C.hidden_text({"suppressed": True, "reason": reason}) == "too few to show"
+
+
+def test_facts_carry_why_a_share_is_hidden() -> None:
+    from parentlink.facts import _cell
+
+    row = {"base_unweighted": 52, "suppressed": True, "estimate": float("nan"),
+           "suppressed_reason": "complementary"}
+    assert _cell(row, 50) == {"suppressed": True, "base": 52, "reason": "complementary"}
+    assert _cell({**row, "suppressed_reason": ""}, 50)["reason"] is None
+    assert _cell({**row, "base_unweighted": 12, "suppressed_reason": float("nan")},
+                 50)["reason"] == "small_base"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -83,3 +85,14 @@ def test_a_recode_hides_its_counts_when_its_source_hides_one() -> None:
     b.loc[b["variable"] == "src_net", "derived_from"] = "src"
     out = shown(codebook.protect(b, 100, 10))
     assert out[:3] == [C, C, "65"] and out[3:] == [C, C]
+
+
+@pytest.mark.parametrize("synthetic", [True, False])
+def test_html_codebook_is_stamped_synthetic_only_for_a_synthetic_study(
+        tmp_path: Path, synthetic: bool) -> None:
+    b = book([("q", "categorical", 30), ("q", "categorical", 12)])
+    codebook.write(b, "main", 42, tmp_path / "c.csv", tmp_path / "c.html", synthetic=synthetic)
+    html = (tmp_path / "c.html").read_text(encoding="utf-8")
+    assert ("<title>SYNTHETIC DATA: Codebook: main survey</title>" in html) is synthetic
+    assert ("SYNTHETIC DATA —" in html) is synthetic
+    assert "SYNTHETIC" not in (tmp_path / "c.csv").read_text(encoding="utf-8")  # data, no stamp

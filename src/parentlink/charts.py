@@ -117,13 +117,20 @@ def add_title(path: Path, title: str, synthetic: bool) -> None:
     path.write_text(svg, encoding="utf-8")
 
 
+def hidden_text(item: Mapping[str, Any]) -> str:
+    """Why a bar is missing: a complementary suppression is not 'too few'."""
+    if item.get("reason") == "complementary":
+        return "hidden to protect another figure"
+    return "too few to show"
+
+
 def _bars(ax: Axes, items: Sequence[Mapping[str, Any]], labels: Sequence[str],
           colour: str) -> None:
     """Horizontal bars (top to bottom in given order) with 95% CI whiskers and value labels."""
     ys = list(range(len(items)))[::-1]
     for y, item in zip(ys, items, strict=True):
         if item["suppressed"]:
-            ax.text(1.5, y, f"{SUPPRESSION_MARK} too few to show", va="center", ha="left",
+            ax.text(1.5, y, f"{SUPPRESSION_MARK} {hidden_text(item)}", va="center", ha="left",
                     fontsize=8)
             continue
         pct = item["pct"]
@@ -270,7 +277,7 @@ def counts_chart(facts: Mapping[str, Any], spec: Mapping[str, Any], path: Path,
     ys = list(range(len(items)))[::-1]
     for y, item in zip(ys, items, strict=True):
         if item["suppressed"]:
-            ax.text(1.5, y, f"{SUPPRESSION_MARK} too few to show", va="center", fontsize=8)
+            ax.text(1.5, y, f"{SUPPRESSION_MARK} {hidden_text(item)}", va="center", fontsize=8)
             continue
         ax.barh(y, item["pct"], color=OKABE_ITO[3], height=0.62)
         ax.text(item["pct"] + 1.5, y, _count_label(item), va="center", fontsize=8)

@@ -39,10 +39,14 @@ COLUMNS = [
 ]
 
 _HTML = """<!DOCTYPE html>
-<html lang="en-GB"><head><meta charset="utf-8"><title>Codebook: {{ survey }} survey</title>
+<html lang="en-GB"><head><meta charset="utf-8">
+<title>{% if synthetic %}SYNTHETIC DATA: {% endif %}Codebook: {{ survey }} survey</title>
 <style>body{font-family:sans-serif;font-size:10pt} table{border-collapse:collapse}
 th,td{border:1px solid #999;padding:2px 6px;text-align:left} td.n{text-align:right}</style></head>
-<body><h1>Codebook: {{ survey }} survey ({{ n }} respondents)</h1>
+<body>{% if synthetic %}<p role="note"
+style="background:#B34700;color:#ffffff;font-weight:bold;padding:4px 8px">SYNTHETIC DATA —
+illustrative only: generated to test the pipeline, not real survey responses</p>{% endif %}
+<h1>Codebook: {{ survey }} survey ({{ n }} respondents)</h1>
 {% for v in variables %}<h2 id="{{ v.name }}">{{ v.name }}</h2>
 <p>{{ v.label }} — {{ v.type }}{% if v.source %}; agency name {{ v.source }}{% endif %}
 {% if v.derived_from %}; derived from {{ v.derived_from }}{% endif %}
@@ -183,7 +187,10 @@ def protect(book: pd.DataFrame, n_total: int, min_cell: int) -> pd.DataFrame:
     return out
 
 
-def write(book: pd.DataFrame, survey: str, n: int, csv: str | Path, html: str | Path) -> None:
+def write(book: pd.DataFrame, survey: str, n: int, csv: str | Path, html: str | Path,
+          synthetic: bool = False) -> None:
+    """The codebook as CSV (data, columns in docs/data-contract.md) and HTML (for people;
+    titled and bannered SYNTHETIC DATA when the study is synthetic)."""
     csvio.neutralise(book).to_csv(csv, index=False, lineterminator="\n")
     variables = []
     for name, g in book.groupby("variable", sort=False):
@@ -200,4 +207,5 @@ def write(book: pd.DataFrame, survey: str, n: int, csv: str | Path, html: str | 
             }
         )
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
-    Path(html).write_text(env.from_string(_HTML).render(survey=survey, n=n, variables=variables), "utf-8")
+    Path(html).write_text(env.from_string(_HTML).render(survey=survey, n=n, variables=variables,
+                                                           synthetic=synthetic), "utf-8")

@@ -189,7 +189,12 @@ def _cell(row: Mapping[str, Any], min_base: int) -> dict[str, Any]:
     # Belt and braces: the estimate stage suppresses, but a base under the publication
     # threshold is never shown even if a value slipped through.
     if _as_bool(row["suppressed"]) or base < min_base or pd.isna(row["estimate"]):
-        return {"suppressed": True, "base": base}
+        # Why it is hidden (estimates' suppressed_reason): documents say "too few to show" for
+        # a small base or cell and "hidden to protect another figure" for a complement.
+        why = row.get("suppressed_reason")
+        reason = (str(why) if isinstance(why, str) and why else
+                  "small_base" if base < min_base else None)
+        return {"suppressed": True, "base": base, "reason": reason}
     return {
         "suppressed": False,
         "base": base,

@@ -33,7 +33,8 @@ def main() -> None:
     listed = published.merge(apart, on="respondent_id", how="left", validate="one_to_one")
     book = codebook.protect(codebook.build(listed, book_meta), len(data),
                             int(sm.params.config["disclosure.min_cell"]))
-    codebook.write(book, meta["survey"], len(data), sm.output.codebook_csv, sm.output.codebook_html)
+    codebook.write(book, meta["survey"], len(data), sm.output.codebook_csv, sm.output.codebook_html,
+                   synthetic=bool(cfg["study.synthetic"]))
 
 
 logged_stage(main, sm.output, sm.log[0])
