@@ -444,7 +444,7 @@ def test_gaps_skip_suppressed_groups(tmp_path: Path) -> None:
     eth = facts["findings"]["trust_council_by_group"]["by"]["ethnicity"]
     other = [r for r in eth["rows"] if r["group"] == "Other ethnic group"][0]
     assert other == {"group": "Other ethnic group", "group_code": "5", "suppressed": True,
-                     "base": 30, "view": "unknown",
+                     "base": 30, "view": "unknown", "reason": "small_base",
                      "phrase": "parents in the other ethnic group"}
     assert eth["lowest"]["group"] == "Black"
     assert eth["any_suppressed"] is True

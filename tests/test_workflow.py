@@ -163,8 +163,8 @@ def test_quotes_through_the_whole_pipeline(built: Path) -> None:
     pdf_text = {a: " ".join(subprocess.run(
         ["pdftotext", str(built / f"reports/briefings/{a}.pdf"), "-"], capture_output=True,
         text=True, check=True).stdout.split()) for a in ("local_authorities", "parents")}
-    for text in pdf_text.values():
-        assert all(f"“{x['text']}”" in text for x in q["quotes"])
+    for text in pdf_text.values():  # both briefings print the first two of the three quotes
+        assert all(f"“{x['text']}”" in text for x in q["quotes"][:2])
         assert "<img" not in text and "[email]" not in text and "[name]" not in text
 
 

@@ -256,3 +256,15 @@ def report_inputs():
         + ["config/config.yaml", "config/report.yaml"]
         + list((config.get("weighting") or {}).get("targets", []))
     )
+
+
+def workbook_inputs(wildcards):
+    """The survey's tests, its models, its weighting diagnostics (when weighted), the facts."""
+    s = wildcards.survey
+    inputs = {"tests": f"results/tables/{s}_tests.csv", "facts": "results/report/facts.json"}
+    for name, path in model_outputs().items():
+        if MODELS[name] == s:
+            inputs[f"model_{name}"] = path
+    if s in WEIGHTED:
+        inputs["diagnostics"] = f"results/weights/{s}_diagnostics.json"
+    return inputs

@@ -107,8 +107,9 @@ rule render_briefing:
     params:
         # Every document's audience: the links to the other briefings name them.
         config=uses("study", "report.documents.{audience}",
-                    *[f"report.documents.{a}.audience" for a in AUDIENCES]),
-        audiences=AUDIENCES,
+                    *[f"report.documents.{a}.audience" for a in sorted(AUDIENCES)]),
+        # Sorted: a --configfile overlay can change the order of report.documents.
+        audiences=sorted(AUDIENCES),
         surveys=SURVEYS,
         build_epoch=BUILD_EPOCH,
     script:

@@ -3,18 +3,6 @@
 # and the weighting diagnostics.
 
 
-def workbook_inputs(wildcards):
-    """The survey's tests, its models, its weighting diagnostics (when weighted), the facts."""
-    s = wildcards.survey
-    inputs = {"tests": f"results/tables/{s}_tests.csv", "facts": "results/report/facts.json"}
-    for name, path in model_outputs().items():
-        if MODELS[name] == s:
-            inputs[f"model_{name}"] = path
-    if s in WEIGHTED:
-        inputs["diagnostics"] = f"results/weights/{s}_diagnostics.json"
-    return inputs
-
-
 rule workbook:
     """Estimates + clean metadata -> results/tables/{survey}_tables.xlsx (suppressed cells [c])."""
     input:
