@@ -345,3 +345,20 @@ def test_psu_level_path_equals_row_level() -> None:
     a, b = rao_scott(design, item, grp), rao_scott(rows, item, grp)
     assert a["f"] == pytest.approx(b["f"], rel=1e-11)
     assert a["ndf"] == pytest.approx(b["ndf"], rel=1e-11)
+
+
+def test_domain_replicate_degf_shortcut_equals_full_rank() -> None:
+    """The probe shortcut gives replicate_degf's answer: full rank (bootstrap) and a JK1 domain
+    that misses PSUs (rank deficient, so the probe cannot prove full rank)."""
+    from parentlink.design import replicate_degf, replicate_degf_rows
+
+    rng = np.random.default_rng(3)
+    psu = rng.integers(0, 30, 3000)
+    boot = rng.lognormal(size=3000)[:, None] * rng.poisson(1.0, (30, 20))[psu]
+    jk = np.where(psu[:, None] == np.arange(30)[None, :], 0.0, 30 / 29)
+    for w in (boot, jk):
+        norm2 = (w * w).sum(axis=1)
+        for rows in (np.arange(3000), np.flatnonzero(psu < 12), np.flatnonzero(psu % 3 == 0),
+                     np.arange(50)):
+            assert replicate_degf_rows(w, rows, norm2) == replicate_degf(w[rows])
+    assert replicate_degf_rows(jk, np.flatnonzero(psu < 12)) == 11

@@ -421,3 +421,24 @@ def replicate_degf(w: np.ndarray) -> int:
     r, _ = sla.qr(w, mode="r", pivoting=True)
     d = np.abs(np.diag(r))
     return int(np.sum(d > 1e-5 * d[0])) - 1 if len(d) else -1
+
+
+def replicate_degf_rows(w: np.ndarray, rows: np.ndarray, norm2: np.ndarray | None = None) -> int:
+    """:func:`replicate_degf` of the replicate weights of `rows` (a domain), without the
+    domain's full R x R cross-product when a probe of 4R of its rows already has full rank.
+
+    With S the probe rows and D the domain, lambda_min(D'D) >= lambda_min(S'S) and
+    lambda_max(D'D) <= trace(D'D) = sum of the rows' squared norms (`norm2`, per row), so
+    ``lambda_min(S'S) > 1e-10 trace(D'D)`` proves every eigenvalue of D'D is above the
+    threshold :func:`replicate_degf` applies: rank R, exactly its answer. Otherwise (small or
+    rank-deficient domains, e.g. JK1 with PSUs missing from the domain) the full computation.
+    """
+    w = np.asarray(w, float)
+    rows = np.asarray(rows)
+    nrep = w.shape[1]
+    if len(rows) > 4 * nrep:
+        probe = w[rows[np.linspace(0, len(rows) - 1, 4 * nrep).astype(np.int64)]]
+        trace = float(norm2[rows].sum()) if norm2 is not None else float(np.sum(w[rows] ** 2))
+        if np.linalg.eigvalsh(probe.T @ probe)[0] > 1e-10 * trace:
+            return nrep - 1
+    return replicate_degf(w[rows])

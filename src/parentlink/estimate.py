@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ from parentlink.design import (
     build_replicates,
     build_structure,
     describe,
-    replicate_degf,
+    replicate_degf_rows,
     spec_from_config,
     structure_vcov,
 )
@@ -137,10 +138,16 @@ class Design:
             # R: the stored degf for the whole design; a subset recomputes the rank
             if mask is None or self.rep_weights is None:
                 return self.replicates.degf
-            return replicate_degf(self.rep_weights[m])
+            return replicate_degf_rows(self.rep_weights, np.flatnonzero(m), self._rep_norm2)
         if self.structure is not None:
             return self.structure.degf(m)
         return int(m.sum()) - 1
+
+    @cached_property
+    def _rep_norm2(self) -> np.ndarray | None:
+        """Squared norm of each row's replicate weights (domain degf bounds)."""
+        return None if self.rep_weights is None else np.einsum("ij,ij->i", self.rep_weights,
+                                                               self.rep_weights)
 
 
 def make_design(
