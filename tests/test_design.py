@@ -31,10 +31,12 @@ from parentlink.estimate import (
     Design,
     crosstab,
     design_from_margins,
+    domain_means,
     domain_proportions,
     glm_table,
     logit_ci,
     make_design,
+    means_table,
     rao_scott,
     survey_mean,
     survey_total,
@@ -136,6 +138,18 @@ def python_quantities(name: str) -> dict[str, float]:
         q = f"prop_awards_{s}"
         out[q], out[q + "_se"], out[q + "_df"] = res.p[1, j], res.se[1, j], res.df[j]
         out[q + "_lo"], out[q + "_hi"] = lo[1, j], hi[1, j]
+    meta = {"variables": {"api00": {"label": "API 2000"},
+                          "stype_c": {"label": "type", "value_labels": {"1": "E", "2": "H",
+                                                                        "3": "M"}}}}
+    means = means_table(data, meta, design, ["api00"], ["stype_c"], name)
+    for r in means[means["group_variable"] == "stype_c"].itertuples():
+        q = f"bymean_api00_{r.group}"
+        out[q], out[q + "_se"], out[q + "_lo"], out[q + "_hi"] = r.mean, r.se, r.ci_lower, \
+            r.ci_upper
+        out[q + "_df"] = domain_means(design, y, (grp.index == grp.codes.index(r.group_code)
+                                                  )[:, None]).df[0]
+        out[f"bytotal_api00_{r.group}"] = r.total
+        out[f"bytotal_api00_{r.group}_se"] = r.total_se
     ch = rao_scott(design, item, grp)
     out["chisq_F"], out["chisq_ndf"] = ch["f"], ch["ndf"]
     out["chisq_ddf"], out["chisq_p"] = ch["ddf"], ch["p_value"]

@@ -888,6 +888,126 @@ def tests_table(
     return pd.DataFrame(rows, columns=TEST_COLUMNS)
 
 
+# --------------------------------------------------------------------------- means and totals
+
+MEAN_COLUMNS = [
+    "survey", "variable", "label", "group_variable", "group_code", "group", "base_unweighted",
+    "base_weighted", "mean", "se", "ci_lower", "ci_upper", "total", "total_se", "suppressed",
+    "design",
+]
+
+
+@dataclass
+class DomainMeans:
+    """Arrays (G,) for one numeric variable over G domains (each on the full design)."""
+
+    mean: np.ndarray
+    se: np.ndarray
+    total: np.ndarray
+    total_se: np.ndarray
+    base_unweighted: np.ndarray
+    base_weighted: np.ndarray
+    df: np.ndarray
+
+
+def domain_means(design: Design, y: np.ndarray, domains: np.ndarray) -> DomainMeans:
+    """R ``svymean(~y, subset(design, d))`` and ``svytotal(~y, subset(design, d))`` for every
+    column d of `domains` (n, G) at once; rows where `y` is NaN are outside every domain.
+
+    Linearised: mean influence ``d (y - mean) / S``, total influence ``d y`` (both on the full
+    design, so R's domain SEs), one covariance call for all 2G columns. Replicate designs: the
+    same ratios under every replicate weight (R ``svrVar``). ``df`` is R's ``degf`` of each
+    domain (:meth:`Design.degf`), as ``confint(..., df = degf(subset(design, d)))`` uses it.
+    """
+    y = np.asarray(y, dtype=float)
+    dom = np.asarray(domains, dtype=bool) & ~np.isnan(y)[:, None]
+    yy = np.where(np.isnan(y), 0.0, y)
+    dy = dom * yy[:, None]
+    w = design.weights
+    s, t = w @ dom, w @ dy
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = t / s
+    g = dom.shape[1]
+    if design.replicates is not None and design.rep_weights is not None:
+        sr, tr = design.rep_weights.T @ dom, design.rep_weights.T @ dy
+        with np.errstate(invalid="ignore", divide="ignore"):
+            theta_r = np.hstack([tr / sr, tr])  # (R, 2G)
+        theta = np.concatenate([mean, t])
+        reps = design.replicates
+        centre = theta if reps.mse else theta_r.mean(axis=0)
+        var = reps.scale * (reps.rscales @ (theta_r - centre) ** 2)
+    else:
+        inv_s = np.where(s > 0, 1.0 / np.where(s > 0, s, 1.0), 0.0)
+        z = np.hstack([dom * (yy[:, None] - np.nan_to_num(mean)[None, :]) * inv_s, dy])
+        var = _vcov_diag(design, z)
+    sd = np.sqrt(np.maximum(var, 0.0))
+    df = np.array([design.degf(dom[:, j]) for j in range(g)])
+    return DomainMeans(mean, np.where(s > 0, sd[:g], np.nan), t, sd[g:], dom.sum(axis=0), s, df)
+
+
+def numeric_values(data: pd.DataFrame, meta: Mapping[str, Any], name: str) -> np.ndarray:
+    """A numeric variable as floats, NaN where missing or a code in ``exclude_from_base``."""
+    if name not in data.columns:
+        fail(f"Variable {name} in analysis means is not a column of the clean data; "
+             f"list numeric variables only.")
+    info = _meta_var(meta, name)
+    col = data[name]
+    if not (pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)):
+        fail(f"Variable {name} in analysis means is not numeric; list numeric variables only "
+             f"(categorical items go in analysis items).")
+    y = col.to_numpy(dtype="float64", na_value=np.nan)
+    excl = [float(c) for c in info.get("exclude_from_base", []) or []]
+    y[np.isin(y, excl)] = np.nan
+    return y
+
+
+def means_table(
+    data: pd.DataFrame,
+    meta: Mapping[str, Any],
+    design: Design,
+    variables: Sequence[str],
+    breakdowns: Sequence[str],
+    survey: str,
+    min_base: int = 0,
+    all_label: str = ALL_GROUP[2],
+) -> pd.DataFrame:
+    """Means and totals of numeric variables, whole sample then each breakdown's groups
+    (results/tables/{survey}_means.csv; columns MEAN_COLUMNS, docs/data-contract.md).
+
+    Interval: ``mean ± t_{df, 0.975} se`` with df = R's degf of the domain (R:
+    ``confint(svymean(~y, subset(design, d)), df = degf(subset(design, d)))``). A domain with
+    fewer than `min_base` respondents with a value is suppressed: mean, se, interval, total
+    and total_se are left empty (the disclosure rule of the percentages' bases).
+    """
+    _check_rows(data, design)
+    groupings = [all_coding(design.n, all_label),
+                 *[code_variable(data, meta, b, groups_only=True) for b in breakdowns]]
+    rows: list[dict[str, Any]] = []
+    for name in variables:
+        y = numeric_values(data, meta, name)
+        label = str(_meta_var(meta, name).get("label", name))
+        for grp in groupings:
+            masks = grp.index[:, None] == np.arange(grp.k)[None, :]
+            res = domain_means(design, y, masks)
+            with np.errstate(invalid="ignore"):
+                t = stats.t.ppf(0.975, np.where(res.df >= 1, res.df, np.nan))
+            for j in range(grp.k):
+                hide = bool(res.base_unweighted[j] < min_base)
+                shown = {"mean": res.mean[j], "se": res.se[j],
+                         "ci_lower": res.mean[j] - t[j] * res.se[j],
+                         "ci_upper": res.mean[j] + t[j] * res.se[j],
+                         "total": res.total[j], "total_se": res.total_se[j]}
+                rows.append({
+                    "survey": survey, "variable": name, "label": label,
+                    "group_variable": grp.name, "group_code": grp.codes[j],
+                    "group": grp.labels[j], "base_unweighted": int(res.base_unweighted[j]),
+                    "base_weighted": float(res.base_weighted[j]),
+                    **{k: (np.nan if hide else float(v)) for k, v in shown.items()},
+                    "suppressed": hide, "design": design.label,
+                })
+    return pd.DataFrame(rows, columns=MEAN_COLUMNS)
+
+
 # --------------------------------------------------------------------------- logistic model
 
 
