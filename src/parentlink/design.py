@@ -292,6 +292,20 @@ def _onestage(x: np.ndarray, st: Stage, rows: np.ndarray, lonely: str) -> np.nda
     cinv = cinv.reshape(-1)
     tot = _rowsum(x, cinv, len(cl))
     first = rows[idx]
+    return _cluster_totals_vcov(tot, st, first, lonely)
+
+
+def cluster_totals_vcov(structure: Structure, tot: np.ndarray) -> np.ndarray:
+    """:func:`structure_vcov` of a one-stage structure whose rows are its clusters (row u is
+    cluster u, as the PSU-level path builds it), from the clusters' totals `tot` (U x m)."""
+    st = structure.stages[0]
+    return _cluster_totals_vcov(np.asarray(tot, dtype=float).reshape(len(st.cluster), -1), st,
+                                np.arange(len(st.cluster)), structure.lonely_psu)
+
+
+def _cluster_totals_vcov(tot: np.ndarray, st: Stage, first: np.ndarray,
+                         lonely: str) -> np.ndarray:
+    """R ``onestage`` from cluster totals; `first`: a row of each cluster (its stratum, fpc)."""
     hs, hinv = np.unique(st.stratum[first], return_inverse=True)
     nps = st.nsamp[first].astype(float)
     pop = st.popsize[first]

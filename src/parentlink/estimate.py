@@ -50,6 +50,7 @@ from parentlink.design import (
     Structure,
     build_replicates,
     build_structure,
+    cluster_totals_vcov,
     describe,
     replicate_degf_rows,
     spec_from_config,
@@ -556,12 +557,8 @@ def _psu_props(design: Design, y: np.ndarray, k: int, g: np.ndarray, ng: int,
     """Domain proportions and the PSU totals of their calibration residuals, from crosstabs.
 
     Rows: ``y`` in 0..k (k: outside the base), ``g`` in 0..ng (ng: no group); group slot ng+1 is
-    everyone. For category k' of group slot j with S = domain total: the PSU total of
-    x = w z is ``(A_u - D_u p) / S`` (A, D: sums of w in the PSU for the category and the
-    domain); the projection subtracts ``M_uc eta_c`` with M the PSU x cell sums of the
-    calibration weights and eta from the cell sums of q z (q = d w / m), exactly as
-    :func:`project` does row by row. Returns p (K, G), S (G,), T (U, K*G), rows (U, G) with
-    non-zero weight in each domain.
+    everyone. Returns p (K, G), S (G,), T (U, K*G), rows (U, G) (> 0 where the PSU has rows of
+    non-zero weight in the domain); see :func:`_psu_props_from`.
     """
     agg = design.psu_agg
     assert agg is not None
@@ -582,6 +579,25 @@ def _psu_props(design: Design, y: np.ndarray, k: int, g: np.ndarray, ng: int,
     u = agg.m_x.shape[0]
     psu_code = agg.psu * span + yg
     a = tab(agg.psu, u, w, psu_code)
+    qa = tab(design.cell, design.ncell, agg.q) if design.calibrated else None
+    positive = None if agg.all_positive else (w > 0).astype(float)
+    rows = a if agg.all_positive else tab(agg.psu, u, positive, psu_code)
+    return _psu_props_from(design, a, qa, rows.sum(axis=1))
+
+
+def _psu_props_from(design: Design, a: np.ndarray, qa: np.ndarray | None, rows: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The PSU-level formulas on crosstabs: ``a`` (U, K, G) sums of w by PSU, valid category and
+    domain; ``qa`` (C, K, G) sums of q by raking cell (None: not calibrated); ``rows`` (U, G).
+
+    For category k' of domain j with S = domain total: the PSU total of x = w z is
+    ``(A_u - D_u p) / S`` (A, D: sums of w in the PSU for the category and the domain); the
+    projection subtracts ``M_uc eta_c`` with M the PSU x cell sums of the calibration weights and
+    eta from the cell sums of q z (q = d w / m), exactly as :func:`project` does row by row.
+    """
+    agg = design.psu_agg
+    assert agg is not None
+    u = a.shape[0]
     d1 = a.sum(axis=1)
     s = a.sum(axis=(0, 1))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -589,13 +605,10 @@ def _psu_props(design: Design, y: np.ndarray, k: int, g: np.ndarray, ng: int,
     p0 = np.nan_to_num(p)
     inv = np.where(s > 0, 1.0 / np.where(s > 0, s, 1.0), 0.0)
     t = ((a - d1[:, None, :] * p0) * inv).reshape(u, -1)
-    if design.calibrated:
-        qa = tab(design.cell, design.ncell, agg.q)
+    if qa is not None:
         qs = (qa - qa.sum(axis=1)[:, None, :] * p0) * inv
         beta = sla.cho_solve(design.chol, design.xcell.T @ qs.reshape(design.ncell, -1))
         t = t - agg.m_x @ beta
-    positive = None if agg.all_positive else (w > 0).astype(float)
-    rows = tab(agg.psu, u, positive, psu_code).sum(axis=1)
     return p, s, t, rows
 
 
@@ -605,16 +618,26 @@ def _domain_proportions_psu(design: Design, tab: CellTab, groups: Sequence[int])
     assert agg is not None and tab.y is not None and tab.g is not None
     k = tab.a1.shape[1] - 1
     ng = tab.a1.shape[2] - 1 - int(tab.all_appended)
-    p, s, t, rows = _psu_props(design, tab.y, k, tab.g, ng, groups)
-    v = structure_vcov(agg.structure, t)
-    var = np.diag(v).reshape(k, len(groups))
+    gi = np.asarray(groups)
+    return _psu_domain_props(design, _psu_props(design, tab.y, k, tab.g, ng, groups),
+                             tab.count[:-1, :][:, gi],
+                             tab.a2[:, :-1, :][:, :, gi].sum(axis=(0, 1)))
+
+
+def _psu_domain_props(design: Design, props: tuple[np.ndarray, ...], cnt: np.ndarray,
+                      d2: np.ndarray) -> DomainProps:
+    """DomainProps from :func:`_psu_props_from`'s output, the respondents per category x domain
+    (K, G) and each domain's sum of w^2 (G,)."""
+    agg = design.psu_agg
+    assert agg is not None
+    p, s, t, rows = props
+    k, g = p.shape
+    v = cluster_totals_vcov(agg.structure, t)
+    var = np.diag(v).reshape(k, g)
     se = np.where(s > 0, np.sqrt(np.maximum(var, 0.0)), np.nan)
     df = np.array([int((rows[:, j] > 0).sum()) - len(np.unique(agg.stratum[rows[:, j] > 0]))
-                   for j in range(len(groups))])
-    gi = np.asarray(groups)
-    cnt = tab.count[:-1, :][:, gi]
+                   for j in range(g)])
     base_u = cnt.sum(axis=0)
-    d2 = tab.a2[:, :-1, :][:, :, gi].sum(axis=(0, 1))
     with np.errstate(invalid="ignore", divide="ignore"):
         deff = base_u * d2 / (s * s)
     return DomainProps(p, se, cnt, base_u, s, deff, df)
@@ -716,6 +739,10 @@ def estimate_table(
             groups = list(range(grp.k))
             rows += _rows_for(survey, item, grp, groups, domain_proportions(design, tab, groups),
                               design)
+    return _estimate_frame(rows)
+
+
+def _estimate_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     table = pd.DataFrame(rows, columns=[*ESTIMATE_COLUMNS, "cell_count"])
     if any(isinstance(r["category_code"], float) for r in rows):
         # A non-integer code anywhere: keep every code as delivered ("1", "1.5"), not as floats.
@@ -779,6 +806,12 @@ def rao_scott(design: Design, item: Coding, grp: Coding) -> dict[str, float]:
         p, v = _joint_cov_psu(design, item, grp, rows_ok, cols_ok)
     else:
         p, v = _joint_cov_general(design, item, grp, rows_ok, cols_ok)
+    return _rao_scott_result(design, p, v, nr, nc, n_dom)
+
+
+def _rao_scott_result(design: Design, p: np.ndarray, v: np.ndarray, nr: int, nc: int,
+                      n_dom: int) -> dict[str, float]:
+    """The test from joint proportions `p` (item fastest) and their covariance `v`."""
     f, d0, x2 = _rao_scott_f(p.reshape(nc, nr).T, v, design.n)
     ddf = d0 * _chisq_degf(design)
     return {"chisq": x2 * n_dom / design.n, "f": f, "ndf": d0, "ddf": ddf,
@@ -888,6 +921,154 @@ def tests_table(
     return pd.DataFrame(rows, columns=TEST_COLUMNS)
 
 
+# --------------------------------------------------------------------------- both tables at once
+
+
+def estimates_and_tests(
+    data: pd.DataFrame,
+    meta: Mapping[str, Any],
+    design: Design,
+    items: Sequence[str],
+    breakdowns: Sequence[str],
+    survey: str,
+    all_label: str = ALL_GROUP[2],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`estimate_table` and :func:`tests_table` in one pass over the rows per item.
+
+    One-stage clustered designs (the PSU path) build, per item, the crosstabs of every breakdown
+    at once (:class:`_PsuBatch`: one weighted count over rows x breakdowns by PSU, one by raking
+    cell) and read both the domain proportions and the Rao–Scott joint tables from them: the same
+    sums as the two functions, in the same order. Other designs call the two functions.
+    """
+    if design.psu_agg is None:
+        return (estimate_table(data, meta, design, items, breakdowns, survey, all_label),
+                tests_table(data, meta, design, items, breakdowns, survey))
+    _check_rows(data, design)
+    groupings = [code_variable(data, meta, b, groups_only=True) for b in breakdowns]
+    batch = _PsuBatch(design, groupings)
+    rows: list[dict[str, Any]] = []
+    tests: list[dict[str, Any]] = []
+    for name in items:
+        item = code_variable(data, meta, name)
+        if not item.reported:
+            fail(f"Item {name} has no labelled categories outside exclude_from_base in meta.json.")
+        tabs = batch.tabs(item.index, item.k)
+        rows += _rows_for(survey, item, all_coding(design.n, all_label), [0],
+                          batch.everyone(tabs, item.k), design)
+        for b, grp in enumerate(groupings):
+            rows += _rows_for(survey, item, grp, list(range(grp.k)),
+                              batch.domains(tabs, item.k, b), design)
+            tests.append({"survey": survey, "variable": name, "group_variable": grp.name,
+                          **batch.rao_scott(tabs, item.k, b)})
+    return _estimate_frame(rows), pd.DataFrame(tests, columns=TEST_COLUMNS)
+
+
+@dataclass
+class _ItemTabs:
+    """One item's crosstabs against every breakdown slot (T = all breakdowns' slots)."""
+
+    a: np.ndarray  # (U, K+1, T) sum of w by PSU
+    qa: np.ndarray | None  # (C, K+1, T) sum of q by raking cell (None: not calibrated)
+    rows: np.ndarray  # (U, K+1, T) > 0 where the PSU has rows of non-zero weight
+    cnt: np.ndarray  # (K+1, T) respondents
+    a2: np.ndarray  # (K+1, T) sum of w^2
+
+
+def _as_picked(x: np.ndarray) -> np.ndarray:
+    """`x` (U, K, G) in the memory layout :func:`_psu_props` gives its crosstabs (picked by a
+    list of groups), so that sums over them add in the same order: results equal to the bit."""
+    u, k, g = x.shape
+    buf = np.empty((u, k + 1, g + 1))
+    buf[:, :k, :g] = x
+    return buf[:, :k, :][:, :, list(range(g))]
+
+
+class _PsuBatch:
+    """Every breakdown's group codes side by side (n, B), built once for all items: breakdown b
+    occupies slots ``offsets[b] .. offsets[b] + G_b`` (the last: no group). Without breakdowns one
+    slot holds everyone."""
+
+    def __init__(self, design: Design, groupings: Sequence[Coding]) -> None:
+        agg = design.psu_agg
+        assert agg is not None
+        self.design, self.agg = design, agg
+        self.sizes = [grp.k + 1 for grp in groupings] or [1]
+        self.offsets = [int(o) for o in np.cumsum([0, *self.sizes])[:-1]]
+        self.nslot = int(sum(self.sizes))
+        self.base = (np.column_stack([grp.index + off for grp, off
+                                      in zip(groupings, self.offsets, strict=True)])
+                     if groupings else np.zeros((design.n, 1), dtype=np.int64))
+        nb = self.base.shape[1]
+        self.w = np.repeat(design.weights, nb)
+        self.w2 = self.w * self.w
+        self.q = np.repeat(agg.q, nb) if design.calibrated else None
+        self.pos = None if agg.all_positive else np.repeat((design.weights > 0).astype(float), nb)
+
+    def tabs(self, y: np.ndarray, k: int) -> _ItemTabs:
+        d, agg = self.design, self.agg
+        span = (k + 1) * self.nslot
+        yb = (y * self.nslot)[:, None] + self.base  # (n, B): slot of (category, group)
+        u = agg.m_x.shape[0]
+        psu_code = ((agg.psu * span)[:, None] + yb).ravel()
+        a = np.bincount(psu_code, weights=self.w, minlength=u * span).reshape(u, k + 1, -1)
+        qa = None
+        if self.q is not None:
+            cell_code = ((d.cell * span)[:, None] + yb).ravel()
+            qa = np.bincount(cell_code, weights=self.q,
+                             minlength=d.ncell * span).reshape(d.ncell, k + 1, -1)
+        rows = a if self.pos is None else np.bincount(
+            psu_code, weights=self.pos, minlength=u * span).reshape(u, k + 1, -1)
+        flat = yb.ravel()
+        cnt = np.bincount(flat, minlength=span).reshape(k + 1, -1)
+        a2 = np.bincount(flat, weights=self.w2, minlength=span).reshape(k + 1, -1)
+        return _ItemTabs(a, qa, rows, cnt, a2)
+
+    def _block(self, b: int, with_none: bool = False) -> slice:
+        return slice(self.offsets[b], self.offsets[b] + self.sizes[b] - (0 if with_none else 1))
+
+    def everyone(self, t: _ItemTabs, k: int) -> DomainProps:
+        """The whole sample: the sum over the first breakdown's slots (no group included)."""
+        sl = self._block(0, with_none=True)
+
+        def total(x: np.ndarray) -> np.ndarray:
+            return _as_picked(x[:, :k, sl].sum(axis=-1, keepdims=True))
+
+        qa = None if t.qa is None else total(t.qa)
+        props = _psu_props_from(self.design, total(t.a), qa, total(t.rows).sum(axis=1))
+        return _psu_domain_props(self.design, props, t.cnt[:k, sl].sum(axis=1, keepdims=True),
+                                 t.a2[:k, sl].sum())
+
+    def domains(self, t: _ItemTabs, k: int, b: int) -> DomainProps:
+        sl = self._block(b)
+
+        def block(x: np.ndarray) -> np.ndarray:
+            return _as_picked(x[:, :k, sl])
+
+        qa = None if t.qa is None else block(t.qa)
+        props = _psu_props_from(self.design, block(t.a), qa, block(t.rows).sum(axis=1))
+        return _psu_domain_props(self.design, props, t.cnt[:k, sl], t.a2[:k, sl].sum(axis=0))
+
+    def rao_scott(self, t: _ItemTabs, k: int, b: int) -> dict[str, float]:
+        """:func:`rao_scott` from the crosstabs: the joint table is a block of them."""
+        sl = self._block(b)
+        cnt = t.cnt[:k, sl]
+        rows_ok, cols_ok = cnt.sum(axis=1) > 0, cnt.sum(axis=0) > 0
+        nr, nc = int(rows_ok.sum()), int(cols_ok.sum())
+        n_dom = int(cnt[rows_ok][:, cols_ok].sum())
+        if nr < 2 or nc < 2:
+            return {"chisq": np.nan, "f": np.nan, "ndf": np.nan, "ddf": np.nan,
+                    "p_value": np.nan, "n": n_dom}
+
+        def joint(x: np.ndarray) -> np.ndarray:  # (., nr, nc) -> (., nr * nc, 1), item fastest
+            sub = x[:, :k, sl][:, rows_ok][:, :, cols_ok]
+            return _as_picked(sub.transpose(0, 2, 1).reshape(len(x), nr * nc, 1))
+
+        qa = None if t.qa is None else joint(t.qa)
+        p, _, tt, _ = _psu_props_from(self.design, joint(t.a), qa, joint(t.rows).sum(axis=1))
+        v = cluster_totals_vcov(self.agg.structure, tt)
+        return _rao_scott_result(self.design, p[:, 0], v, nr, nc, n_dom)
+
+
 # --------------------------------------------------------------------------- means and totals
 
 MEAN_COLUMNS = [
@@ -946,7 +1127,8 @@ def domain_means(design: Design, y: np.ndarray, domains: np.ndarray) -> DomainMe
 
 
 def numeric_values(data: pd.DataFrame, meta: Mapping[str, Any], name: str) -> np.ndarray:
-    """A numeric variable as floats, NaN where missing or a code in ``exclude_from_base``."""
+    """A numeric variable as floats, NaN where missing or a user-missing code (meta.json
+    ``missing`` or ``exclude_from_base``): a "don't know" code is never a quantity."""
     if name not in data.columns:
         fail(f"Variable {name} in analysis means is not a column of the clean data; "
              f"list numeric variables only.")
@@ -955,8 +1137,9 @@ def numeric_values(data: pd.DataFrame, meta: Mapping[str, Any], name: str) -> np
     if not (pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)):
         fail(f"Variable {name} in analysis means is not numeric; list numeric variables only "
              f"(categorical items go in analysis items).")
-    y = col.to_numpy(dtype="float64", na_value=np.nan)
-    excl = [float(c) for c in info.get("exclude_from_base", []) or []]
+    y = col.to_numpy(dtype="float64", na_value=np.nan, copy=True)
+    excl = [float(c) for c in [*(info.get("exclude_from_base") or []),
+                               *(info.get("missing") or {})]]
     y[np.isin(y, excl)] = np.nan
     return y
 
