@@ -938,14 +938,20 @@ def estimates_and_tests(
     One-stage clustered designs (the PSU path) build, per item, the crosstabs of every breakdown
     at once (:class:`_PsuBatch`: one weighted count over rows x breakdowns by PSU, one by raking
     cell) and read both the domain proportions and the Rao–Scott joint tables from them: the same
-    sums as the two functions, in the same order. Other designs call the two functions.
+    sums as the two functions, in the same order. Replicate designs (all weights positive) sum
+    every replicate weight by item category x breakdown group in one sparse product per item
+    (:class:`_RepBatch`; equal to the separate functions to rounding). Other designs call the two
+    functions.
     """
-    if design.psu_agg is None:
+    replicated = design.replicates is not None and design.rep_weights is not None \
+        and bool(np.all(design.weights > 0))
+    if design.psu_agg is None and not replicated:
         return (estimate_table(data, meta, design, items, breakdowns, survey, all_label),
                 tests_table(data, meta, design, items, breakdowns, survey))
     _check_rows(data, design)
     groupings = [code_variable(data, meta, b, groups_only=True) for b in breakdowns]
-    batch = _PsuBatch(design, groupings)
+    batch: _PsuBatch | _RepBatch = (_PsuBatch(design, groupings) if design.psu_agg is not None
+                                    else _RepBatch(design, groupings))
     rows: list[dict[str, Any]] = []
     tests: list[dict[str, Any]] = []
     for name in items:
@@ -1067,6 +1073,110 @@ class _PsuBatch:
         p, _, tt, _ = _psu_props_from(self.design, joint(t.a), qa, joint(t.rows).sum(axis=1))
         v = cluster_totals_vcov(self.agg.structure, tt)
         return _rao_scott_result(self.design, p[:, 0], v, nr, nc, n_dom)
+
+
+class _RepBatch(_PsuBatch):
+    """Replicate designs: per item, sums of the full-sample and of every replicate weight by
+    (item category, breakdown slot), and the domains' degrees of freedom from a fixed sample of
+    rows (:func:`parentlink.design.replicate_degf_rows`'s bound; the full rank computation only
+    where the sample cannot prove full rank)."""
+
+    def __init__(self, design: Design, groupings: Sequence[Coding]) -> None:
+        assert design.rep_weights is not None and design.replicates is not None
+        self.design, self.reps, self.rw = design, design.replicates, design.rep_weights
+        self.sizes = [grp.k + 1 for grp in groupings] or [1]
+        self.offsets = [int(o) for o in np.cumsum([0, *self.sizes])[:-1]]
+        self.nslot = int(sum(self.sizes))
+        self.base = (np.column_stack([grp.index + off for grp, off
+                                      in zip(groupings, self.offsets, strict=True)])
+                     if groupings else np.zeros((design.n, 1), dtype=np.int64))
+        nb = self.base.shape[1]
+        self.w = np.repeat(design.weights, nb)
+        self.w2 = self.w * self.w
+        norm2 = design._rep_norm2
+        assert norm2 is not None
+        self.norm2 = norm2
+        self.n2 = np.repeat(norm2, nb)
+        nrep = self.rw.shape[1]
+        self.sample = np.unique(np.linspace(0, design.n - 1, min(design.n, 200 * nrep))
+                                .astype(np.int64))
+        self._y = np.zeros(design.n, dtype=np.int64)  # the current item (set by tabs)
+
+    def tabs(self, y: np.ndarray, k: int) -> _ItemTabs:
+        span = (k + 1) * self.nslot
+        flat = ((y * self.nslot)[:, None] + self.base).ravel()
+        nb = self.base.shape[1]
+        onehot = sparse.csc_matrix((np.ones(len(flat)), flat, np.arange(0, len(flat) + 1, nb)),
+                                   shape=(span, self.design.n))
+        ar = np.asarray(onehot @ self.rw).reshape(k + 1, self.nslot, -1)
+        a = np.bincount(flat, weights=self.w, minlength=span).reshape(k + 1, -1)
+        cnt = np.bincount(flat, minlength=span).reshape(k + 1, -1)
+        a2 = np.bincount(flat, weights=self.w2, minlength=span).reshape(k + 1, -1)
+        tr = np.bincount(flat, weights=self.n2, minlength=span).reshape(k + 1, -1)
+        self._y = y
+        return _ItemTabs(a, ar, tr, cnt, a2)  # qa: replicate sums, rows: squared norms
+
+    def _degf(self, k: int, b: int | None, slot: int | None, trace: float) -> int:
+        """R degf of the domain 'valid on the item' (and in `slot` of breakdown `b`)."""
+        y, nrep = self._y, self.rw.shape[1]
+        in_dom = y[self.sample] < k
+        if b is not None:
+            in_dom &= self.base[self.sample, b] == slot
+        probe = self.sample[in_dom]
+        if len(probe) > 4 * nrep:
+            pw = self.rw[probe[np.linspace(0, len(probe) - 1, 4 * nrep).astype(np.int64)]]
+            if np.linalg.eigvalsh(pw.T @ pw)[0] > 1e-10 * trace:
+                return nrep - 1
+        mask = y < k if b is None else (y < k) & (self.base[:, b] == slot)
+        return replicate_degf_rows(self.rw, np.flatnonzero(mask), self.norm2)
+
+    def _props(self, a: np.ndarray, ar: np.ndarray, cnt: np.ndarray, d2: np.ndarray,
+               df: np.ndarray) -> DomainProps:
+        """a (K, G) full-sample sums, ar (K, G, R) replicate sums."""
+        s = a.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p = a / s
+            pr = np.nan_to_num(ar / ar.sum(axis=0, keepdims=True)).transpose(2, 0, 1)
+        centre = np.nan_to_num(p) if self.reps.mse else pr.mean(axis=0)
+        var = self.reps.scale * np.einsum("r,rkg->kg", self.reps.rscales, (pr - centre) ** 2)
+        se = np.where(s > 0, np.sqrt(np.maximum(var, 0.0)), np.nan)
+        base_u = cnt.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            deff = base_u * d2 / (s * s)
+        return DomainProps(p, se, cnt, base_u, s, deff, df)
+
+    def everyone(self, t: _ItemTabs, k: int) -> DomainProps:
+        sl = self._block(0, with_none=True)
+        assert t.qa is not None
+        df = np.array([self._degf(k, None, None, float(t.rows[:k, sl].sum()))])
+        return self._props(t.a[:k, sl].sum(axis=1, keepdims=True),
+                           t.qa[:k, sl].sum(axis=1, keepdims=True),
+                           t.cnt[:k, sl].sum(axis=1, keepdims=True),
+                           t.a2[:k, sl].sum(axis=(0, 1), keepdims=True)[0], df)
+
+    def domains(self, t: _ItemTabs, k: int, b: int) -> DomainProps:
+        sl = self._block(b)
+        assert t.qa is not None
+        df = np.array([self._degf(k, b, j, float(t.rows[:k, j].sum()))
+                       for j in range(sl.start, sl.stop)])
+        return self._props(t.a[:k, sl], t.qa[:k, sl], t.cnt[:k, sl], t.a2[:k, sl].sum(axis=0),
+                           df)
+
+    def rao_scott(self, t: _ItemTabs, k: int, b: int) -> dict[str, float]:
+        sl = self._block(b)
+        assert t.qa is not None
+        cnt = t.cnt[:k, sl]
+        rows_ok, cols_ok = cnt.sum(axis=1) > 0, cnt.sum(axis=0) > 0
+        nr, nc = int(rows_ok.sum()), int(cols_ok.sum())
+        n_dom = int(cnt[rows_ok][:, cols_ok].sum())
+        if nr < 2 or nc < 2:
+            return {"chisq": np.nan, "f": np.nan, "ndf": np.nan, "ddf": np.nan,
+                    "p_value": np.nan, "n": n_dom}
+        tj = t.a[:k, sl][rows_ok][:, cols_ok].T.ravel()  # item fastest
+        trj = t.qa[:k, sl][rows_ok][:, cols_ok].transpose(1, 0, 2).reshape(nr * nc, -1)
+        p = tj / tj.sum()
+        v = self.reps.vcov(p, (trj / trj.sum(axis=0)).T)
+        return _rao_scott_result(self.design, p, v, nr, nc, n_dom)
 
 
 # --------------------------------------------------------------------------- means and totals
