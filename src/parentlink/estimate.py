@@ -1101,12 +1101,19 @@ class _RepBatch(_PsuBatch):
         self.sample = np.unique(np.linspace(0, design.n - 1, min(design.n, 200 * nrep))
                                 .astype(np.int64))
         self._y = np.zeros(design.n, dtype=np.int64)  # the current item (set by tabs)
+        self._ones: np.ndarray | None = None
+        self._indptr = np.zeros(0, dtype=np.int64)
 
     def tabs(self, y: np.ndarray, k: int) -> _ItemTabs:
         span = (k + 1) * self.nslot
         flat = ((y * self.nslot)[:, None] + self.base).ravel()
-        nb = self.base.shape[1]
-        onehot = sparse.csc_matrix((np.ones(len(flat)), flat, np.arange(0, len(flat) + 1, nb)),
+        # int32 indices where they fit (scipy would copy int64 ones down); values and column
+        # pointers are the same for every item
+        idx = np.int32 if len(flat) < 2**31 - 1 else np.int64
+        if self._ones is None:
+            self._ones = np.ones(len(flat))
+            self._indptr = np.arange(0, len(flat) + 1, self.base.shape[1], dtype=idx)
+        onehot = sparse.csc_matrix((self._ones, flat.astype(idx), self._indptr),
                                    shape=(span, self.design.n))
         ar = np.asarray(onehot @ self.rw).reshape(k + 1, self.nslot, -1)
         a = np.bincount(flat, weights=self.w, minlength=span).reshape(k + 1, -1)
