@@ -416,3 +416,21 @@ def test_both_tables_at_once_on_replicate_designs(name: str, breaks: list[str]) 
                                                         name), check_exact=False, rtol=1e-12)
     pd.testing.assert_frame_equal(tests, tests_table(data, API_META, design, items, breaks, name),
                                   check_exact=False, rtol=1e-12)
+
+
+def test_replicate_sums_over_row_chunks_equal_the_sparse_product() -> None:
+    """_RepBatch.prepare (dense products per group over chunks of rows) against the per-item
+    sparse product, with chunks of 50 rows so the accumulation across chunks counts."""
+    from parentlink.estimate import _RepBatch, code_variable
+
+    data, design = build("boot")
+    groupings = [code_variable(data, API_META, b, groups_only=True)
+                 for b in ("stype_c", "schwide_c")]
+    items = [code_variable(data, API_META, v) for v in ("awards_c", "compimp_c")]
+    batch = _RepBatch(design, groupings)
+    batch.prepare(items, chunk_values=50 * 6)
+    for pos, item in enumerate(items):
+        chunked = batch.tabs(item.index, item.k, pos).qa
+        sparse_sum = batch.tabs(item.index, item.k).qa
+        assert chunked is not None and sparse_sum is not None
+        np.testing.assert_allclose(chunked, sparse_sum[:item.k], rtol=1e-12, atol=1e-9)

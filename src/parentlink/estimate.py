@@ -954,11 +954,14 @@ def estimates_and_tests(
                                     else _RepBatch(design, groupings))
     rows: list[dict[str, Any]] = []
     tests: list[dict[str, Any]] = []
-    for name in items:
-        item = code_variable(data, meta, name)
-        if not item.reported:
-            fail(f"Item {name} has no labelled categories outside exclude_from_base in meta.json.")
-        tabs = batch.tabs(item.index, item.k)
+    codings: list[Coding] = []
+    if isinstance(batch, _RepBatch):  # every item's replicate sums in one pass over the rows
+        codings = [_reported(code_variable(data, meta, name)) for name in items]
+        batch.prepare(codings)
+    for pos, name in enumerate(items):
+        item = codings[pos] if codings else _reported(code_variable(data, meta, name))
+        tabs = (batch.tabs(item.index, item.k, pos) if isinstance(batch, _RepBatch)
+                else batch.tabs(item.index, item.k))
         rows += _rows_for(survey, item, all_coding(design.n, all_label), [0],
                           batch.everyone(tabs, item.k), design)
         for b, grp in enumerate(groupings):
@@ -967,6 +970,13 @@ def estimates_and_tests(
             tests.append({"survey": survey, "variable": name, "group_variable": grp.name,
                           **batch.rao_scott(tabs, item.k, b)})
     return _estimate_frame(rows), pd.DataFrame(tests, columns=TEST_COLUMNS)
+
+
+def _reported(item: Coding) -> Coding:
+    if not item.reported:
+        fail(f"Item {item.name} has no labelled categories outside exclude_from_base in "
+             f"meta.json.")
+    return item
 
 
 @dataclass
@@ -1102,9 +1112,40 @@ class _RepBatch(_PsuBatch):
                                 .astype(np.int64))
         self._y = np.zeros(design.n, dtype=np.int64)  # the current item (set by tabs)
         self._ones: np.ndarray | None = None
+        self._ar_all: np.ndarray | None = None
+        self._item_off: list[int] = []
         self._indptr = np.zeros(0, dtype=np.int64)
 
-    def tabs(self, y: np.ndarray, k: int) -> _ItemTabs:
+    def prepare(self, items: Sequence[Coding], chunk_values: int = 2**22) -> None:
+        """Replicate sums of every item at once: for each breakdown slot, the rows' one-hot item
+        categories (all items side by side) times their replicate weights, a dense product per
+        group over chunks of rows (BLAS instead of a sparse product per item)."""
+        n, nrep = self.rw.shape
+        sizes = [it.k for it in items]  # valid categories only: 'outside the base' is not used
+        self._item_off = [int(o) for o in np.cumsum([0, *sizes])[:-1]]
+        ncol = int(sum(sizes))
+        # outside the base -> column ncol, a spare one dropped before the products
+        codes = np.column_stack([np.where(it.index < it.k, it.index + off, ncol) for it, off
+                                 in zip(items, self._item_off, strict=True)])
+        out = np.zeros((ncol, self.nslot, nrep))
+        step = max(1, chunk_values // ncol)
+        for c0 in range(0, n, step):
+            cc = codes[c0:c0 + step]
+            onehot = np.zeros((len(cc), ncol + 1))
+            onehot[np.arange(len(cc))[:, None], cc] = 1.0
+            onehot = np.ascontiguousarray(onehot[:, :ncol])
+            rw = self.rw[c0:c0 + step]
+            for b in range(self.base.shape[1]):
+                g = self.base[c0:c0 + step, b]
+                order = np.argsort(g, kind="stable")
+                cuts = np.searchsorted(g[order], np.arange(self.nslot + 1))
+                yo, ro = onehot[order], rw[order]
+                for j in np.flatnonzero(np.diff(cuts)):
+                    seg = slice(cuts[j], cuts[j + 1])
+                    out[:, j, :] += yo[seg].T @ ro[seg]
+        self._ar_all = out
+
+    def tabs(self, y: np.ndarray, k: int, pos: int | None = None) -> _ItemTabs:
         span = (k + 1) * self.nslot
         flat = ((y * self.nslot)[:, None] + self.base).ravel()
         # int32 indices where they fit (scipy would copy int64 ones down); values and column
@@ -1113,9 +1154,13 @@ class _RepBatch(_PsuBatch):
         if self._ones is None:
             self._ones = np.ones(len(flat))
             self._indptr = np.arange(0, len(flat) + 1, self.base.shape[1], dtype=idx)
-        onehot = sparse.csc_matrix((self._ones, flat.astype(idx), self._indptr),
-                                   shape=(span, self.design.n))
-        ar = np.asarray(onehot @ self.rw).reshape(k + 1, self.nslot, -1)
+        if pos is not None and self._ar_all is not None:
+            off = self._item_off[pos]
+            ar = self._ar_all[off:off + k]  # the K valid categories (all that is read)
+        else:
+            onehot = sparse.csc_matrix((self._ones, flat.astype(idx), self._indptr),
+                                       shape=(span, self.design.n))
+            ar = np.asarray(onehot @ self.rw).reshape(k + 1, self.nslot, -1)
         a = np.bincount(flat, weights=self.w, minlength=span).reshape(k + 1, -1)
         cnt = np.bincount(flat, minlength=span).reshape(k + 1, -1)
         a2 = np.bincount(flat, weights=self.w2, minlength=span).reshape(k + 1, -1)
