@@ -1125,8 +1125,9 @@ class _RepBatch(_PsuBatch):
         self._item_off = [int(o) for o in np.cumsum([0, *sizes])[:-1]]
         ncol = int(sum(sizes))
         # outside the base -> column ncol, a spare one dropped before the products
-        codes = np.column_stack([np.where(it.index < it.k, it.index + off, ncol) for it, off
-                                 in zip(items, self._item_off, strict=True)])
+        codes = np.empty((n, len(items)), dtype=np.int16 if ncol < 2**15 - 1 else np.int64)
+        for i, (it, off) in enumerate(zip(items, self._item_off, strict=True)):
+            codes[:, i] = np.where(it.index < it.k, it.index + off, ncol)
         out = np.zeros((ncol, self.nslot, nrep))
         step = max(1, chunk_values // ncol)
         for c0 in range(0, n, step):
