@@ -106,6 +106,9 @@ CONFIG_CASES = [
     ("analysis:\n  main:\n    items: [heard]\n    breakdowns: [ethnicty]\n",
      "analysis.main.breakdowns[0] 'ethnicty' is not a variable of the cleaned main data made by "
      "config/plans/main.yaml; did you mean 'ethnicity'?"),
+    ("analysis:\n  main:\n    items: [heard]\n    breakdowns: []\n    means: [heard]\n",
+     "analysis.main.means[0] 'heard' is a categorical variable of the cleaned main data, but it "
+     "must be numeric; choose another."),
     ("weighting:\n  design_weight: pw\n",
      "weighting.design_weight 'pw' is not a cleaned variable of main; the plan config/plans/main.yaml "
      "turns the delivered design_wt into 'design_weight'"),

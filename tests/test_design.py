@@ -31,10 +31,12 @@ from parentlink.estimate import (
     Design,
     crosstab,
     design_from_margins,
+    domain_means,
     domain_proportions,
     glm_table,
     logit_ci,
     make_design,
+    means_table,
     rao_scott,
     survey_mean,
     survey_total,
@@ -136,6 +138,18 @@ def python_quantities(name: str) -> dict[str, float]:
         q = f"prop_awards_{s}"
         out[q], out[q + "_se"], out[q + "_df"] = res.p[1, j], res.se[1, j], res.df[j]
         out[q + "_lo"], out[q + "_hi"] = lo[1, j], hi[1, j]
+    meta = {"variables": {"api00": {"label": "API 2000"},
+                          "stype_c": {"label": "type", "value_labels": {"1": "E", "2": "H",
+                                                                        "3": "M"}}}}
+    means = means_table(data, meta, design, ["api00"], ["stype_c"], name)
+    for r in means[means["group_variable"] == "stype_c"].itertuples():
+        q = f"bymean_api00_{r.group}"
+        out[q], out[q + "_se"], out[q + "_lo"], out[q + "_hi"] = r.mean, r.se, r.ci_lower, \
+            r.ci_upper
+        out[q + "_df"] = domain_means(design, y, (grp.index == grp.codes.index(r.group_code)
+                                                  )[:, None]).df[0]
+        out[f"bytotal_api00_{r.group}"] = r.total
+        out[f"bytotal_api00_{r.group}_se"] = r.total_se
     ch = rao_scott(design, item, grp)
     out["chisq_F"], out["chisq_ndf"] = ch["f"], ch["ndf"]
     out["chisq_ddf"], out["chisq_p"] = ch["ddf"], ch["p_value"]
@@ -345,3 +359,78 @@ def test_psu_level_path_equals_row_level() -> None:
     a, b = rao_scott(design, item, grp), rao_scott(rows, item, grp)
     assert a["f"] == pytest.approx(b["f"], rel=1e-11)
     assert a["ndf"] == pytest.approx(b["ndf"], rel=1e-11)
+
+
+def test_domain_replicate_degf_shortcut_equals_full_rank() -> None:
+    """The probe shortcut gives replicate_degf's answer: full rank (bootstrap) and a JK1 domain
+    that misses PSUs (rank deficient, so the probe cannot prove full rank)."""
+    from parentlink.design import replicate_degf, replicate_degf_rows
+
+    rng = np.random.default_rng(3)
+    psu = rng.integers(0, 30, 3000)
+    boot = rng.lognormal(size=3000)[:, None] * rng.poisson(1.0, (30, 20))[psu]
+    jk = np.where(psu[:, None] == np.arange(30)[None, :], 0.0, 30 / 29)
+    for w in (boot, jk):
+        norm2 = (w * w).sum(axis=1)
+        for rows in (np.arange(3000), np.flatnonzero(psu < 12), np.flatnonzero(psu % 3 == 0),
+                     np.arange(50)):
+            assert replicate_degf_rows(w, rows, norm2) == replicate_degf(w[rows])
+    assert replicate_degf_rows(jk, np.flatnonzero(psu < 12)) == 11
+
+
+@pytest.mark.parametrize("breaks", [FIX_BREAKS, []])
+def test_both_tables_at_once_equal_the_separate_functions(breaks: list[str]) -> None:
+    """estimates_and_tests (every breakdown's crosstabs per item in one pass) gives the same
+    numbers as estimate_table and tests_table, to the bit but for deff_kish (its sum of w^2 adds
+    in another order)."""
+    from parentlink.estimate import estimate_table, estimates_and_tests, tests_table
+
+    d, meta, design = _fixture()
+    table, tests = estimates_and_tests(d, meta, design, FIX_ITEMS, breaks, "f")
+    pd.testing.assert_frame_equal(table.drop(columns="deff_kish"), estimate_table(
+        d, meta, design, FIX_ITEMS, breaks, "f").drop(columns="deff_kish"), check_exact=True)
+    np.testing.assert_allclose(table["deff_kish"], estimate_table(
+        d, meta, design, FIX_ITEMS, breaks, "f")["deff_kish"], rtol=1e-14)
+    pd.testing.assert_frame_equal(tests, tests_table(d, meta, design, FIX_ITEMS, breaks, "f"),
+                                  check_exact=True)
+
+
+API_META = {"variables": {
+    "awards_c": {"label": "awards", "value_labels": {"1": "No", "2": "Yes"}},
+    "compimp_c": {"label": "comp.imp", "value_labels": {"1": "No", "2": "Yes"}},
+    "stype_c": {"label": "type", "value_labels": {"1": "E", "2": "H", "3": "M"}},
+    "schwide_c": {"label": "sch.wide", "value_labels": {"1": "No", "2": "Yes"}}}}
+
+
+@pytest.mark.parametrize("name", list(REPS))
+@pytest.mark.parametrize("breaks", [["stype_c", "schwide_c"], []])
+def test_both_tables_at_once_on_replicate_designs(name: str, breaks: list[str]) -> None:
+    """The replicate batch (one sparse product per item, degf from a row sample) equals the
+    separate functions, including JK1 domains that miss PSUs (rank-deficient: full fallback)."""
+    from parentlink.estimate import estimate_table, estimates_and_tests, tests_table
+
+    data, design = build(name)
+    items = ["awards_c", "compimp_c"]
+    table, tests = estimates_and_tests(data, API_META, design, items, breaks, name)
+    pd.testing.assert_frame_equal(table, estimate_table(data, API_META, design, items, breaks,
+                                                        name), check_exact=False, rtol=1e-12)
+    pd.testing.assert_frame_equal(tests, tests_table(data, API_META, design, items, breaks, name),
+                                  check_exact=False, rtol=1e-12)
+
+
+def test_replicate_sums_over_row_chunks_equal_the_sparse_product() -> None:
+    """_RepBatch.prepare (dense products per group over chunks of rows) against the per-item
+    sparse product, with chunks of 50 rows so the accumulation across chunks counts."""
+    from parentlink.estimate import _RepBatch, code_variable
+
+    data, design = build("boot")
+    groupings = [code_variable(data, API_META, b, groups_only=True)
+                 for b in ("stype_c", "schwide_c")]
+    items = [code_variable(data, API_META, v) for v in ("awards_c", "compimp_c")]
+    batch = _RepBatch(design, groupings)
+    batch.prepare(items, chunk_values=50 * 6)
+    for pos, item in enumerate(items):
+        chunked = batch.tabs(item.index, item.k, pos).qa
+        sparse_sum = batch.tabs(item.index, item.k).qa
+        assert chunked is not None and sparse_sum is not None
+        np.testing.assert_allclose(chunked, sparse_sum[:item.k], rtol=1e-12, atol=1e-9)

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from parentlink import estimate as est
+from parentlink.errors import UserError
 from parentlink.weight import Margin, rake, read_margin_files
 
 ORACLE = Path(__file__).parent / "oracle"
@@ -185,3 +186,39 @@ def test_a_non_integer_code_is_estimated_as_itself() -> None:
     shares = dict(zip(table["category"], table["estimate"], strict=True))
     assert shares == pytest.approx({"Low": 2 / 9, "Middle": 3 / 9, "High": 4 / 9})
     assert sorted(map(str, table["category_code"])) == ["1", "1.5", "2"]
+
+
+def _means_data() -> tuple[pd.DataFrame, dict]:
+    d = pd.DataFrame({"age": [30.0, 40.0, 50.0, 99.0, np.nan, 20.0, 60.0],
+                      "grp": [1, 1, 1, 1, 2, 2, 2]}).astype({"grp": "Int64"})
+    meta = {"variables": {"age": {"label": "Age", "missing": {"99": "refused"}},
+                          "grp": {"label": "Group", "value_labels": {"1": "A", "2": "B"}}}}
+    return d, meta
+
+
+def test_means_table_excludes_missing_codes_and_suppresses_small_groups() -> None:
+    d, meta = _means_data()
+    t = est.means_table(d, meta, est.srs_design(len(d)), ["age"], ["grp"], "s", min_base=3,
+                        all_label="All people")
+    assert list(t.columns) == est.MEAN_COLUMNS
+    assert list(zip(t["group_variable"], t["group"], strict=True)) == [
+        ("all", "All people"), ("grp", "A"), ("grp", "B")]
+    assert list(t["base_unweighted"]) == [5, 3, 2]  # 99 (user-missing) and NaN are not ages
+    assert t["mean"].iloc[0] == pytest.approx(40.0) and t["total"].iloc[0] == pytest.approx(200)
+    assert t["mean"].iloc[1] == pytest.approx(40.0)
+    assert t["ci_lower"].iloc[1] < 40 < t["ci_upper"].iloc[1]
+    b = t.iloc[2]  # two respondents: under min_base, nothing but its bases is shown
+    assert b["suppressed"] and b[["mean", "se", "ci_lower", "ci_upper", "total",
+                                  "total_se"]].isna().all()
+    assert b["base_weighted"] == 2
+    assert not t["suppressed"].iloc[:2].any()
+
+
+def test_means_table_refuses_a_categorical_or_unknown_variable() -> None:
+    d, meta = _means_data()
+    d["word"] = "x"
+    meta["variables"]["word"] = {"label": "Word"}
+    for name, message in (("word", "Variable word in analysis means is not numeric"),
+                          ("height", "Variable height in analysis means is not a column")):
+        with pytest.raises(UserError, match=message):
+            est.means_table(d, meta, est.srs_design(len(d)), [name], [], "s")

@@ -311,6 +311,8 @@ def check_study(config: Mapping[str, Any], root: Path, source: str = CONFIG_FILE
             need(f"analysis.{survey}.items[{i}]", survey, v, ("categorical",))
         for i, v in enumerate(spec.get("breakdowns", [])):
             need(f"analysis.{survey}.breakdowns[{i}]", survey, v, ("categorical",))
+        for i, v in enumerate(spec.get("means", [])):
+            need(f"analysis.{survey}.means[{i}]", survey, v, ("numeric",))
     missing_analysis = sorted(set(surveys) - set(config.get("analysis", {})))
     if missing_analysis:
         raise UserError(f"{source}: analysis has no entry for survey {missing_analysis[0]}; add "

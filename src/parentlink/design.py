@@ -292,6 +292,20 @@ def _onestage(x: np.ndarray, st: Stage, rows: np.ndarray, lonely: str) -> np.nda
     cinv = cinv.reshape(-1)
     tot = _rowsum(x, cinv, len(cl))
     first = rows[idx]
+    return _cluster_totals_vcov(tot, st, first, lonely)
+
+
+def cluster_totals_vcov(structure: Structure, tot: np.ndarray) -> np.ndarray:
+    """:func:`structure_vcov` of a one-stage structure whose rows are its clusters (row u is
+    cluster u, as the PSU-level path builds it), from the clusters' totals `tot` (U x m)."""
+    st = structure.stages[0]
+    return _cluster_totals_vcov(np.asarray(tot, dtype=float).reshape(len(st.cluster), -1), st,
+                                np.arange(len(st.cluster)), structure.lonely_psu)
+
+
+def _cluster_totals_vcov(tot: np.ndarray, st: Stage, first: np.ndarray,
+                         lonely: str) -> np.ndarray:
+    """R ``onestage`` from cluster totals; `first`: a row of each cluster (its stratum, fpc)."""
     hs, hinv = np.unique(st.stratum[first], return_inverse=True)
     nps = st.nsamp[first].astype(float)
     pop = st.popsize[first]
@@ -421,3 +435,24 @@ def replicate_degf(w: np.ndarray) -> int:
     r, _ = sla.qr(w, mode="r", pivoting=True)
     d = np.abs(np.diag(r))
     return int(np.sum(d > 1e-5 * d[0])) - 1 if len(d) else -1
+
+
+def replicate_degf_rows(w: np.ndarray, rows: np.ndarray, norm2: np.ndarray | None = None) -> int:
+    """:func:`replicate_degf` of the replicate weights of `rows` (a domain), without the
+    domain's full R x R cross-product when a probe of 4R of its rows already has full rank.
+
+    With S the probe rows and D the domain, lambda_min(D'D) >= lambda_min(S'S) and
+    lambda_max(D'D) <= trace(D'D) = sum of the rows' squared norms (`norm2`, per row), so
+    ``lambda_min(S'S) > 1e-10 trace(D'D)`` proves every eigenvalue of D'D is above the
+    threshold :func:`replicate_degf` applies: rank R, exactly its answer. Otherwise (small or
+    rank-deficient domains, e.g. JK1 with PSUs missing from the domain) the full computation.
+    """
+    w = np.asarray(w, float)
+    rows = np.asarray(rows)
+    nrep = w.shape[1]
+    if len(rows) > 4 * nrep:
+        probe = w[rows[np.linspace(0, len(rows) - 1, 4 * nrep).astype(np.int64)]]
+        trace = float(norm2[rows].sum()) if norm2 is not None else float(np.sum(w[rows] ** 2))
+        if np.linalg.eigvalsh(probe.T @ probe)[0] > 1e-10 * trace:
+            return nrep - 1
+    return replicate_degf(w[rows])

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +50,9 @@ from parentlink.design import (
     Structure,
     build_replicates,
     build_structure,
+    cluster_totals_vcov,
     describe,
-    replicate_degf,
+    replicate_degf_rows,
     spec_from_config,
     structure_vcov,
 )
@@ -137,10 +139,16 @@ class Design:
             # R: the stored degf for the whole design; a subset recomputes the rank
             if mask is None or self.rep_weights is None:
                 return self.replicates.degf
-            return replicate_degf(self.rep_weights[m])
+            return replicate_degf_rows(self.rep_weights, np.flatnonzero(m), self._rep_norm2)
         if self.structure is not None:
             return self.structure.degf(m)
         return int(m.sum()) - 1
+
+    @cached_property
+    def _rep_norm2(self) -> np.ndarray | None:
+        """Squared norm of each row's replicate weights (domain degf bounds)."""
+        return None if self.rep_weights is None else np.einsum("ij,ij->i", self.rep_weights,
+                                                               self.rep_weights)
 
 
 def make_design(
@@ -549,12 +557,8 @@ def _psu_props(design: Design, y: np.ndarray, k: int, g: np.ndarray, ng: int,
     """Domain proportions and the PSU totals of their calibration residuals, from crosstabs.
 
     Rows: ``y`` in 0..k (k: outside the base), ``g`` in 0..ng (ng: no group); group slot ng+1 is
-    everyone. For category k' of group slot j with S = domain total: the PSU total of
-    x = w z is ``(A_u - D_u p) / S`` (A, D: sums of w in the PSU for the category and the
-    domain); the projection subtracts ``M_uc eta_c`` with M the PSU x cell sums of the
-    calibration weights and eta from the cell sums of q z (q = d w / m), exactly as
-    :func:`project` does row by row. Returns p (K, G), S (G,), T (U, K*G), rows (U, G) with
-    non-zero weight in each domain.
+    everyone. Returns p (K, G), S (G,), T (U, K*G), rows (U, G) (> 0 where the PSU has rows of
+    non-zero weight in the domain); see :func:`_psu_props_from`.
     """
     agg = design.psu_agg
     assert agg is not None
@@ -575,6 +579,25 @@ def _psu_props(design: Design, y: np.ndarray, k: int, g: np.ndarray, ng: int,
     u = agg.m_x.shape[0]
     psu_code = agg.psu * span + yg
     a = tab(agg.psu, u, w, psu_code)
+    qa = tab(design.cell, design.ncell, agg.q) if design.calibrated else None
+    positive = None if agg.all_positive else (w > 0).astype(float)
+    rows = a if agg.all_positive else tab(agg.psu, u, positive, psu_code)
+    return _psu_props_from(design, a, qa, rows.sum(axis=1))
+
+
+def _psu_props_from(design: Design, a: np.ndarray, qa: np.ndarray | None, rows: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The PSU-level formulas on crosstabs: ``a`` (U, K, G) sums of w by PSU, valid category and
+    domain; ``qa`` (C, K, G) sums of q by raking cell (None: not calibrated); ``rows`` (U, G).
+
+    For category k' of domain j with S = domain total: the PSU total of x = w z is
+    ``(A_u - D_u p) / S`` (A, D: sums of w in the PSU for the category and the domain); the
+    projection subtracts ``M_uc eta_c`` with M the PSU x cell sums of the calibration weights and
+    eta from the cell sums of q z (q = d w / m), exactly as :func:`project` does row by row.
+    """
+    agg = design.psu_agg
+    assert agg is not None
+    u = a.shape[0]
     d1 = a.sum(axis=1)
     s = a.sum(axis=(0, 1))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -582,13 +605,10 @@ def _psu_props(design: Design, y: np.ndarray, k: int, g: np.ndarray, ng: int,
     p0 = np.nan_to_num(p)
     inv = np.where(s > 0, 1.0 / np.where(s > 0, s, 1.0), 0.0)
     t = ((a - d1[:, None, :] * p0) * inv).reshape(u, -1)
-    if design.calibrated:
-        qa = tab(design.cell, design.ncell, agg.q)
+    if qa is not None:
         qs = (qa - qa.sum(axis=1)[:, None, :] * p0) * inv
         beta = sla.cho_solve(design.chol, design.xcell.T @ qs.reshape(design.ncell, -1))
         t = t - agg.m_x @ beta
-    positive = None if agg.all_positive else (w > 0).astype(float)
-    rows = tab(agg.psu, u, positive, psu_code).sum(axis=1)
     return p, s, t, rows
 
 
@@ -598,16 +618,26 @@ def _domain_proportions_psu(design: Design, tab: CellTab, groups: Sequence[int])
     assert agg is not None and tab.y is not None and tab.g is not None
     k = tab.a1.shape[1] - 1
     ng = tab.a1.shape[2] - 1 - int(tab.all_appended)
-    p, s, t, rows = _psu_props(design, tab.y, k, tab.g, ng, groups)
-    v = structure_vcov(agg.structure, t)
-    var = np.diag(v).reshape(k, len(groups))
+    gi = np.asarray(groups)
+    return _psu_domain_props(design, _psu_props(design, tab.y, k, tab.g, ng, groups),
+                             tab.count[:-1, :][:, gi],
+                             tab.a2[:, :-1, :][:, :, gi].sum(axis=(0, 1)))
+
+
+def _psu_domain_props(design: Design, props: tuple[np.ndarray, ...], cnt: np.ndarray,
+                      d2: np.ndarray) -> DomainProps:
+    """DomainProps from :func:`_psu_props_from`'s output, the respondents per category x domain
+    (K, G) and each domain's sum of w^2 (G,)."""
+    agg = design.psu_agg
+    assert agg is not None
+    p, s, t, rows = props
+    k, g = p.shape
+    v = cluster_totals_vcov(agg.structure, t)
+    var = np.diag(v).reshape(k, g)
     se = np.where(s > 0, np.sqrt(np.maximum(var, 0.0)), np.nan)
     df = np.array([int((rows[:, j] > 0).sum()) - len(np.unique(agg.stratum[rows[:, j] > 0]))
-                   for j in range(len(groups))])
-    gi = np.asarray(groups)
-    cnt = tab.count[:-1, :][:, gi]
+                   for j in range(g)])
     base_u = cnt.sum(axis=0)
-    d2 = tab.a2[:, :-1, :][:, :, gi].sum(axis=(0, 1))
     with np.errstate(invalid="ignore", divide="ignore"):
         deff = base_u * d2 / (s * s)
     return DomainProps(p, se, cnt, base_u, s, deff, df)
@@ -710,6 +740,10 @@ def estimate_table(
             groups = list(range(grp.k))
             rows += _rows_for(survey, item, grp, groups, domain_proportions(design, tab, groups),
                               design)
+    return _estimate_frame(rows)
+
+
+def _estimate_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     table = pd.DataFrame(rows, columns=[*ESTIMATE_COLUMNS, "cell_count"])
     if any(isinstance(r["category_code"], float) for r in rows):
         # A non-integer code anywhere: keep every code as delivered ("1", "1.5"), not as floats.
@@ -773,6 +807,12 @@ def rao_scott(design: Design, item: Coding, grp: Coding) -> dict[str, float]:
         p, v = _joint_cov_psu(design, item, grp, rows_ok, cols_ok)
     else:
         p, v = _joint_cov_general(design, item, grp, rows_ok, cols_ok)
+    return _rao_scott_result(design, p, v, nr, nc, n_dom)
+
+
+def _rao_scott_result(design: Design, p: np.ndarray, v: np.ndarray, nr: int, nc: int,
+                      n_dom: int) -> dict[str, float]:
+    """The test from joint proportions `p` (item fastest) and their covariance `v`."""
     f, d0, x2 = _rao_scott_f(p.reshape(nc, nr).T, v, design.n)
     ddf = d0 * _chisq_degf(design)
     return {"chisq": x2 * n_dom / design.n, "f": f, "ndf": d0, "ddf": ddf,
@@ -880,6 +920,439 @@ def tests_table(
             rows.append({"survey": survey, "variable": name, "group_variable": grp.name,
                          **rao_scott(design, item, grp)})
     return pd.DataFrame(rows, columns=TEST_COLUMNS)
+
+
+# --------------------------------------------------------------------------- both tables at once
+
+
+def estimates_and_tests(
+    data: pd.DataFrame,
+    meta: Mapping[str, Any],
+    design: Design,
+    items: Sequence[str],
+    breakdowns: Sequence[str],
+    survey: str,
+    all_label: str = ALL_GROUP[2],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`estimate_table` and :func:`tests_table` in one pass over the rows per item.
+
+    One-stage clustered designs (the PSU path) build, per item, the crosstabs of every breakdown
+    at once (:class:`_PsuBatch`: one weighted count over rows x breakdowns by PSU, one by raking
+    cell) and read both the domain proportions and the Rao–Scott joint tables from them: the same
+    sums as the two functions, in the same order. Replicate designs (all weights positive) sum
+    every replicate weight by item category x breakdown group in one sparse product per item
+    (:class:`_RepBatch`; equal to the separate functions to rounding). Other designs call the two
+    functions.
+    """
+    replicated = design.replicates is not None and design.rep_weights is not None \
+        and bool(np.all(design.weights > 0))
+    if design.psu_agg is None and not replicated:
+        return (estimate_table(data, meta, design, items, breakdowns, survey, all_label),
+                tests_table(data, meta, design, items, breakdowns, survey))
+    _check_rows(data, design)
+    groupings = [code_variable(data, meta, b, groups_only=True) for b in breakdowns]
+    batch: _PsuBatch | _RepBatch = (_PsuBatch(design, groupings) if design.psu_agg is not None
+                                    else _RepBatch(design, groupings))
+    rows: list[dict[str, Any]] = []
+    tests: list[dict[str, Any]] = []
+    codings: list[Coding] = []
+    if isinstance(batch, _RepBatch):  # every item's replicate sums in one pass over the rows
+        codings = [_reported(code_variable(data, meta, name)) for name in items]
+        batch.prepare(codings)
+    for pos, name in enumerate(items):
+        item = codings[pos] if codings else _reported(code_variable(data, meta, name))
+        tabs = (batch.tabs(item.index, item.k, pos) if isinstance(batch, _RepBatch)
+                else batch.tabs(item.index, item.k))
+        rows += _rows_for(survey, item, all_coding(design.n, all_label), [0],
+                          batch.everyone(tabs, item.k), design)
+        for b, grp in enumerate(groupings):
+            rows += _rows_for(survey, item, grp, list(range(grp.k)),
+                              batch.domains(tabs, item.k, b), design)
+            tests.append({"survey": survey, "variable": name, "group_variable": grp.name,
+                          **batch.rao_scott(tabs, item.k, b)})
+    return _estimate_frame(rows), pd.DataFrame(tests, columns=TEST_COLUMNS)
+
+
+def _reported(item: Coding) -> Coding:
+    if not item.reported:
+        fail(f"Item {item.name} has no labelled categories outside exclude_from_base in "
+             f"meta.json.")
+    return item
+
+
+@dataclass
+class _ItemTabs:
+    """One item's crosstabs against every breakdown slot (T = all breakdowns' slots)."""
+
+    a: np.ndarray  # (U, K+1, T) sum of w by PSU
+    qa: np.ndarray | None  # (C, K+1, T) sum of q by raking cell (None: not calibrated)
+    rows: np.ndarray  # (U, K+1, T) > 0 where the PSU has rows of non-zero weight
+    cnt: np.ndarray  # (K+1, T) respondents
+    a2: np.ndarray  # (K+1, T) sum of w^2
+
+
+def _as_picked(x: np.ndarray) -> np.ndarray:
+    """`x` (U, K, G) in the memory layout :func:`_psu_props` gives its crosstabs (picked by a
+    list of groups), so that sums over them add in the same order: results equal to the bit."""
+    u, k, g = x.shape
+    buf = np.empty((u, k + 1, g + 1))
+    buf[:, :k, :g] = x
+    return buf[:, :k, :][:, :, list(range(g))]
+
+
+class _PsuBatch:
+    """Every breakdown's group codes side by side (n, B), built once for all items: breakdown b
+    occupies slots ``offsets[b] .. offsets[b] + G_b`` (the last: no group). Without breakdowns one
+    slot holds everyone."""
+
+    def __init__(self, design: Design, groupings: Sequence[Coding]) -> None:
+        agg = design.psu_agg
+        assert agg is not None
+        self.design, self.agg = design, agg
+        self.sizes = [grp.k + 1 for grp in groupings] or [1]
+        self.offsets = [int(o) for o in np.cumsum([0, *self.sizes])[:-1]]
+        self.nslot = int(sum(self.sizes))
+        self.base = (np.column_stack([grp.index + off for grp, off
+                                      in zip(groupings, self.offsets, strict=True)])
+                     if groupings else np.zeros((design.n, 1), dtype=np.int64))
+        nb = self.base.shape[1]
+        self.w = np.repeat(design.weights, nb)
+        self.w2 = self.w * self.w
+        self.q = np.repeat(agg.q, nb) if design.calibrated else None
+        self.pos = None if agg.all_positive else np.repeat((design.weights > 0).astype(float), nb)
+
+    def tabs(self, y: np.ndarray, k: int) -> _ItemTabs:
+        d, agg = self.design, self.agg
+        span = (k + 1) * self.nslot
+        yb = (y * self.nslot)[:, None] + self.base  # (n, B): slot of (category, group)
+        u = agg.m_x.shape[0]
+        psu_code = ((agg.psu * span)[:, None] + yb).ravel()
+        a = np.bincount(psu_code, weights=self.w, minlength=u * span).reshape(u, k + 1, -1)
+        qa = None
+        if self.q is not None:
+            cell_code = ((d.cell * span)[:, None] + yb).ravel()
+            qa = np.bincount(cell_code, weights=self.q,
+                             minlength=d.ncell * span).reshape(d.ncell, k + 1, -1)
+        rows = a if self.pos is None else np.bincount(
+            psu_code, weights=self.pos, minlength=u * span).reshape(u, k + 1, -1)
+        flat = yb.ravel()
+        cnt = np.bincount(flat, minlength=span).reshape(k + 1, -1)
+        a2 = np.bincount(flat, weights=self.w2, minlength=span).reshape(k + 1, -1)
+        return _ItemTabs(a, qa, rows, cnt, a2)
+
+    def _block(self, b: int, with_none: bool = False) -> slice:
+        return slice(self.offsets[b], self.offsets[b] + self.sizes[b] - (0 if with_none else 1))
+
+    def everyone(self, t: _ItemTabs, k: int) -> DomainProps:
+        """The whole sample: the sum over the first breakdown's slots (no group included)."""
+        sl = self._block(0, with_none=True)
+
+        def total(x: np.ndarray) -> np.ndarray:
+            return _as_picked(x[:, :k, sl].sum(axis=-1, keepdims=True))
+
+        qa = None if t.qa is None else total(t.qa)
+        props = _psu_props_from(self.design, total(t.a), qa, total(t.rows).sum(axis=1))
+        return _psu_domain_props(self.design, props, t.cnt[:k, sl].sum(axis=1, keepdims=True),
+                                 t.a2[:k, sl].sum())
+
+    def domains(self, t: _ItemTabs, k: int, b: int) -> DomainProps:
+        sl = self._block(b)
+
+        def block(x: np.ndarray) -> np.ndarray:
+            return _as_picked(x[:, :k, sl])
+
+        qa = None if t.qa is None else block(t.qa)
+        props = _psu_props_from(self.design, block(t.a), qa, block(t.rows).sum(axis=1))
+        return _psu_domain_props(self.design, props, t.cnt[:k, sl], t.a2[:k, sl].sum(axis=0))
+
+    def rao_scott(self, t: _ItemTabs, k: int, b: int) -> dict[str, float]:
+        """:func:`rao_scott` from the crosstabs: the joint table is a block of them."""
+        sl = self._block(b)
+        cnt = t.cnt[:k, sl]
+        rows_ok, cols_ok = cnt.sum(axis=1) > 0, cnt.sum(axis=0) > 0
+        nr, nc = int(rows_ok.sum()), int(cols_ok.sum())
+        n_dom = int(cnt[rows_ok][:, cols_ok].sum())
+        if nr < 2 or nc < 2:
+            return {"chisq": np.nan, "f": np.nan, "ndf": np.nan, "ddf": np.nan,
+                    "p_value": np.nan, "n": n_dom}
+
+        def joint(x: np.ndarray) -> np.ndarray:  # (., nr, nc) -> (., nr * nc, 1), item fastest
+            sub = x[:, :k, sl][:, rows_ok][:, :, cols_ok]
+            return _as_picked(sub.transpose(0, 2, 1).reshape(len(x), nr * nc, 1))
+
+        qa = None if t.qa is None else joint(t.qa)
+        p, _, tt, _ = _psu_props_from(self.design, joint(t.a), qa, joint(t.rows).sum(axis=1))
+        v = cluster_totals_vcov(self.agg.structure, tt)
+        return _rao_scott_result(self.design, p[:, 0], v, nr, nc, n_dom)
+
+
+class _RepBatch(_PsuBatch):
+    """Replicate designs: per item, sums of the full-sample and of every replicate weight by
+    (item category, breakdown slot), and the domains' degrees of freedom from a fixed sample of
+    rows (:func:`parentlink.design.replicate_degf_rows`'s bound; the full rank computation only
+    where the sample cannot prove full rank)."""
+
+    def __init__(self, design: Design, groupings: Sequence[Coding]) -> None:
+        assert design.rep_weights is not None and design.replicates is not None
+        self.design, self.reps, self.rw = design, design.replicates, design.rep_weights
+        self.sizes = [grp.k + 1 for grp in groupings] or [1]
+        self.offsets = [int(o) for o in np.cumsum([0, *self.sizes])[:-1]]
+        self.nslot = int(sum(self.sizes))
+        self.base = (np.column_stack([grp.index + off for grp, off
+                                      in zip(groupings, self.offsets, strict=True)])
+                     if groupings else np.zeros((design.n, 1), dtype=np.int64))
+        nb = self.base.shape[1]
+        self.w = np.repeat(design.weights, nb)
+        self.w2 = self.w * self.w
+        norm2 = design._rep_norm2
+        assert norm2 is not None
+        self.norm2 = norm2
+        self.n2 = np.repeat(norm2, nb)
+        nrep = self.rw.shape[1]
+        self.sample = np.unique(np.linspace(0, design.n - 1, min(design.n, 200 * nrep))
+                                .astype(np.int64))
+        self._y = np.zeros(design.n, dtype=np.int64)  # the current item (set by tabs)
+        self._ones: np.ndarray | None = None
+        self._ar_all: np.ndarray | None = None
+        self._item_off: list[int] = []
+        self._indptr = np.zeros(0, dtype=np.int64)
+
+    def prepare(self, items: Sequence[Coding], chunk_values: int = 2**22) -> None:
+        """Replicate sums of every item at once: for each breakdown slot, the rows' one-hot item
+        categories (all items side by side) times their replicate weights, a dense product per
+        group over chunks of rows (BLAS instead of a sparse product per item)."""
+        n, nrep = self.rw.shape
+        sizes = [it.k for it in items]  # valid categories only: 'outside the base' is not used
+        self._item_off = [int(o) for o in np.cumsum([0, *sizes])[:-1]]
+        ncol = int(sum(sizes))
+        # outside the base -> column ncol, a spare one dropped before the products
+        codes = np.empty((n, len(items)), dtype=np.int16 if ncol < 2**15 - 1 else np.int64)
+        for i, (it, off) in enumerate(zip(items, self._item_off, strict=True)):
+            codes[:, i] = np.where(it.index < it.k, it.index + off, ncol)
+        out = np.zeros((ncol, self.nslot, nrep))
+        step = max(1, chunk_values // ncol)
+        for c0 in range(0, n, step):
+            cc = codes[c0:c0 + step]
+            onehot = np.zeros((len(cc), ncol + 1))
+            onehot[np.arange(len(cc))[:, None], cc] = 1.0
+            onehot = np.ascontiguousarray(onehot[:, :ncol])
+            rw = self.rw[c0:c0 + step]
+            for b in range(self.base.shape[1]):
+                g = self.base[c0:c0 + step, b]
+                order = np.argsort(g, kind="stable")
+                cuts = np.searchsorted(g[order], np.arange(self.nslot + 1))
+                yo, ro = onehot[order], rw[order]
+                for j in np.flatnonzero(np.diff(cuts)):
+                    seg = slice(cuts[j], cuts[j + 1])
+                    out[:, j, :] += yo[seg].T @ ro[seg]
+        self._ar_all = out
+
+    def tabs(self, y: np.ndarray, k: int, pos: int | None = None) -> _ItemTabs:
+        span = (k + 1) * self.nslot
+        flat = ((y * self.nslot)[:, None] + self.base).ravel()
+        # int32 indices where they fit (scipy would copy int64 ones down); values and column
+        # pointers are the same for every item
+        idx = np.int32 if len(flat) < 2**31 - 1 else np.int64
+        if self._ones is None:
+            self._ones = np.ones(len(flat))
+            self._indptr = np.arange(0, len(flat) + 1, self.base.shape[1], dtype=idx)
+        if pos is not None and self._ar_all is not None:
+            off = self._item_off[pos]
+            ar = self._ar_all[off:off + k]  # the K valid categories (all that is read)
+        else:
+            onehot = sparse.csc_matrix((self._ones, flat.astype(idx), self._indptr),
+                                       shape=(span, self.design.n))
+            ar = np.asarray(onehot @ self.rw).reshape(k + 1, self.nslot, -1)
+        a = np.bincount(flat, weights=self.w, minlength=span).reshape(k + 1, -1)
+        cnt = np.bincount(flat, minlength=span).reshape(k + 1, -1)
+        a2 = np.bincount(flat, weights=self.w2, minlength=span).reshape(k + 1, -1)
+        tr = np.bincount(flat, weights=self.n2, minlength=span).reshape(k + 1, -1)
+        self._y = y
+        return _ItemTabs(a, ar, tr, cnt, a2)  # qa: replicate sums, rows: squared norms
+
+    def _degf(self, k: int, b: int | None, slot: int | None, trace: float) -> int:
+        """R degf of the domain 'valid on the item' (and in `slot` of breakdown `b`)."""
+        y, nrep = self._y, self.rw.shape[1]
+        in_dom = y[self.sample] < k
+        if b is not None:
+            in_dom &= self.base[self.sample, b] == slot
+        probe = self.sample[in_dom]
+        if len(probe) > 4 * nrep:
+            pw = self.rw[probe[np.linspace(0, len(probe) - 1, 4 * nrep).astype(np.int64)]]
+            if np.linalg.eigvalsh(pw.T @ pw)[0] > 1e-10 * trace:
+                return nrep - 1
+        mask = y < k if b is None else (y < k) & (self.base[:, b] == slot)
+        return replicate_degf_rows(self.rw, np.flatnonzero(mask), self.norm2)
+
+    def _props(self, a: np.ndarray, ar: np.ndarray, cnt: np.ndarray, d2: np.ndarray,
+               df: np.ndarray) -> DomainProps:
+        """a (K, G) full-sample sums, ar (K, G, R) replicate sums."""
+        s = a.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p = a / s
+            pr = np.nan_to_num(ar / ar.sum(axis=0, keepdims=True)).transpose(2, 0, 1)
+        centre = np.nan_to_num(p) if self.reps.mse else pr.mean(axis=0)
+        var = self.reps.scale * np.einsum("r,rkg->kg", self.reps.rscales, (pr - centre) ** 2)
+        se = np.where(s > 0, np.sqrt(np.maximum(var, 0.0)), np.nan)
+        base_u = cnt.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            deff = base_u * d2 / (s * s)
+        return DomainProps(p, se, cnt, base_u, s, deff, df)
+
+    def everyone(self, t: _ItemTabs, k: int) -> DomainProps:
+        sl = self._block(0, with_none=True)
+        assert t.qa is not None
+        df = np.array([self._degf(k, None, None, float(t.rows[:k, sl].sum()))])
+        return self._props(t.a[:k, sl].sum(axis=1, keepdims=True),
+                           t.qa[:k, sl].sum(axis=1, keepdims=True),
+                           t.cnt[:k, sl].sum(axis=1, keepdims=True),
+                           t.a2[:k, sl].sum(axis=(0, 1), keepdims=True)[0], df)
+
+    def domains(self, t: _ItemTabs, k: int, b: int) -> DomainProps:
+        sl = self._block(b)
+        assert t.qa is not None
+        df = np.array([self._degf(k, b, j, float(t.rows[:k, j].sum()))
+                       for j in range(sl.start, sl.stop)])
+        return self._props(t.a[:k, sl], t.qa[:k, sl], t.cnt[:k, sl], t.a2[:k, sl].sum(axis=0),
+                           df)
+
+    def rao_scott(self, t: _ItemTabs, k: int, b: int) -> dict[str, float]:
+        sl = self._block(b)
+        assert t.qa is not None
+        cnt = t.cnt[:k, sl]
+        rows_ok, cols_ok = cnt.sum(axis=1) > 0, cnt.sum(axis=0) > 0
+        nr, nc = int(rows_ok.sum()), int(cols_ok.sum())
+        n_dom = int(cnt[rows_ok][:, cols_ok].sum())
+        if nr < 2 or nc < 2:
+            return {"chisq": np.nan, "f": np.nan, "ndf": np.nan, "ddf": np.nan,
+                    "p_value": np.nan, "n": n_dom}
+        tj = t.a[:k, sl][rows_ok][:, cols_ok].T.ravel()  # item fastest
+        trj = t.qa[:k, sl][rows_ok][:, cols_ok].transpose(1, 0, 2).reshape(nr * nc, -1)
+        p = tj / tj.sum()
+        v = self.reps.vcov(p, (trj / trj.sum(axis=0)).T)
+        return _rao_scott_result(self.design, p, v, nr, nc, n_dom)
+
+
+# --------------------------------------------------------------------------- means and totals
+
+MEAN_COLUMNS = [
+    "survey", "variable", "label", "group_variable", "group_code", "group", "base_unweighted",
+    "base_weighted", "mean", "se", "ci_lower", "ci_upper", "total", "total_se", "suppressed",
+    "design",
+]
+
+
+@dataclass
+class DomainMeans:
+    """Arrays (G,) for one numeric variable over G domains (each on the full design)."""
+
+    mean: np.ndarray
+    se: np.ndarray
+    total: np.ndarray
+    total_se: np.ndarray
+    base_unweighted: np.ndarray
+    base_weighted: np.ndarray
+    df: np.ndarray
+
+
+def domain_means(design: Design, y: np.ndarray, domains: np.ndarray) -> DomainMeans:
+    """R ``svymean(~y, subset(design, d))`` and ``svytotal(~y, subset(design, d))`` for every
+    column d of `domains` (n, G) at once; rows where `y` is NaN are outside every domain.
+
+    Linearised: mean influence ``d (y - mean) / S``, total influence ``d y`` (both on the full
+    design, so R's domain SEs), one covariance call for all 2G columns. Replicate designs: the
+    same ratios under every replicate weight (R ``svrVar``). ``df`` is R's ``degf`` of each
+    domain (:meth:`Design.degf`), as ``confint(..., df = degf(subset(design, d)))`` uses it.
+    """
+    y = np.asarray(y, dtype=float)
+    dom = np.asarray(domains, dtype=bool) & ~np.isnan(y)[:, None]
+    yy = np.where(np.isnan(y), 0.0, y)
+    dy = dom * yy[:, None]
+    w = design.weights
+    s, t = w @ dom, w @ dy
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = t / s
+    g = dom.shape[1]
+    if design.replicates is not None and design.rep_weights is not None:
+        sr, tr = design.rep_weights.T @ dom, design.rep_weights.T @ dy
+        with np.errstate(invalid="ignore", divide="ignore"):
+            theta_r = np.hstack([tr / sr, tr])  # (R, 2G)
+        theta = np.concatenate([mean, t])
+        reps = design.replicates
+        centre = theta if reps.mse else theta_r.mean(axis=0)
+        var = reps.scale * (reps.rscales @ (theta_r - centre) ** 2)
+    else:
+        inv_s = np.where(s > 0, 1.0 / np.where(s > 0, s, 1.0), 0.0)
+        z = np.hstack([dom * (yy[:, None] - np.nan_to_num(mean)[None, :]) * inv_s, dy])
+        var = _vcov_diag(design, z)
+    sd = np.sqrt(np.maximum(var, 0.0))
+    df = np.array([design.degf(dom[:, j]) for j in range(g)])
+    return DomainMeans(mean, np.where(s > 0, sd[:g], np.nan), t, sd[g:], dom.sum(axis=0), s, df)
+
+
+def numeric_values(data: pd.DataFrame, meta: Mapping[str, Any], name: str) -> np.ndarray:
+    """A numeric variable as floats, NaN where missing or a user-missing code (meta.json
+    ``missing`` or ``exclude_from_base``): a "don't know" code is never a quantity."""
+    if name not in data.columns:
+        fail(f"Variable {name} in analysis means is not a column of the clean data; "
+             f"list numeric variables only.")
+    info = _meta_var(meta, name)
+    col = data[name]
+    if not (pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)):
+        fail(f"Variable {name} in analysis means is not numeric; list numeric variables only "
+             f"(categorical items go in analysis items).")
+    y = col.to_numpy(dtype="float64", na_value=np.nan, copy=True)
+    excl = [float(c) for c in [*(info.get("exclude_from_base") or []),
+                               *(info.get("missing") or {})]]
+    y[np.isin(y, excl)] = np.nan
+    return y
+
+
+def means_table(
+    data: pd.DataFrame,
+    meta: Mapping[str, Any],
+    design: Design,
+    variables: Sequence[str],
+    breakdowns: Sequence[str],
+    survey: str,
+    min_base: int = 0,
+    all_label: str = ALL_GROUP[2],
+) -> pd.DataFrame:
+    """Means and totals of numeric variables, whole sample then each breakdown's groups
+    (results/tables/{survey}_means.csv; columns MEAN_COLUMNS, docs/data-contract.md).
+
+    Interval: ``mean ± t_{df, 0.975} se`` with df = R's degf of the domain (R:
+    ``confint(svymean(~y, subset(design, d)), df = degf(subset(design, d)))``). A domain with
+    fewer than `min_base` respondents with a value is suppressed: mean, se, interval, total
+    and total_se are left empty (the disclosure rule of the percentages' bases).
+    """
+    _check_rows(data, design)
+    groupings = [all_coding(design.n, all_label),
+                 *[code_variable(data, meta, b, groups_only=True) for b in breakdowns]]
+    rows: list[dict[str, Any]] = []
+    for name in variables:
+        y = numeric_values(data, meta, name)
+        label = str(_meta_var(meta, name).get("label", name))
+        for grp in groupings:
+            masks = grp.index[:, None] == np.arange(grp.k)[None, :]
+            res = domain_means(design, y, masks)
+            with np.errstate(invalid="ignore"):
+                t = stats.t.ppf(0.975, np.where(res.df >= 1, res.df, np.nan))
+            for j in range(grp.k):
+                hide = bool(res.base_unweighted[j] < min_base)
+                shown = {"mean": res.mean[j], "se": res.se[j],
+                         "ci_lower": res.mean[j] - t[j] * res.se[j],
+                         "ci_upper": res.mean[j] + t[j] * res.se[j],
+                         "total": res.total[j], "total_se": res.total_se[j]}
+                rows.append({
+                    "survey": survey, "variable": name, "label": label,
+                    "group_variable": grp.name, "group_code": grp.codes[j],
+                    "group": grp.labels[j], "base_unweighted": int(res.base_unweighted[j]),
+                    "base_weighted": float(res.base_weighted[j]),
+                    **{k: (np.nan if hide else float(v)) for k, v in shown.items()},
+                    "suppressed": hide, "design": design.label,
+                })
+    return pd.DataFrame(rows, columns=MEAN_COLUMNS)
 
 
 # --------------------------------------------------------------------------- logistic model

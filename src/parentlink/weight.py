@@ -26,7 +26,7 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -370,6 +370,12 @@ def _setup(
     return _Problem(list(margins), row_idx, cell, cell_margin, targets, tot)
 
 
+def _retotal(prob: _Problem, design: np.ndarray, total: float | None) -> _Problem:
+    """`prob` with the targets of another design weight column (same rows and margins)."""
+    tot = float(design.sum()) if total is None else float(total)
+    return replace(prob, targets=[m.shares * tot for m in prob.margins], total=tot)
+
+
 def _rake_once(
     prob: _Problem, base: np.ndarray, tolerance: float, max_iterations: int
 ) -> tuple[np.ndarray, int, bool]:
@@ -556,6 +562,7 @@ def calibrate(
     max_iterations: int = 50,
     trim_weights: tuple[float, float, bool] | None = None,
     replicate: bool = False,
+    problem: _Problem | None = None,
 ) -> RakeResult:
     """R ``calibrate(svydesign(..., weights = ~design_weight), ~m1 + m2 + ..., population,
     calfun, bounds = c(lo, hi))`` then optionally ``trimWeights(lower, upper, strict)``.
@@ -568,7 +575,8 @@ def calibrate(
     multiples of the mean calibrated weight (R's trimWeights takes absolute values): weights
     outside are set to the bound and the excess shared equally among the others. Not
     covered: R's rescaling when every population total is over 20 x the sample total.
-    ``replicate``: `design_weight` is a replicate weight column (zeros allowed).
+    ``replicate``: `design_weight` is a replicate weight column (zeros allowed). ``problem``:
+    the margins already indexed for `data` (:func:`calibrate_replicates` indexes them once).
     """
     design = np.asarray(
         data[design_weight] if isinstance(design_weight, str) else design_weight, dtype=float
@@ -579,7 +587,8 @@ def calibrate(
     if not lo < 1 < hi:
         fail(f"weighting.bounds [{lo}, {hi}] must satisfy lower < 1 < upper (g-weights).")
     fm1, dfun = _calfun(calfun, lo, hi)
-    prob = _setup(data, margins, design, total)
+    prob = _setup(data, margins, design, total) if problem is None else \
+        _retotal(problem, design, total)
     xfull, popfull = _calibration_matrix(prob)
     dcell = np.bincount(prob.cell, weights=design, minlength=len(xfull))
     keep = _independent_index(xfull, dcell)
@@ -630,8 +639,12 @@ def calibrate_replicates(data: pd.DataFrame, margins: Sequence[Margin], rep_weig
     """R ``calibrate()`` on an ``svyrep.design``: every replicate weight column calibrated to
     the same totals as the full-sample weights (same calfun and bounds). Returns (n x R)."""
     rw = np.asarray(rep_weights, dtype=float)
-    return np.column_stack([calibrate(data, margins, rw[:, r], replicate=True, **kwargs).weights
-                            for r in range(rw.shape[1])])
+    prob = _setup(data, margins, rw[:, 0], kwargs.get("total"))
+    out = np.empty_like(rw)
+    for r in range(rw.shape[1]):
+        out[:, r] = calibrate(data, margins, rw[:, r], replicate=True, problem=prob,
+                              **kwargs).weights
+    return out
 
 
 def _independent_index(x: np.ndarray, w: np.ndarray) -> np.ndarray:

@@ -96,6 +96,17 @@ for (nm in names(designs)) {
     add(nm, paste0(q, "_lo"), plogis(qlogis(p) - half))
     add(nm, paste0(q, "_hi"), plogis(qlogis(p) + half))
   }
+  # Means and totals by domain (the means table): svyby on the full design, t interval with
+  # the domain's degf.
+  bm <- svyby(~api00, ~stype, d, svymean); bt <- svyby(~api00, ~stype, d, svytotal)
+  for (i in 1:3) {
+    s <- c("E", "H", "M")[i]; q <- paste0("bymean_api00_", s); df <- degf(subset(d, stype == s))
+    add(nm, q, coef(bm)[i]); add(nm, paste0(q, "_se"), SE(bm)[i]); add(nm, paste0(q, "_df"), df)
+    add(nm, paste0(q, "_lo"), coef(bm)[i] - qt(0.975, df) * SE(bm)[i])
+    add(nm, paste0(q, "_hi"), coef(bm)[i] + qt(0.975, df) * SE(bm)[i])
+    add(nm, paste0("bytotal_api00_", s), coef(bt)[i])
+    add(nm, paste0("bytotal_api00_", s, "_se"), SE(bt)[i])
+  }
   ch <- svychisq(~awards + stype, d, statistic = "F")
   add(nm, "chisq_F", ch$statistic); add(nm, "chisq_ndf", ch$parameter[1])
   add(nm, "chisq_ddf", ch$parameter[2]); add(nm, "chisq_p", ch$p.value)

@@ -180,6 +180,7 @@ def all_outputs():
             f"results/clean/{s}_flow.csv",
             f"results/tables/{s}_estimates.csv",
             f"results/tables/{s}_tests.csv",
+            f"results/tables/{s}_means.csv",
             f"results/tables/{s}_tables.xlsx",
             f"results/codebook/{s}.html",
             f"results/clean/{s}.sav",

@@ -11,6 +11,7 @@ rule estimate:
             category="Estimates",
         ),
         tests="results/tables/{survey}_tests.csv",
+        means="results/tables/{survey}_means.csv",
         audit="results/tables/{survey}_disclosure_audit.csv",
     params:
         config=uses(

@@ -1,4 +1,5 @@
-"""Rule `estimate`: domain proportions (with disclosure control and its audit) and Rao–Scott tests."""
+"""Rule `estimate`: domain proportions (with disclosure control and its audit), Rao–Scott tests
+and means/totals of numeric variables."""
 
 
 import json
@@ -18,9 +19,9 @@ from parentlink.disclosure import (
 from parentlink.errors import fail, run_stage
 from parentlink.estimate import (
     ESTIMATE_COLUMNS,
-    estimate_table,
+    estimates_and_tests,
     load_design,
-    tests_table,
+    means_table,
     write_csv,
 )
 
@@ -42,14 +43,16 @@ def main() -> None:
         calibration=cfg["weighting"],
     )
     items, breakdowns = analysis["items"], analysis["breakdowns"]
-    table = estimate_table(data, meta, design, items, breakdowns, survey,
-                           all_label=f"All {cfg['report.population']}")
+    table, tests = estimates_and_tests(data, meta, design, items, breakdowns, survey,
+                                       all_label=f"All {cfg['report.population']}")
     disc = cfg["disclosure"]
     min_base, min_cell, zeros = int(disc["min_base"]), int(disc["min_cell"]), \
         bool(disc["suppress_zeros"])
     table = protect(table, min_base, min_cell, suppress_zeros=zeros)
     result = audit(table, min_cell, suppress_zeros=zeros, required_only=True)
-    tests = withhold_tests(tests_table(data, meta, design, items, breakdowns, survey), table)
+    tests = withhold_tests(tests, table)
+    means = means_table(data, meta, design, analysis["means"], breakdowns, survey, min_base,
+                        all_label=f"All {cfg['report.population']}")
     for r in result[~result["protected"]].itertuples():
         logging.info("exposed: %s %s=%s category %s in [%.4f, %.4f], needs %.4f", r.variable,
                      r.group_variable, r.group_code, r.category_code, r.share_low, r.share_high,
@@ -65,12 +68,14 @@ def main() -> None:
         logging.info("not protected (docs/privacy.md): %s", note)
     write_csv(table[ESTIMATE_COLUMNS], snakemake.output.estimates)
     write_csv(tests, snakemake.output.tests)
+    write_csv(means, snakemake.output.means)
     write_csv(audit_summary(table, result, tests, survey, min_base, min_cell),
               snakemake.output.audit)
     logging.info("%s: %d estimates (%d suppressed), %d primary hidden shares audited, %d tests "
-                 "withheld, design %s", survey, len(table), int(table["suppressed"].sum()),
-                 len(result), int((tests["withheld"] != "").sum()), design.label)
+                 "withheld, %d means (%d suppressed), design %s", survey, len(table),
+                 int(table["suppressed"].sum()), len(result), int((tests["withheld"] != "").sum()),
+                 len(means), int(means["suppressed"].sum()), design.label)
 
 
 run_stage(main, outputs=[snakemake.output.estimates, snakemake.output.tests,
-                         snakemake.output.audit])
+                         snakemake.output.means, snakemake.output.audit])
