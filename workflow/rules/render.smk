@@ -118,7 +118,6 @@ rule technical_report:
         facts="results/report/facts.json",
         alt="results/figures/alt_text.json",
         svg=document_charts("technical_report"),
-        codebooks=expand("results/codebook/{survey}.csv", survey=SURVEYS),
         template=f"{STUDY_TEMPLATES}/technical_report.html",
         shared=SHARED_TEMPLATES,
         fonts=FONTS,
@@ -133,6 +132,42 @@ rule technical_report:
         ),
     log:
         "logs/render/technical_report.log",
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    params:
+        config=uses("study", "disclosure.min_cell"),
+        build_epoch=BUILD_EPOCH,
+        code_version=CODE_VERSION,
+    script:
+        "../scripts/render.py"
+
+
+rule appendix:
+    """One survey's full estimate tables and codebook, labelled from the metadata: a PDF per
+    survey, rendered as parallel jobs (the technical report keeps the key tables only)."""
+    input:
+        facts="results/report/facts.json",
+        estimates="results/tables/{survey}_estimates.csv",
+        codebook="results/codebook/{survey}.csv",
+        # The study's own appendix.html when it has one, else the engine's.
+        template=lambda wc: (f"{STUDY_TEMPLATES}/appendix.html"
+                             if Path(f"{STUDY_TEMPLATES}/appendix.html").is_file()
+                             else f"{ENGINE_TEMPLATES}/appendix.html"),
+        shared=SHARED_TEMPLATES,
+        fonts=FONTS,
+        code=code_inputs("render.py"),
+    output:
+        pdf=report(
+            "reports/appendix/{survey}_tables.pdf",
+            caption="../report/appendix.rst",
+            category="Reports",
+            subcategory="Appendices",
+        ),
+    log:
+        "logs/render/appendix_{survey}.log",
+    wildcard_constraints:
+        survey="|".join(SURVEYS),
     resources:
         mem_mb=2000,
         runtime=20,
