@@ -324,7 +324,11 @@ def test_appendix_labels_every_table_and_hides_nothing_it_should_not(tmp_path: P
     out = _appendix(p, tmp_path, "main", book)
     text = " ".join(_text(out).split())
     # The question's wording and the group variable's label head the rows, not their codes.
-    assert "Household size (group)" in text and "hh_size_group:" not in text
+    tables = text.split("A. Estimate tables")[-1].split("B. Codebook")[0]
+    # Once per table, on the first row of its groups.
+    assert tables.count("Household size (group)") == tables.count("All parents") > 1
+    assert "hh_size_group" not in tables
+    assert "A1. Heard of data linkage (heard)" in tables
     assert "0 (0–0)" not in text and "— nobody in the group gave this answer" in text
     assert "[c] small base" in text
     with pikepdf.open(out) as pdf:

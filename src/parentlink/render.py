@@ -552,7 +552,7 @@ def estimate_tables(df: pd.DataFrame, min_base: int,
     return [{
         "variable": clip(var, 60),
         "label": clip(t["label"]),
-        "categories": [clip(c, 40) for c in t["categories"].values()],
+        "categories": [clip(c, 80) for c in t["categories"].values()],
         "rows": [{**{k: r[k] for k in ("group_variable", "group_title", "group", "base")},
                   "cells": [r["cells"].get(code, "") for code in t["categories"]]}
                  for r in t["rows"].values()],

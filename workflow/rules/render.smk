@@ -9,6 +9,7 @@ SHARED_TEMPLATES = [
     f"{ENGINE_TEMPLATES}/briefing.css",
     f"{ENGINE_TEMPLATES}/_engine.html",
     f"{ENGINE_TEMPLATES}/_technical.html",
+    f"{ENGINE_TEMPLATES}/report.css",
     # The study's own shared macros, when it has them.
     *[f for f in [f"{STUDY_TEMPLATES}/_study.html"] if Path(f).is_file()],
 ]
