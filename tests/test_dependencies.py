@@ -49,6 +49,8 @@ NOT_IN_ANY_RULE = {
     "config.py": "read while the Snakefile is parsed: validates config and fills defaults; the "
                  "values it yields are the rules' params",
     "deps.py": "read while the Snakefile is parsed: finds these very dependencies",
+    "layout.py": "the layout check of rendered PDFs (tests/test_render.py, tests/test_charts.py, "
+                 "bench/bench_render.py): reads PDFs, makes no output",
     "starter.py": "the starter-plan command (`python -m parentlink.starter`), run by a person "
                   "before any build; makes no pipeline output",
     "slurm.py": "read while the Snakefile is parsed on a cluster: chooses how job status is read",
