@@ -9,10 +9,11 @@ SHARED_TEMPLATES = [
     f"{ENGINE_TEMPLATES}/briefing.css",
     f"{ENGINE_TEMPLATES}/_engine.html",
     f"{ENGINE_TEMPLATES}/_technical.html",
-    f"{ENGINE_TEMPLATES}/report.css",
     # The study's own shared macros, when it has them.
     *[f for f in [f"{STUDY_TEMPLATES}/_study.html"] if Path(f).is_file()],
 ]
+# The long documents' layout (technical report and appendices), on top of briefing.css.
+REPORT_CSS = f"{ENGINE_TEMPLATES}/report.css"
 FONTS = [engine_file("workflow/fonts/DejaVuSans.ttf"), engine_file("workflow/fonts/DejaVuSans-Bold.ttf")]
 
 
@@ -121,6 +122,7 @@ rule technical_report:
         svg=document_charts("technical_report"),
         template=f"{STUDY_TEMPLATES}/technical_report.html",
         shared=SHARED_TEMPLATES,
+        css=REPORT_CSS,
         fonts=FONTS,
         hashed=report_inputs(),
         code=code_inputs("render.py"),
@@ -155,7 +157,9 @@ rule appendix:
         template=lambda wc: (f"{STUDY_TEMPLATES}/appendix.html"
                              if Path(f"{STUDY_TEMPLATES}/appendix.html").is_file()
                              else f"{ENGINE_TEMPLATES}/appendix.html"),
-        shared=SHARED_TEMPLATES,
+        # base.html first: the script takes the engine's folder from it.
+        shared=[f"{ENGINE_TEMPLATES}/base.html", f"{ENGINE_TEMPLATES}/briefing.css"],
+        css=REPORT_CSS,
         fonts=FONTS,
         code=code_inputs("render.py"),
     output:
