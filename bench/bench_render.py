@@ -102,9 +102,11 @@ def renderers(work: Path) -> dict[str, Callable[[Path], None]]:
         "results_dir": res,
     }
     out: dict[str, Callable[[Path], None]] = {}
+    spec = yaml.safe_load((work / "config" / "report.yaml").read_text(encoding="utf-8"))["report"]
     for a in AUDIENCES:
         out[a] = lambda d, a=a: render.render_briefing(  # type: ignore[misc]
-            audience=a, out_pdf=d / f"{a}.pdf", out_html=d / f"{a}.html", **common)
+            audience=a, document=spec["documents"][a], out_pdf=d / f"{a}.pdf",
+            out_html=d / f"{a}.html", **common)
     surveys = sorted(config["surveys"])
 
     def technical(d: Path) -> None:

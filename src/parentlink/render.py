@@ -578,11 +578,25 @@ def codebook_summary(book: pd.DataFrame) -> list[dict[str, str]]:
         else:
             values = f"{first['type']}, n = {first['n']}" + (f"; {first['note']}" if first["note"] else "")
         rows.append({"variable": str(name), "label": first["label"], "origin": origin,
-                     "value_list": values,
-                     "values": [{"code": r.code, "label": r.value_label, "missing": r.missing,
-                                 "n": r.n} for r in g.itertuples()]
-                     if first["type"] == "categorical" else []})
+                     "value_list": values})
     return rows
+
+
+def code_table(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Code frequencies (results/documents/code_frequencies.csv) as one row per code and one
+    column per document type ('all' first), each cell {n, pct}: the long file, 4 rows a code,
+    as a table a reader can scan across. Codes keep their order in the file."""
+    types: list[str] = []
+    codes: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in rows:
+        t = str(r["doc_type"])
+        if t not in types:
+            types.append(t)
+        row = codes.setdefault((str(r["code"]), str(r["parent_code"])), {
+            "code": clip(r["code"], 80), "parent_code": clip(r["parent_code"], 80), "cells": {}})
+        row["cells"][t] = {"n": int(r["n_documents"]), "pct": float(r["pct_documents"])}
+    types.sort(key=lambda t: t != "all")  # the whole corpus first, then types as in the file
+    return {"doc_types": types, "rows": list(codes.values())}
 
 
 def render_technical_report(
@@ -614,6 +628,8 @@ def render_technical_report(
     from parentlink import csvio
 
     env = make_env([templates_dir, engine_dir], font_coverage(fonts_dir))
+    codes = (csvio.read_csv(code_frequencies, dtype={"parent_code": str}).fillna("")
+             .to_dict("records") if code_frequencies is not None else [])
     title = f"{study.get('title', 'Study')}: technical report"
     ctx = _base_context(facts, study, "technical_report", title,
                         Assets(results_dir / "figures", fonts_dir, inline=False))
@@ -624,8 +640,8 @@ def render_technical_report(
         flows={s: csvio.read_csv(p).to_dict("records") for s, p in flows.items()},
         diagnostics={s: json.loads(p.read_text(encoding="utf-8"))
                      for s, p in diagnostics.items()},
-        codes=(csvio.read_csv(code_frequencies, dtype={"parent_code": str}).fillna("")
-               .to_dict("records") if code_frequencies is not None else []),
+        codes=codes,
+        code_table=code_table(codes),
         hashes=sha256_files(hashed_inputs, project_root),
         code_version=version,
         min_cell=min_cell,
