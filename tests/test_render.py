@@ -560,3 +560,15 @@ def test_a_suppressed_finding_cannot_be_printed(tmp_path: Path) -> None:
                                        "{{ f.consent_always | pct }}{% else %}too few{% endif %}</p>")
     _render_note(p, folder, tmp_path)
     assert "too few" in _flat(tmp_path / "note.pdf")
+
+
+def test_appendix_with_a_broken_codebook_is_one_error(tmp_path: Path) -> None:
+    p = _project(tmp_path)
+    book = tmp_path / "results" / "codebook" / "main.csv"
+    with pytest.raises(UserError, match="main.csv: codebook not found; run the codebook rule"):
+        _appendix(p, tmp_path, "main", book)
+    book.parent.mkdir(parents=True, exist_ok=True)
+    book.write_text("variable,label\nx,X\n", encoding="utf-8")
+    with pytest.raises(UserError, match=r"main.csv: codebook lacks column\(s\) type, source"):
+        _appendix(p, tmp_path, "main", book)
+    assert not (tmp_path / "reports" / "appendix" / "main_tables.pdf").exists()

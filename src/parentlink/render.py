@@ -652,6 +652,25 @@ def render_technical_report(
     write_pdf(html, out_pdf, "technical_report", fetcher, engine_dir, fonts_dir)
 
 
+CODEBOOK_COLUMNS = ("variable", "label", "type", "source", "derived_from", "code", "value_label",
+                    "missing", "n", "note")
+
+
+def read_codebook(path: Path) -> pd.DataFrame:
+    """A codebook CSV (parentlink.codebook) as text; a missing file or column is one error
+    naming the file and the rule that writes it."""
+    from parentlink import csvio
+
+    if not path.is_file():
+        fail(f"{path}: codebook not found; run the codebook rule first.")
+    book = csvio.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [c for c in CODEBOOK_COLUMNS if c not in book.columns]
+    if missing:
+        fail(f"{path}: codebook lacks column(s) {', '.join(missing)}; rebuild it with the "
+             "codebook rule (docs/data-contract.md).")
+    return book
+
+
 def render_appendix(
     *,
     survey: str,
@@ -677,7 +696,7 @@ def render_appendix(
     title = f"{study.get('title', 'Study')}: appendix, {name}"
     ctx = _base_context(facts, study, f"appendix_{survey}", title,
                         Assets(results_dir / "figures", fonts_dir, inline=False))
-    book = csvio.read_csv(codebook, dtype=str, keep_default_na=False)
+    book = read_codebook(codebook)
     titles = dict(zip(book["variable"], book["label"], strict=True))
     ctx.update(
         inline=False,
