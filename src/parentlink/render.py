@@ -688,7 +688,6 @@ def render_appendix(
 ) -> None:
     """The appendix of one survey (appendix.html, the study's if it has one): every estimate
     table with the question's wording and the groups' labels, and the codebook."""
-    from parentlink import csvio
     from parentlink.facts import read_estimates
 
     env = make_env([templates_dir, engine_dir], font_coverage(fonts_dir))
