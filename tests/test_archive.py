@@ -252,6 +252,7 @@ def test_bundle_of_a_tiny_project_is_complete_checked_and_reproducible(tmp_path)
     _git(proj, "commit", "-q", "-m", "tiny")
     outputs = {"results/tables/pilot_estimates.csv": b"a\n",
                "reports/technical_report.pdf": b"%PDF",
+               "reports/appendix/pilot_tables.pdf": b"%PDF",
                "results/clean/main.parquet": b"rows", "results/archive/old.zip": b"no"}
     _tree(proj, outputs)
     (proj / ".gitignore").write_text("results/\nreports/\n")
@@ -272,7 +273,8 @@ def test_bundle_of_a_tiny_project_is_complete_checked_and_reproducible(tmp_path)
     assert {"Snakefile", "CITATION.cff", ".zenodo.json", ar.CRATE_NAME, ar.MANIFEST_NAME,
             ar.ENVIRONMENT_NAME, ar.OBTAIN_NAME, "wheels/foo-1.0-py3-none-any.whl",
             "raw/pilot_survey.sav", "env/requirements.lock", "config/config.yaml",
-            "results/tables/pilot_estimates.csv", "reports/technical_report.pdf"} <= names
+            "results/tables/pilot_estimates.csv", "reports/technical_report.pdf",
+            "reports/appendix/pilot_tables.pdf"} <= names
     assert "raw/main_survey.sav" not in names          # restricted input (even though committed)
     assert "results/clean/main.parquet" not in names   # row-level output of it
     assert not any(n.startswith("results/archive/") for n in names)
@@ -283,7 +285,8 @@ def test_bundle_of_a_tiny_project_is_complete_checked_and_reproducible(tmp_path)
     assert [d.split()[0] for d in ar.check_bundle(out)] == ["CHANGED"]
     s = ar.load_crate_summary(zips[0])  # rocrate loads the zip itself
     assert set(s["result"]) == {"results/tables/pilot_estimates.csv",
-                                "reports/technical_report.pdf"}
+                                "reports/technical_report.pdf",
+                                "reports/appendix/pilot_tables.pdf"}
     assert "raw/main_survey.sav" in s["object_names"]
     assert s["startTime"] == s["endTime"] == "2023-11-14T22:13:20Z"  # no job times: the epoch
 

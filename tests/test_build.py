@@ -301,7 +301,8 @@ def test_command_asks_for_recovery_and_the_profile(tmp_path: Path) -> None:
 def test_outputs_are_listed_from_what_exists(tmp_path: Path) -> None:
     assert list_outputs(tmp_path) == []
     for name in ("reports/briefings/b.pdf", "reports/briefings/a.pdf", "reports/briefings/a.html",
-                 "reports/summary.pdf", "results/tables/x_tables.xlsx",
+                 "reports/summary.pdf", "reports/appendix/x_tables.pdf",
+                 "results/tables/x_tables.xlsx",
                  "results/tables/x_estimates.csv", "results/figures/f.svg"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(b"")
@@ -309,6 +310,7 @@ def test_outputs_are_listed_from_what_exists(tmp_path: Path) -> None:
     assert [(label, [str(p) for p in paths]) for label, paths in found] == [
         ("briefings", ["reports/briefings/a.pdf", "reports/briefings/b.pdf"]),
         ("technical report", ["reports/summary.pdf"]),
+        ("appendices", ["reports/appendix/x_tables.pdf"]),
         ("workbooks", ["results/tables/x_tables.xlsx"]),
     ]
     text = format_outputs(tmp_path, found)

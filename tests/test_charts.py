@@ -145,3 +145,31 @@ def test_facts_carry_why_a_share_is_hidden() -> None:
     assert _cell({**row, "suppressed_reason": ""}, 50)["reason"] is None
     assert _cell({**row, "base_unweighted": 12, "suppressed_reason": float("nan")},
                  50)["reason"] == "small_base"
+def test_a_count_chart_has_a_count_axis(tmp_path: Path) -> None:
+    """The pilot's bars are respondents out of those asked: its axis counts respondents (no '%'
+    beside '183 of 365'), and '[c] too few to show' keeps clear of the axis line (checked on
+    the chart as printed in a PDF, by parentlink.layout)."""
+    import re
+
+    from parentlink import layout
+    from parentlink import render as R
+
+    facts = build(make_results(tmp_path))
+    hidden = facts["findings"]["pilot_private_definitely"]
+    for key in ("pct", "ci_lower", "ci_upper", "count"):
+        hidden.pop(key, None)
+    hidden["suppressed"] = True
+    out = tmp_path / "figures"
+    C.make_charts(facts, CHARTS, out, FONTS, out / "alt_text.json")
+    svg = (out / "pilot.svg").read_text()
+    texts = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+    assert any(" of " in t for t in texts), texts
+    assert not any("%" in t for t in texts), texts
+    assert any("too few to show" in t for t in texts)
+    engine = FONTS.parent / "templates"
+    pdf = tmp_path / "pilot.pdf"
+    html = (f'<html lang="en"><title>t</title><style>@page {{ size: A4; margin: 22mm 17mm; }}'
+            f'</style><img style="width: 100%" alt="pilot" src="{(out / "pilot.svg").as_uri()}">'
+            "</html>")
+    R.write_pdf(html, pdf, "pilot", R.make_fetcher([out, FONTS]), engine, FONTS)
+    assert layout.layout_problems(pdf) == []

@@ -51,6 +51,8 @@ NOT_IN_ANY_RULE = {
     "config.py": "read while the Snakefile is parsed: validates config and fills defaults; the "
                  "values it yields are the rules' params",
     "deps.py": "read while the Snakefile is parsed: finds these very dependencies",
+    "layout.py": "the layout check of rendered PDFs (tests/test_render.py, tests/test_charts.py, "
+                 "bench/bench_render.py): reads PDFs, makes no output",
     "starter.py": "the starter-plan command (`python -m parentlink.starter`), run by a person "
                   "before any build; makes no pipeline output",
     "slurm.py": "read while the Snakefile is parsed on a cluster: chooses how job status is read",
@@ -425,13 +427,15 @@ FILE_CASES = [
     # (file, rules whose jobs it must re-run, before what is downstream of them)
     ("workflow/scripts/estimate.py", {"estimate"}),
     ("workflow/scripts/weight.py", {"weight"}),
-    ("workflow/scripts/render.py", {"render_briefing", "technical_report"}),
+    ("workflow/scripts/render.py", {"render_briefing", "technical_report", "appendix"}),
     ("config/templates/parents.html", {"render_briefing[parents]"}),
     ("config/templates/technical_report.html", {"technical_report"}),
     ("config/templates/_study.html", {"render_briefing", "technical_report"}),
     ("workflow/templates/_engine.html", {"render_briefing", "technical_report"}),
-    ("workflow/templates/briefing.css", {"render_briefing", "technical_report"}),
-    ("workflow/fonts/DejaVuSans.ttf", {"charts", "render_briefing", "technical_report"}),
+    ("workflow/templates/briefing.css", {"render_briefing", "technical_report", "appendix"}),
+    ("workflow/templates/report.css", {"technical_report", "appendix"}),
+    ("workflow/templates/appendix.html", {"appendix"}),
+    ("workflow/fonts/DejaVuSans.ttf", {"charts", "render_briefing", "technical_report", "appendix"}),
     ("config/plans/pilot.yaml", {"ingest[pilot]", "clean[pilot]"}),
     ("config/targets/region.csv", {"weight", "estimate[main]", "model"}),
     ("raw/pilot_survey.sav", {"ingest[pilot]", "technical_report"}),

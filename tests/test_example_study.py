@@ -19,6 +19,8 @@ import pikepdf
 import pytest
 import yaml
 
+from parentlink.layout import layout_problems
+
 ROOT = Path(__file__).resolve().parents[1]
 STUDY = ROOT / "examples" / "schools"
 
@@ -57,15 +59,19 @@ def test_every_document_of_the_spec_is_built_within_its_pages(built: Path) -> No
 
 
 def test_no_template_debris_and_no_words_of_the_embedded_study(built: Path) -> None:
+    appendix = built / "reports" / "appendix" / "schools_tables.pdf"
     for pdf in [*(built / "reports" / "briefings").glob("*.pdf"),
-                built / "reports" / "technical_report.pdf"]:
+                built / "reports" / "technical_report.pdf", appendix]:
         text = _text(pdf)
         for debris in ("{{", "}}", "{%", "Undefined", "None", " nan", "NaN"):
             assert debris not in text, (pdf.name, debris)
         # The engine adds no wording of the embedded study (its population is parents).
         assert not re.search(r"\bparents?\b", text, re.I), pdf.name
-        assert "All schools" in text or pdf.parent.name == "briefings"
+        # The full tables (in the survey's appendix) name the study's own population.
+        assert "All schools" in text or pdf != appendix
         assert "SYNTHETIC" in text
+        # No text printed over other text, across a line, or outside the page's text area.
+        assert layout_problems(pdf) == [], pdf.name
 
 
 def test_printed_numbers_are_its_estimates(built: Path) -> None:

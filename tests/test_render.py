@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ import pikepdf
 import pytest
 
 from parentlink import charts as C
+from parentlink import layout
 from parentlink import render as R
 from parentlink.errors import UserError
 from tests.test_comments import make_quotes
@@ -241,32 +243,34 @@ def test_hostile_free_text_is_inert(tmp_path: Path) -> None:
     assert "root:x:0:0" not in shown
 
 
-def test_technical_report(tmp_path: Path) -> None:
-    # Hostile code names: the full code table prints every one of them.
-    p = _project(tmp_path, rename_codes={"Hidden risk": '<img src="file:///etc/passwd">',
-                                         "Early warning": "B" * 100_000})
-    res = p["results"]
-    est = p["paths"]["main_estimates"]
-    # Keep the test fast: three items are enough to exercise the full tables.
-    lines = est.read_text().splitlines()
-    keep = ("acc_plan_net", "trust_council_net", "consent")
-    est.write_text("\n".join([lines[0]] + [ln for ln in lines[1:]
-                                            if ln.split(",")[1] in keep]) + "\n")
-    out = tmp_path / "technical_report.pdf"
+def _technical_report(p: dict[str, Any], root: Path) -> Path:
+    out = root / "technical_report.pdf"
     R.render_technical_report(
         facts=p["facts"], alt_text=p["alt"], study=STUDY, quotes=p["quotes"],
-        estimates={"main": est, "pilot": p["paths"]["pilot_estimates"]},
         flows={"main": p["paths"]["main_flow"], "pilot": p["paths"]["pilot_flow"]},
         diagnostics={"main": p["paths"]["diagnostics"]},
         code_frequencies=p["paths"]["code_frequencies"],
-        hashed_inputs=[est, p["paths"]["diagnostics"]], project_root=tmp_path,
-        version="v-test", templates_dir=TEMPLATES, engine_dir=ENGINE, fonts_dir=FONTS,
-        results_dir=res,
+        hashed_inputs=[p["paths"]["main_estimates"], p["paths"]["diagnostics"]],
+        project_root=root, version="v-test", templates_dir=TEMPLATES, engine_dir=ENGINE,
+        fonts_dir=FONTS, results_dir=p["results"],
+        appendices=["reports/appendix/main_tables.pdf", "reports/appendix/pilot_tables.pdf"],
         out_pdf=out)
+    return out
+
+
+def test_technical_report(tmp_path: Path) -> None:
+    # Hostile code names: the code table prints every one of them.
+    p = _project(tmp_path, rename_codes={"Hidden risk": '<img src="file:///etc/passwd">',
+                                         "Early warning": "B" * 100_000})
+    est = p["paths"]["main_estimates"]
+    out = _technical_report(p, tmp_path)
     text = " ".join(_text(out).split())
     assert hashlib.sha256(est.read_bytes()).hexdigest()[:40] in text.replace(" ", "")
     for needle in ("attention_check", "Kish effective sample size", "702.4", "[c]", "v-test",
                    '<img src="file:///etc/passwd">', "SYNTHETIC",
+                   # The reader's way in, and what the data cannot show.
+                   "Contents", "Executive summary", "4. Limitations",
+                   "reports/appendix/main_tables.pdf",
                    # Document analysis: heatmap, chains and reliability with its unit.
                    "Figure 6. Co-occurrence of codes",
                    "Data analytics companies (n=18) Hidden risk Superior knowledge 14 93% of 15",
@@ -278,8 +282,89 @@ def test_technical_report(tmp_path: Path) -> None:
                    "“Ask parents first & tell us why — it is our children's data.”"):
         assert needle in text, needle
     assert "B" * 300 not in text
+    # The full tables left for the appendices: no estimate table headed by a variable code.
+    assert "acc_plan_net:" not in text and "Full estimate tables" not in text
     with pikepdf.open(out) as pdf:
         assert 'pdfuaid:part="1"' in pdf.Root.Metadata.read_bytes().decode()
+        assert len(pdf.pages) <= 20
+        # PDF bookmarks from the headings, for readers who jump between sections.
+        with pdf.open_outline() as outline:
+            titles = [item.title for item in outline.root]
+        assert "Executive summary" in " ".join(titles) or any(
+            "Executive summary" in c.title for item in outline.root for c in item.children)
+    # Contents: each entry's page number is the page its section starts on.
+    contents = _text_pages(out)[0]
+    assert re.search(r"4\. Limitations[ .]*(\d+)", contents)
+    page = int(re.search(r"4\. Limitations[ .]*(\d+)", contents).group(1))
+    assert "4. Limitations" in _text_pages(out)[page - 1]
+    assert layout.layout_problems(out) == []
+
+
+def _text_pages(pdf: Path) -> list[str]:
+    return _text(pdf).split("\f")
+
+
+def _appendix(p: dict[str, Any], root: Path, survey: str, codebook: Path) -> Path:
+    out = root / "reports" / "appendix" / f"{survey}_tables.pdf"
+    R.render_appendix(survey=survey, facts=p["facts"], study=STUDY,
+                      estimates=p["paths"][f"{survey}_estimates"], codebook=codebook,
+                      version="v-test", templates_dir=TEMPLATES, engine_dir=ENGINE,
+                      fonts_dir=FONTS, results_dir=p["results"], out_pdf=out)
+    return out
+
+
+def test_appendix_labels_every_table_and_hides_nothing_it_should_not(tmp_path: Path) -> None:
+    p = _project(tmp_path, overrides={("consent", "3", "All parents"): 0.0})
+    book = tmp_path / "results" / "codebook" / "main.csv"
+    book.parent.mkdir(parents=True, exist_ok=True)
+    long_name = "commercial_sources_acceptable_count_of_every_single_source_named"
+    book.write_text(
+        "variable,label,type,source,derived_from,code,value_label,missing,in_base,n,note\n"
+        "hh_size_group,Household size (group),categorical,,household_size,1,Up to 3 people,,yes,412,\n"
+        f"{long_name},Commercial sources acceptable (count),numeric,,src_a,,,,,935,\n",
+        encoding="utf-8")
+    out = _appendix(p, tmp_path, "main", book)
+    text = " ".join(_text(out).split())
+    # The question's wording and the group variable's label head the rows, not their codes.
+    tables = text.split("A. Estimate tables")[-1].split("B. Codebook")[0]
+    # Once per table, on the first row of its groups.
+    assert tables.count("Household size (group)") == tables.count("All parents") > 1
+    assert "hh_size_group" not in tables
+    assert "A1. Heard of data linkage (heard)" in tables
+    assert "0 (0–0)" not in text and "— nobody in the group gave this answer" in text
+    assert "[c] small base" in text
+    with pikepdf.open(out) as pdf:
+        assert 'pdfuaid:part="1"' in pdf.Root.Metadata.read_bytes().decode()
+        assert "/StructTreeRoot" in pdf.Root
+    assert layout.layout_problems(out) == []
+
+
+def test_layout_check_finds_overprinting_and_overflow(tmp_path: Path) -> None:
+    """The check fails on what a reader sees as broken: text over text, text jammed against or
+    crossed by a line, text outside the page's text area; and passes a clean page."""
+    fetcher = R.make_fetcher([ENGINE, FONTS])
+    font = (FONTS / "DejaVuSans.ttf").resolve().as_uri()
+    head = (f'<html lang="en"><title>t</title><style>@font-face {{ font-family: F; src: '
+            f'url("{font}"); }} @page {{ size: A4; margin: 22mm 17mm 18mm 17mm; }} '
+            'body { font-family: F; font-size: 10pt; } .a { position: absolute; }</style>')
+    cases = {
+        "clean": "<p>Two words</p><p>on two lines</p>",
+        "overprint": '<p class="a" style="top: 0">Overprinted words</p>'
+                     '<p class="a" style="top: 3pt; left: 10pt">Other text</p>',
+        "overflow": '<table style="width: 100%; table-layout: fixed"><tr><td>x</td><td>'
+                    + "a_long_variable_name_that_does_not_wrap_anywhere</td></tr></table>",
+        "line": '<p style="border-left: 1pt solid #000; padding-left: 1pt; line-height: 2">'
+                "[c] too few to show</p>",
+    }
+    found = {}
+    for name, body in cases.items():
+        pdf = tmp_path / f"{name}.pdf"
+        R.write_pdf(head + body + "</html>", pdf, name, fetcher, ENGINE, FONTS)
+        found[name] = layout.layout_problems(pdf)
+    assert found["clean"] == []
+    assert any("overprint" in f for f in found["overprint"]), found["overprint"]
+    assert any("outside the text area" in f for f in found["overflow"]), found["overflow"]
+    assert any("line is drawn" in f for f in found["line"]), found["line"]
 
 
 # ----------------------------------------------------------------------------- computed wording
@@ -480,3 +565,15 @@ def test_a_suppressed_finding_cannot_be_printed(tmp_path: Path) -> None:
                                        "{{ f.consent_always | pct }}{% else %}too few{% endif %}</p>")
     _render_note(p, folder, tmp_path)
     assert "too few" in _flat(tmp_path / "note.pdf")
+
+
+def test_appendix_with_a_broken_codebook_is_one_error(tmp_path: Path) -> None:
+    p = _project(tmp_path)
+    book = tmp_path / "results" / "codebook" / "main.csv"
+    with pytest.raises(UserError, match="main.csv: codebook not found; run the codebook rule"):
+        _appendix(p, tmp_path, "main", book)
+    book.parent.mkdir(parents=True, exist_ok=True)
+    book.write_text("variable,label\nx,X\n", encoding="utf-8")
+    with pytest.raises(UserError, match=r"main.csv: codebook lacks column\(s\) type, source"):
+        _appendix(p, tmp_path, "main", book)
+    assert not (tmp_path / "reports" / "appendix" / "main_tables.pdf").exists()

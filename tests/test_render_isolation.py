@@ -92,10 +92,17 @@ common = {
     "fonts_dir": Path("workflow/fonts"),
     "results_dir": results,
 }
-if job == "technical_report":
+if job == "appendix":
+    render.render_appendix(
+        survey="main", facts=common["facts"], study=study,
+        estimates=Path("results/tables/main_estimates.csv"),
+        codebook=Path("results/codebook/main.csv"), version="isolation-test", min_cell=10,
+        out_pdf=Path("reports/appendix/main_tables.pdf"),
+        **{k: common[k] for k in ("templates_dir", "engine_dir", "fonts_dir", "results_dir")})
+elif job == "technical_report":
     estimates = {s: Path(f"results/tables/{s}_estimates.csv") for s in ("main", "pilot")}
     render.render_technical_report(
-        **common, estimates=estimates,
+        **common,
         flows={s: Path(f"results/clean/{s}_flow.csv") for s in ("main", "pilot")},
         diagnostics={"main": Path("results/weights/main_diagnostics.json")},
         code_frequencies=Path("results/documents/code_frequencies.csv"),
@@ -247,6 +254,10 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
                    encoding="utf-8")
     (root / "results" / "report" / "parent_quotes.json").write_text(
         json.dumps(p["quotes"]), encoding="utf-8")
+    (root / "results" / "codebook").mkdir(parents=True)
+    (root / "results" / "codebook" / "main.csv").write_text(
+        "variable,label,type,source,derived_from,code,value_label,missing,in_base,n,note\n"
+        "ethnicity,Ethnic group,categorical,Q1,,1,White,,yes,700,\n", encoding="utf-8")
     return root.resolve()
 
 
@@ -274,11 +285,12 @@ def run_job(project: Path, job: str, work: Path) -> tuple[dict[str, set[str]], P
 
 @pytest.mark.skipif(STRACE is None, reason="strace is not installed (Debian package strace); "
                                            "it is needed to see what a render job opens")
-@pytest.mark.parametrize("job", [AUDIENCE, "technical_report"])
+@pytest.mark.parametrize("job", [AUDIENCE, "technical_report", "appendix"])
 def test_render_job_opens_only_allowed_paths(project: Path, job: str, tmp_path: Path) -> None:
     touched, render_tmp, env = run_job(project, job, tmp_path)
-    pdf = project / ("reports/technical_report.pdf" if job == "technical_report"
-                     else f"reports/briefings/{job}.pdf")
+    pdf = project / {"technical_report": "reports/technical_report.pdf",
+                     "appendix": "reports/appendix/main_tables.pdf"}.get(
+                         job, f"reports/briefings/{job}.pdf")
     assert pdf.read_bytes().startswith(b"%PDF")
     # The trace saw the job's reads (else an empty trace would pass).
     assert any(_under(p, str(project / "workflow" / "fonts")) for p in touched)

@@ -30,6 +30,7 @@ CONTRACT = [
     "results/documents/code_frequencies.csv",
     "reports/briefings/local_authorities.pdf", "reports/briefings/national_policy.pdf",
     "reports/briefings/parents.pdf", "reports/technical_report.pdf",
+    "reports/appendix/main_tables.pdf", "reports/appendix/pilot_tables.pdf",
 ]  # fmt: skip
 
 

@@ -54,6 +54,7 @@ REAP_SECONDS = 5.0
 OUTPUT_GLOBS: tuple[tuple[str, str], ...] = (
     ("briefings", "reports/briefings/*.pdf"),
     ("technical report", "reports/*.pdf"),
+    ("appendices", "reports/appendix/*_tables.pdf"),
     ("workbooks", "results/tables/*_tables.xlsx"),
 )
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>

@@ -130,8 +130,8 @@ def _bars(ax: Axes, items: Sequence[Mapping[str, Any]], labels: Sequence[str],
     ys = list(range(len(items)))[::-1]
     for y, item in zip(ys, items, strict=True):
         if item["suppressed"]:
-            ax.text(1.5, y, f"{SUPPRESSION_MARK} {hidden_text(item)}", va="center", ha="left",
-                    fontsize=8)
+            ax.annotate(f"{SUPPRESSION_MARK} {hidden_text(item)}", (0, y), xytext=(8, 0),
+                        textcoords="offset points", va="center", ha="left", fontsize=8)
             continue
         pct = item["pct"]
         ax.barh(y, pct, color=colour, height=0.62)
@@ -265,7 +265,9 @@ def panels_chart(facts: Mapping[str, Any], spec: Mapping[str, Any], path: Path,
 
 def counts_chart(facts: Mapping[str, Any], spec: Mapping[str, Any], path: Path,
                  name: str = "counts") -> str:
-    """Share findings of an unweighted survey: bars labelled 'count of base'."""
+    """Share findings of an unweighted survey as counts: a dark bar of the respondents who gave
+    the answer drawn over a pale bar of those asked, labelled 'count of base'. The axis counts
+    respondents, so it carries no '%'."""
     items = []
     for finding, label in spec["bars"].items():
         found = facts["findings"].get(finding)
@@ -274,17 +276,24 @@ def counts_chart(facts: Mapping[str, Any], spec: Mapping[str, Any], path: Path,
         items.append({**found, "variable": finding, "bar_label": label})
     fig, ax = plt.subplots(layout="constrained",
                            figsize=(WIDTH_IN, 0.8 + 0.3 * max(len(items), 1)))
+    top = max([int(i.get("base") or 0) for i in items] + [1])
     ys = list(range(len(items)))[::-1]
     for y, item in zip(ys, items, strict=True):
         if item["suppressed"]:
-            ax.text(1.5, y, f"{SUPPRESSION_MARK} {hidden_text(item)}", va="center", fontsize=8)
+            # Offset in points from the axis, so the mark never touches the axis line.
+            ax.annotate(f"{SUPPRESSION_MARK} {hidden_text(item)}", (0, y), xytext=(8, 0),
+                        textcoords="offset points", va="center", ha="left", fontsize=8)
             continue
-        ax.barh(y, item["pct"], color=OKABE_ITO[3], height=0.62)
-        ax.text(item["pct"] + 1.5, y, _count_label(item), va="center", fontsize=8)
+        base = int(item.get("base") or 0)
+        count = int(item["count"]) if "count" in item else round(item["pct"] * base / 100)
+        ax.barh(y, base, color="#e3e3e3", height=0.62)
+        ax.barh(y, count, color=OKABE_ITO[3], height=0.62)
+        ax.annotate(_count_label(item), (base, y), xytext=(4, 0), textcoords="offset points",
+                    va="center", ha="left", fontsize=8)
     ax.set_yticks(ys, [_clip(i["bar_label"], 64) for i in items])
     ax.set_ylim(-0.6, len(items) - 0.4)
-    ax.set_xlim(0, 100)
-    ax.set_xticks(range(0, 101, 20), [f"{t}%" for t in range(0, 101, 20)])
+    ax.set_xlim(0, top * 1.3)  # room for the 'count of base' labels
+    ax.xaxis.set_major_formatter(lambda v, _pos: f"{v:,.0f}")
     ax.tick_params(axis="y", length=0)
     _xlabel(ax, [spec["axis"]])
     _save(fig, path)

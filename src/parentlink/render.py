@@ -60,7 +60,8 @@ from parentlink.wording import (
 if TYPE_CHECKING:  # pandas is imported only by the technical report (~0.3 s a briefing saves)
     import pandas as pd
 
-__all__ = ["__version__", "render_briefing", "render_technical_report", "make_fetcher"]
+__all__ = ["__version__", "render_appendix", "render_briefing", "render_technical_report",
+           "make_fetcher"]
 
 PDF_VARIANT = "pdf/ua-1"
 MAX_TEXT_CHARS = 200  # longest data string placed in a document (labels, code names)
@@ -530,17 +531,37 @@ def render_briefing(
             write_pdf(html, target, audience, fetcher, engine_dir, fonts_dir)
 
 
-def estimate_tables(df: pd.DataFrame, min_base: int) -> list[dict[str, Any]]:
-    """One table per item: rows are groups, columns categories; suppressed cells as the mark.
+NO_RESPONDENTS = "—"  # a share of 0 with an empty interval: nobody in the group gave the answer
+
+
+def _cell_text(shown: bool, small_base: bool, e: float, lo: float, hi: float) -> str:
+    """One estimate cell: '46 (41–52)'; '[c] small base' / '[c] small cell' when suppressed (the
+    reason in the cell); the dash when nobody gave the answer; a share of 100 without its empty
+    interval. Never '0 (0–0)'."""
+    if not shown:
+        return f"{SUPPRESSION_MARK} {'small base' if small_base else 'small cell'}"
+    if round(hi) == 0 and round(e) == 0:
+        return NO_RESPONDENTS
+    if round(lo) == round(hi):
+        return f"{e:.0f}"
+    return f"{e:.0f} ({lo:.0f}–{hi:.0f})"
+
+
+def estimate_tables(df: pd.DataFrame, min_base: int,
+                    titles: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """One table per item: rows are groups, columns categories; suppressed cells as the mark
+    with its reason, empty intervals as a dash (NO_RESPONDENTS) or a bare share.
 
     Items, categories and groups keep their order in the estimates file; a group's base is the
-    largest unweighted base of its cells.
+    largest unweighted base of its cells. `titles`: a group variable's label (the codebook's),
+    so rows read 'Household size (group): 4 people' rather than the variable's name.
     """
-    shown = ~df["suppressed"].astype(bool) & (df["base_unweighted"] >= min_base) \
-        & df["estimate"].notna()
+    titles = titles or {}
+    small = (df["base_unweighted"] < min_base).to_numpy()
+    shown = ~df["suppressed"].astype(bool) & ~small & df["estimate"].notna()
     pct = df[["estimate", "ci_lower", "ci_upper"]].astype(float).mul(100).to_numpy()
-    cells = [f"{e:.0f} ({lo:.0f}–{hi:.0f})" if ok else SUPPRESSION_MARK
-             for ok, (e, lo, hi) in zip(shown, pct, strict=True)]
+    cells = [_cell_text(ok, sb, e, lo, hi)
+             for ok, sb, (e, lo, hi) in zip(shown, small, pct, strict=True)]
     tables: dict[str, dict[str, Any]] = {}
     for var, label, gv, gcode, group, code, cat, base, cell in zip(
             df["variable"], df["variable_label"], df["group_variable"], df["group_code"],
@@ -548,15 +569,17 @@ def estimate_tables(df: pd.DataFrame, min_base: int) -> list[dict[str, Any]]:
             cells, strict=True):
         t = tables.setdefault(str(var), {"label": label, "categories": {}, "rows": {}})
         t["categories"].setdefault(code, cat)
+        title = "" if str(gv) == "all" else str(titles.get(str(gv), gv))
         row = t["rows"].setdefault((str(gv), str(gcode)), {
-            "group_variable": str(gv), "group": clip(group, 80), "base": int(base), "cells": {}})
+            "group_variable": str(gv), "group_title": clip(title, 80), "group": clip(group, 80),
+            "base": int(base), "cells": {}})
         row["base"] = max(row["base"], int(base))
         row["cells"][code] = cell
     return [{
         "variable": clip(var, 60),
         "label": clip(t["label"]),
-        "categories": [clip(c, 40) for c in t["categories"].values()],
-        "rows": [{**{k: r[k] for k in ("group_variable", "group", "base")},
+        "categories": [clip(c, 80) for c in t["categories"].values()],
+        "rows": [{**{k: r[k] for k in ("group_variable", "group_title", "group", "base")},
                   "cells": [r["cells"].get(code, "") for code in t["categories"]]}
                  for r in t["rows"].values()],
     } for var, t in tables.items()]
@@ -580,8 +603,26 @@ def codebook_summary(book: pd.DataFrame) -> list[dict[str, str]]:
             values = "; ".join(parts)
         else:
             values = f"{first['type']}, n = {first['n']}" + (f"; {first['note']}" if first["note"] else "")
-        rows.append({"variable": str(name), "label": first["label"], "origin": origin, "value_list": values})
+        rows.append({"variable": str(name), "label": first["label"], "origin": origin,
+                     "value_list": values})
     return rows
+
+
+def code_table(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Code frequencies (results/documents/code_frequencies.csv) as one row per code and one
+    column per document type ('all' first), each cell {n, pct}: the long file, 4 rows a code,
+    as a table a reader can scan across. Codes keep their order in the file."""
+    types: list[str] = []
+    codes: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in rows:
+        t = str(r["doc_type"])
+        if t not in types:
+            types.append(t)
+        row = codes.setdefault((str(r["code"]), str(r["parent_code"])), {
+            "code": clip(r["code"], 80), "parent_code": clip(r["parent_code"], 80), "cells": {}})
+        row["cells"][t] = {"n": int(r["n_documents"]), "pct": float(r["pct_documents"])}
+    types.sort(key=lambda t: t != "all")  # the whole corpus first, then types as in the file
+    return {"doc_types": types, "rows": list(codes.values())}
 
 
 def render_technical_report(
@@ -590,14 +631,80 @@ def render_technical_report(
     alt_text: Mapping[str, str],
     quotes: Mapping[str, Any],
     study: Mapping[str, Any],
-    estimates: Mapping[str, Path],
     flows: Mapping[str, Path],
     diagnostics: Mapping[str, Path],
     code_frequencies: Path | None,
     hashed_inputs: Iterable[Path],
     project_root: Path,
     version: str,
-    codebooks: Mapping[str, Path] | None = None,
+    min_cell: int = 10,
+    appendices: Sequence[str] = (),
+    templates_dir: Path,
+    engine_dir: Path,
+    fonts_dir: Path,
+    results_dir: Path,
+    out_pdf: Path,
+) -> None:
+    """`templates_dir`/technical_report.html: methods, cleaning flow, weighting diagnostics
+    (weighted surveys), key tables, document analysis and the inputs' checksums. The full
+    estimate tables and the codebooks are in the appendices (render_appendix), named by
+    `appendices` (their project-relative paths)."""
+    import json
+
+    from parentlink import csvio
+
+    env = make_env([templates_dir, engine_dir], font_coverage(fonts_dir))
+    codes = (csvio.read_csv(code_frequencies, dtype={"parent_code": str}).fillna("")
+             .to_dict("records") if code_frequencies is not None else [])
+    title = f"{study.get('title', 'Study')}: technical report"
+    ctx = _base_context(facts, study, "technical_report", title,
+                        Assets(results_dir / "figures", fonts_dir, inline=False))
+    ctx.update(
+        alt=alt_text,
+        quotes=quotes,
+        inline=False,
+        flows={s: csvio.read_csv(p).to_dict("records") for s, p in flows.items()},
+        diagnostics={s: json.loads(p.read_text(encoding="utf-8"))
+                     for s, p in diagnostics.items()},
+        codes=codes,
+        code_table=code_table(codes),
+        hashes=sha256_files(hashed_inputs, project_root),
+        code_version=version,
+        min_cell=min_cell,
+        appendices=list(appendices),
+    )
+    html = render_html(env, "technical_report.html", ctx)
+    fetcher = make_fetcher([templates_dir, engine_dir, fonts_dir, results_dir])
+    write_pdf(html, out_pdf, "technical_report", fetcher, engine_dir, fonts_dir)
+
+
+CODEBOOK_COLUMNS = ("variable", "label", "type", "source", "derived_from", "code", "value_label",
+                    "missing", "n", "note")
+
+
+def read_codebook(path: Path) -> pd.DataFrame:
+    """A codebook CSV (parentlink.codebook) as text; a missing file or column is one error
+    naming the file and the rule that writes it."""
+    from parentlink import csvio
+
+    if not path.is_file():
+        fail(f"{path}: codebook not found; run the codebook rule first.")
+    book = csvio.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [c for c in CODEBOOK_COLUMNS if c not in book.columns]
+    if missing:
+        fail(f"{path}: codebook lacks column(s) {', '.join(missing)}; rebuild it with the "
+             "codebook rule (docs/data-contract.md).")
+    return book
+
+
+def render_appendix(
+    *,
+    survey: str,
+    facts: Mapping[str, Any],
+    study: Mapping[str, Any],
+    estimates: Path,
+    codebook: Path,
+    version: str,
     min_cell: int = 10,
     templates_dir: Path,
     engine_dir: Path,
@@ -605,34 +712,26 @@ def render_technical_report(
     results_dir: Path,
     out_pdf: Path,
 ) -> None:
-    """`templates_dir`/technical_report.html with every survey's estimate tables, cleaning
-    flow, weighting diagnostics (weighted surveys) and codebook, and the inputs' checksums."""
-    import json
-
-    from parentlink import csvio
+    """The appendix of one survey (appendix.html, the study's if it has one): every estimate
+    table with the question's wording and the groups' labels, and the codebook."""
     from parentlink.facts import read_estimates
 
     env = make_env([templates_dir, engine_dir], font_coverage(fonts_dir))
-    title = f"{study.get('title', 'Study')}: technical report"
-    ctx = _base_context(facts, study, "technical_report", title,
+    name = (facts.get("surveys", {}).get(survey) or {}).get("label") or survey
+    title = f"{study.get('title', 'Study')}: appendix, {name}"
+    ctx = _base_context(facts, study, f"appendix_{survey}", title,
                         Assets(results_dir / "figures", fonts_dir, inline=False))
-    min_base = int(facts["min_base"])
+    book = read_codebook(codebook)
+    titles = dict(zip(book["variable"], book["label"], strict=True))
     ctx.update(
-        alt=alt_text,
-        quotes=quotes,
         inline=False,
-        tables={s: estimate_tables(read_estimates(p), min_base) for s, p in estimates.items()},
-        flows={s: csvio.read_csv(p).to_dict("records") for s, p in flows.items()},
-        diagnostics={s: json.loads(p.read_text(encoding="utf-8"))
-                     for s, p in diagnostics.items()},
-        codes=(csvio.read_csv(code_frequencies, dtype={"parent_code": str}).fillna("")
-               .to_dict("records") if code_frequencies is not None else []),
-        hashes=sha256_files(hashed_inputs, project_root),
+        survey=survey,
+        survey_title=name,
+        tables=estimate_tables(read_estimates(estimates), int(facts["min_base"]), titles),
+        codebook=codebook_summary(book),
         code_version=version,
         min_cell=min_cell,
-        codebooks={s: codebook_summary(csvio.read_csv(p, dtype=str, keep_default_na=False))
-                   for s, p in (codebooks or {}).items()},
     )
-    html = render_html(env, "technical_report.html", ctx)
+    html = render_html(env, "appendix.html", ctx)
     fetcher = make_fetcher([templates_dir, engine_dir, fonts_dir, results_dir])
-    write_pdf(html, out_pdf, "technical_report", fetcher, engine_dir, fonts_dir)
+    write_pdf(html, out_pdf, f"appendix_{survey}", fetcher, engine_dir, fonts_dir)

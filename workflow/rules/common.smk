@@ -190,6 +190,7 @@ def all_outputs():
         *model_outputs().values(),
         *(["results/documents/code_frequencies.csv"] if HAS_DOCUMENTS else []),
         "reports/technical_report.pdf",
+        *[f"reports/appendix/{s}_tables.pdf" for s in SURVEYS],
     ]
     outs += [f"reports/briefings/{a}.pdf" for a in AUDIENCES]
     return outs

@@ -12,6 +12,8 @@ SHARED_TEMPLATES = [
     # The study's own shared macros, when it has them.
     *[f for f in [f"{STUDY_TEMPLATES}/_study.html"] if Path(f).is_file()],
 ]
+# The long documents' layout (technical report and appendices), on top of briefing.css.
+REPORT_CSS = f"{ENGINE_TEMPLATES}/report.css"
 FONTS = [engine_file("workflow/fonts/DejaVuSans.ttf"), engine_file("workflow/fonts/DejaVuSans-Bold.ttf")]
 
 
@@ -123,9 +125,9 @@ rule technical_report:
         facts="results/report/facts.json",
         alt="results/figures/alt_text.json",
         svg=document_charts("technical_report"),
-        codebooks=expand("results/codebook/{survey}.csv", survey=SURVEYS),
         template=f"{STUDY_TEMPLATES}/technical_report.html",
         shared=SHARED_TEMPLATES,
+        css=REPORT_CSS,
         fonts=FONTS,
         hashed=report_inputs(),
         code=code_inputs("render.py"),
@@ -138,6 +140,44 @@ rule technical_report:
         ),
     log:
         "logs/render/technical_report.log",
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    params:
+        config=uses("study", "disclosure.min_cell"),
+        build_epoch=BUILD_EPOCH,
+        code_version=CODE_VERSION,
+    script:
+        "../scripts/render.py"
+
+
+rule appendix:
+    """One survey's full estimate tables and codebook, labelled from the metadata: a PDF per
+    survey, rendered as parallel jobs (the technical report keeps the key tables only)."""
+    input:
+        facts="results/report/facts.json",
+        estimates="results/tables/{survey}_estimates.csv",
+        codebook="results/codebook/{survey}.csv",
+        # The study's own appendix.html when it has one, else the engine's.
+        template=lambda wc: (f"{STUDY_TEMPLATES}/appendix.html"
+                             if Path(f"{STUDY_TEMPLATES}/appendix.html").is_file()
+                             else f"{ENGINE_TEMPLATES}/appendix.html"),
+        # base.html first: the script takes the engine's folder from it.
+        shared=[f"{ENGINE_TEMPLATES}/base.html", f"{ENGINE_TEMPLATES}/briefing.css"],
+        css=REPORT_CSS,
+        fonts=FONTS,
+        code=code_inputs("render.py"),
+    output:
+        pdf=report(
+            "reports/appendix/{survey}_tables.pdf",
+            caption="../report/appendix.rst",
+            category="Reports",
+            subcategory="Appendices",
+        ),
+    log:
+        "logs/render/appendix_{survey}.log",
+    wildcard_constraints:
+        survey="|".join(SURVEYS),
     resources:
         mem_mb=2000,
         runtime=20,

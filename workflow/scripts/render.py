@@ -26,7 +26,8 @@ def main() -> None:
     project = Path.cwd()
     common = {
         "facts": load_facts(Path(sm.input.facts)),
-        "alt_text": json.loads(Path(sm.input.alt).read_text(encoding="utf-8")),
+        "alt_text": (json.loads(Path(sm.input.alt).read_text(encoding="utf-8"))
+                     if "alt" in sm.input.keys() else {}),
         "quotes": (json.loads(Path(sm.input.quotes).read_text(encoding="utf-8"))
                    if "quotes" in sm.input.keys() else {"quotes": []}),
         "study": dict(cfg["study"]),
@@ -36,13 +37,22 @@ def main() -> None:
         "results_dir": project / "results",
         "out_pdf": Path(sm.output.pdf),
     }
-    if sm.rule == "technical_report":
+    if sm.rule == "appendix":
+        render.render_appendix(
+            survey=sm.wildcards.survey,
+            facts=common["facts"], study=common["study"],
+            estimates=Path(sm.input.estimates), codebook=Path(sm.input.codebook),
+            version=f"{sm.params.code_version} (parentlink {render.__version__})",
+            min_cell=int(cfg["disclosure.min_cell"]),
+            **{k: common[k] for k in ("templates_dir", "engine_dir", "fonts_dir", "results_dir",
+                                      "out_pdf")},
+        )
+    elif sm.rule == "technical_report":
         estimates, flows = _by_survey("estimates"), _by_survey("flow")
         diagnostics = _by_survey("diagnostics")
         docs = sm.input.code_frequencies if "code_frequencies" in sm.input.keys() else None
         render.render_technical_report(
             **common,
-            estimates=estimates,
             flows=flows,
             diagnostics=diagnostics,
             code_frequencies=Path(docs) if docs else None,
@@ -53,7 +63,7 @@ def main() -> None:
                                              *([sm.input.quotes] if "quotes" in sm.input.keys()
                                                else [])]],
             project_root=project,
-            codebooks={Path(p).stem: Path(p) for p in sm.input.codebooks},
+            appendices=[f"reports/appendix/{s}_tables.pdf" for s in sorted(estimates)],
             min_cell=int(cfg["disclosure.min_cell"]),
             version=f"{sm.params.code_version} (parentlink {render.__version__})",
         )
