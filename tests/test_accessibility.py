@@ -96,7 +96,7 @@ def test_html_briefings_say_synthetic_in_the_title_and_link_the_other_outputs(
         nav = re.search(r'<nav class="outputs".*?</nav>', html, re.S)
         assert nav, audience
         hrefs = re.findall(r'href="([^"]+)"', nav.group(0))
-        assert len(hrefs) >= 4
+        assert len(hrefs) >= 6 and any("appendix" in h for h in hrefs)
         for href in hrefs:
             target = (Path("reports/briefings") / href).as_posix()
             while "/../" in target or target.startswith("../"):
@@ -104,4 +104,12 @@ def test_html_briefings_say_synthetic_in_the_title_and_link_the_other_outputs(
             pattern = re.sub(r"(local_authorities|national_policy|parents)\.html$",
                              "{audience}.html", target)
             pattern = re.sub(r"/(main|pilot)_tables", "/{survey}_tables", pattern)
+            pattern = pattern.replace("reports/briefings/../", "reports/")
             assert f'"{pattern}"' in rules, f"{audience}: link {href} is no workflow output"
+
+
+def test_briefings_have_no_overprinted_or_overflowing_text(built: dict[str, Any]) -> None:
+    from parentlink.layout import layout_problems
+
+    for audience in ("local_authorities", "national_policy", "parents"):
+        assert layout_problems(built["root"] / "reports" / f"{audience}.pdf") == [], audience

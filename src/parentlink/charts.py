@@ -328,11 +328,8 @@ def documents_chart(facts: Mapping[str, Any], spec: Mapping[str, Any], path: Pat
     for k, (doc_type, colour) in enumerate(zip(types, GRAPHIC * 2, strict=False)):
         n_type = docs["by_type"][doc_type]["n_documents"]
         vals = [row["pct"].get(doc_type, 0.0) for row in matrix]
-        bar_ys = [y + 0.4 - band * (k + 0.5) for y in ys]
-        ax.barh(bar_ys, vals, height=band * 0.95,
+        ax.barh([y + 0.4 - band * (k + 0.5) for y in ys], vals, height=band * 0.95,
                 color=colour, label=f"{_clip(docs['doc_type_labels'][doc_type], 30)} (n={n_type})")
-        for y, v in zip(bar_ys, vals, strict=True):  # value labels: readable without the grid
-            ax.text(v + 1, y, f"{v:.0f}%", va="center", ha="left", fontsize=6.5)
     ax.set_yticks(ys, [_clip(row["code"]) for row in matrix])
     ax.set_xlim(0, 100)
     ax.set_xticks(range(0, 101, 20), [f"{t}%" for t in range(0, 101, 20)])

@@ -481,12 +481,15 @@ def output_links(audience: str, audiences: Mapping[str, str],
                   surveys: Sequence[str], html: bool) -> list[dict[str, str]]:
     """Links from one briefing (reports/briefings/<audience>.*) to the study's other outputs,
     relative so that they work in the project folder and in an unpacked deposit: the other
-    documents (in the same format), the technical report and each survey's workbook."""
+    documents (in the same format), the technical report, and each survey's appendix of tables
+    and workbook."""
     ext = "html" if html else "pdf"
     links = [{"href": f"{name}.{ext}", "text": f"Briefing for {text}"}
              for name, text in audiences.items() if name != audience]
     links.append({"href": "../technical_report.pdf",
                   "text": "Technical report (methods, weighting, limitations; PDF)"})
+    links += [{"href": f"../appendix/{s}_tables.pdf",
+               "text": f"Full tables and codebook of the {s} survey (PDF)"} for s in surveys]
     links += [{"href": f"../../results/tables/{s}_tables.xlsx",
                "text": f"All tables of the {s} survey (Excel workbook)"} for s in surveys]
     return links
