@@ -424,3 +424,38 @@ def test_every_hidden_share_says_why_and_a_shown_one_says_nothing() -> None:
     assert set(reason[(out["group_variable"] == "eth") & (out["group_code"] == 4)]) == {"small_base"}
     assert (reason[out["cell_count"].between(1, 9) & (out["base_unweighted"] >= 50)]
             == "small_cell").all()
+
+
+def _means(groups: list[tuple[str, int, bool]], whole: int) -> pd.DataFrame:
+    rows = [{"variable": "age", "group_variable": "all", "group": "All", "base_unweighted": whole,
+             "mean": 40.0, "se": 0.1, "ci_lower": 39.8, "ci_upper": 40.2, "total": 4e4,
+             "total_se": 90.0, "suppressed": False}]
+    rows += [{"variable": "age", "group_variable": "age_band", "group": g, "base_unweighted": n,
+              "mean": None if hide else 30.0 + n / 100, "se": None if hide else 0.5,
+              "ci_lower": None if hide else 29.0, "ci_upper": None if hide else 31.0,
+              "total": None if hide else 1e3, "total_se": None if hide else 9.0,
+              "suppressed": hide} for g, n, hide in groups]
+    return pd.DataFrame(rows)
+
+
+def test_a_mean_hidden_alone_gets_a_complement_so_subtraction_cannot_give_it() -> None:
+    from parentlink.disclosure import protect_means
+
+    # 12 + 400 + 60 + 300 = 772 of 772: nobody outside the groups.
+    out = protect_means(_means([("young", 12, True), ("a", 400, False), ("b", 60, False),
+                                ("c", 300, False)], 772), 50)
+    assert list(out["suppressed"]) == [False, True, False, True, False]
+    assert list(out["suppressed_reason"]) == ["", "small_base", "", "complementary", ""]
+    assert out.loc[3, ["mean", "se", "ci_lower", "ci_upper", "total", "total_se"]].isna().all()
+    assert out.loc[0, "mean"] == 40.0  # the whole sample is never hidden
+
+
+def test_respondents_outside_the_groups_protect_a_hidden_mean_at_the_boundary() -> None:
+    from parentlink.disclosure import protect_means
+
+    groups = [("young", 12, True), ("a", 400, False), ("b", 60, False)]
+    # 38 respondents in no group: 12 + 38 = exactly 50, enough.
+    assert protect_means(_means(groups, 510), 50)["suppressed"].sum() == 1
+    # 37 outside: 49 < 50, the smallest shown group (60) is hidden too.
+    out = protect_means(_means(groups, 509), 50)
+    assert list(out["suppressed_reason"]) == ["", "small_base", "", "complementary"]

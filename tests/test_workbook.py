@@ -141,9 +141,21 @@ def write_extras(tmp_path: Path) -> wbk.Extras:
         "heard_again": {"against": [{"label": "Heard of linkage", "base": 900, "pct": 44.04,
                                      "ci_lower": 41.2, "ci_upper": 47.0, "suppressed": False}]},
     }}))
+    means = tmp_path / "main_means.csv"
+    pd.DataFrame([
+        {"survey": "main", "variable": "age", "label": "Age of parent", "group_variable": "all",
+         "group_code": "0", "group": "All parents", "base_unweighted": 900, "base_weighted": 900.0,
+         "mean": 39.5, "se": 0.2, "ci_lower": 39.1, "ci_upper": 39.9, "total": 35550.0,
+         "total_se": 180.0, "suppressed": False, "design": "d", "suppressed_reason": ""},
+        {"survey": "main", "variable": "age", "label": "Age of parent", "group_variable": "region",
+         "group_code": "1", "group": "North", "base_unweighted": 30, "base_weighted": 31.0,
+         "mean": None, "se": None, "ci_lower": None, "ci_upper": None, "total": None,
+         "total_se": None, "suppressed": True, "design": "d", "suppressed_reason": "small_base"},
+    ]).to_csv(means, index=False)
     return wbk.Extras(tests=tests, models={"licence": model}, diagnostics=diagnostics,
-                      facts=facts, finding_surveys={"heard": "main", "by_region": "main",
-                                                    "pilot_only": "pilot", "heard_again": "main"})
+                      facts=facts, means=means,
+                      finding_surveys={"heard": "main", "by_region": "main",
+                                       "pilot_only": "pilot", "heard_again": "main"})
 
 
 @pytest.fixture()
@@ -173,8 +185,8 @@ def sheet_of(book: Any, title: str) -> Any:
 def test_suppressed_values_reach_no_cell(built: Path) -> None:
     values = all_cells(built)
     # South x 2 categories x (%, lower, upper) in two items; the withheld test's 5 statistics;
-    # the briefing figure withheld (%, lower, upper)
-    assert values.count("[c]") == 12 + 5 + 3
+    # the briefing figure withheld (%, lower, upper); the hidden mean's 6 values
+    assert values.count("[c]") == 12 + 5 + 3 + 6
     for v in values:
         if isinstance(v, float):
             assert v not in (87.7, 81.4, 92.5, 87.6543, 0.876543, 1.23457, HIDDEN_TEST)
@@ -368,7 +380,7 @@ def test_unweighted_and_real_data_wording(inputs: tuple[Path, Path], tmp_path: P
 
 def test_sheet_names_valid_and_unique(built: Path) -> None:
     names = openpyxl.load_workbook(built).sheetnames
-    assert len(names) == len({n.casefold() for n in names}) == 3 + 7 + 5
+    assert len(names) == len({n.casefold() for n in names}) == 3 + 7 + 6
     for n in names:
         assert 0 < len(n) <= 31 and not re.search(r"[\[\]:*?/\\]", n) and n[0] != "'" and n[-1] != "'"
         assert n.casefold() != "history"
@@ -467,3 +479,11 @@ def test_labels_that_look_like_formulas_stay_text(tmp_path: Path) -> None:
              if isinstance(c.value, str)]
     assert '=HYPERLINK("http://evil.example","click")' in texts and "=1+1: % (weighted)" in texts
     assert all(c.data_type != "f" for ws in book.worksheets for row in ws.iter_rows() for c in row)
+
+
+def test_means_sheet_shows_numbers_and_hides_small_groups(built: Path) -> None:
+    wb = openpyxl.load_workbook(built)
+    ws = wb["Means"]
+    rows = [r for r in ws.iter_rows(values_only=True) if r and r[1] == "age"]
+    assert rows[0][4:6] == (900, 39.5) and isinstance(rows[0][5], float)
+    assert rows[1][3] == "North" and rows[1][5:] == ("[c]",) * 6

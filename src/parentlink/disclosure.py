@@ -842,3 +842,39 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+MEAN_VALUES = ["mean", "se", "ci_lower", "ci_upper", "total", "total_se"]
+
+
+def protect_means(means: pd.DataFrame, min_base: int) -> pd.DataFrame:
+    """Complementary suppression for the means table (results/tables/<survey>_means.csv).
+
+    A group's total is the whole sample's total minus the other groups' totals, so a mean hidden
+    for its small base follows by subtraction when it is the only one hidden in its breakdown.
+    Within each variable × breakdown with a hidden group, further groups are hidden, smallest
+    first, until the respondents in hidden groups plus those in no group of the breakdown (whose
+    values the subtraction mixes in) number at least `min_base`; the whole-sample row is never
+    hidden. Adds `suppressed_reason`: small_base, complementary, or empty when shown.
+    """
+    out = means.copy()
+    hidden = np.array(out["suppressed"].astype(str).str.lower().isin(["true", "1"]), dtype=bool)
+    reason = np.where(hidden, "small_base", "").astype(object)
+    for (_, gv), rows in out.groupby(["variable", "group_variable"], sort=False):
+        if gv == "all" or not hidden[out.index.get_indexer(rows.index)].any():
+            continue
+        whole = out[(out["variable"] == rows["variable"].iloc[0]) & (out["group_variable"] == "all")]
+        at = out.index.get_indexer(rows.index)
+        bases = rows["base_unweighted"].astype(float).to_numpy()
+        outside = (float(whole["base_unweighted"].iloc[0]) - bases.sum()) if len(whole) else 0.0
+        order = np.argsort(bases, kind="stable")
+        while bases[hidden[at]].sum() + max(outside, 0.0) <= min_base - 1:
+            shown = [k for k in order if not hidden[at[k]]]
+            if not shown:
+                break
+            k = shown[0]
+            hidden[at[k]], reason[at[k]] = True, "complementary"
+    out["suppressed"] = hidden
+    out.loc[hidden, MEAN_VALUES] = np.nan
+    out["suppressed_reason"] = reason
+    return out

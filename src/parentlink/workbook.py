@@ -62,6 +62,8 @@ REQUIRED_COLUMNS = [
     "group_code", "group", "base_unweighted", "estimate", "ci_lower", "ci_upper", "suppressed",
 ]
 TEST_COLUMNS = ["variable", "group_variable", "chisq", "f", "ndf", "ddf", "p_value", "n", "withheld"]
+MEAN_COLUMNS = ["variable", "label", "group_variable", "group", "base_unweighted", "mean", "se",
+                "ci_lower", "ci_upper", "total", "total_se", "suppressed"]
 MODEL_COLUMNS = ["term", "estimate", "se", "t", "p_value", "odds_ratio", "or_lower", "or_upper",
                  "label"]
 SUPPRESSED = "[c]"
@@ -113,6 +115,7 @@ class Extras:
     models: Mapping[str, str | Path] = field(default_factory=dict)
     diagnostics: str | Path | None = None
     facts: str | Path | None = None
+    means: str | Path | None = None
     finding_surveys: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -344,6 +347,11 @@ def _notes(meta: Mapping[str, Any], ctx: Context) -> dict[str, str]:
                       "on the numerator and denominator degrees of freedom shown. Respondents: "
                       "those valid on both. A test is withheld [c] when the table it tests has "
                       "hidden shares, since its statistic could help recover them.")
+    notes["means"] = ("Means and totals of numeric answers (R survey's svymean and svytotal, by "
+                      "group with svyby) with linearised standard errors; 95% limits from the t "
+                      "distribution on the group's design degrees of freedom. Missing and "
+                      "user-missing values are left out. A mean is not shown [c] where fewer than "
+                      "the minimum base of respondents gave a value.")
     notes["diagnostics"] = ("Weighting diagnostics: each raking margin's population target, the "
                             "unweighted sample share and the weighted share achieved; and the "
                             "weights' spread, Kish's design effect due to weighting "
@@ -521,6 +529,28 @@ def _tests_sheet(table: pd.DataFrame, variables: Mapping[str, Any], ctx: Context
         widths={0: 50, 1: 18, 2: 30, 9: 24})
 
 
+def _means_sheet(table: pd.DataFrame, variables: Mapping[str, Any], ctx: Context) -> TableSheet:
+    rows: list[list[Any]] = []
+    for r in table.to_dict("records"):
+        hidden = str(r["suppressed"]).strip().lower() in ("true", "1")
+        values = ([SUPPRESSED] * 6 if hidden else
+                  [_number(r[k]) for k in ("mean", "se", "ci_lower", "ci_upper", "total",
+                                           "total_se")])
+        group = str(r["group_variable"])
+        rows.append([str(r["label"] or r["variable"]), str(r["variable"]),
+                     _group_label(group, variables, ctx.population), str(r["group"]),
+                     int(r["base_unweighted"]), *values])
+    return TableSheet(
+        name="Means", title="Means and totals of numeric answers, by group",
+        description="Means and totals of numeric answers with 95% confidence limits, by group",
+        header=["Question", "Variable", "Breakdown", "Group", "Respondents", "Mean",
+                "Standard error", "Mean lower 95% limit", "Mean upper 95% limit", "Total",
+                "Total standard error"],
+        rows=rows, notes=["synthetic", "means", "weighting", "suppression"],
+        formats={4: COUNT, 5: DECIMAL, 6: DECIMAL, 7: DECIMAL, 8: DECIMAL, 9: "#,##0", 10: "#,##0"},
+        widths={0: 40, 1: 16, 2: 28, 3: 28})
+
+
 def _weighting_sheets(diag: Mapping[str, Any], variables: Mapping[str, Any]) -> list[TableSheet]:
     sources = diag.get("sources") or {}
     margins = [[str(variables.get(m["variable"], {}).get("label") or m["variable"]),
@@ -594,6 +624,12 @@ def table_sheets(estimates: pd.DataFrame, meta: Mapping[str, Any], ctx: Context,
             tests = tests[tests["survey"].astype(str) == ctx.survey]
         if not tests.empty:
             sheets.append(_sourced(_tests_sheet(tests, variables, ctx), extras.tests))
+    if extras.means is not None:
+        means = _read_table(extras.means, MEAN_COLUMNS, "estimate")
+        if "survey" in means:
+            means = means[means["survey"].astype(str) == ctx.survey]
+        if not means.empty:
+            sheets.append(_sourced(_means_sheet(means, variables, ctx), extras.means))
     if extras.diagnostics is not None:
         sheets += [_sourced(w, extras.diagnostics) for w in _weighting_sheets(
             json.loads(Path(extras.diagnostics).read_text("utf-8")), variables)]

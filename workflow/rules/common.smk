@@ -261,9 +261,10 @@ def report_inputs():
 
 
 def workbook_inputs(wildcards):
-    """The survey's tests, its models, its weighting diagnostics (when weighted), the facts."""
+    """The survey's tests, means, models, weighting diagnostics (when weighted), the facts."""
     s = wildcards.survey
-    inputs = {"tests": f"results/tables/{s}_tests.csv", "facts": "results/report/facts.json"}
+    inputs = {"tests": f"results/tables/{s}_tests.csv", "facts": "results/report/facts.json",
+              "means": f"results/tables/{s}_means.csv"}
     for name, path in model_outputs().items():
         if MODELS[name] == s:
             inputs[f"model_{name}"] = path

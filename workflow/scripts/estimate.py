@@ -14,6 +14,7 @@ from parentlink.disclosure import (
     exposed,
     outside_base_exposure,
     protect,
+    protect_means,
     withhold_tests,
 )
 from parentlink.errors import fail, run_stage
@@ -51,8 +52,9 @@ def main() -> None:
     table = protect(table, min_base, min_cell, suppress_zeros=zeros)
     result = audit(table, min_cell, suppress_zeros=zeros, required_only=True)
     tests = withhold_tests(tests, table)
-    means = means_table(data, meta, design, analysis["means"], breakdowns, survey, min_base,
-                        all_label=f"All {cfg['report.population']}")
+    means = protect_means(means_table(data, meta, design, analysis["means"], breakdowns, survey,
+                                      min_base, all_label=f"All {cfg['report.population']}"),
+                          min_base)
     for r in result[~result["protected"]].itertuples():
         logging.info("exposed: %s %s=%s category %s in [%.4f, %.4f], needs %.4f", r.variable,
                      r.group_variable, r.group_code, r.category_code, r.share_low, r.share_high,

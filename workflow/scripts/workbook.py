@@ -38,6 +38,7 @@ def main() -> None:
         models={name.removeprefix("model_"): path for name, path in models.items()},
         diagnostics=getattr(sm.input, "diagnostics", None),
         facts=sm.input.facts,
+        means=getattr(sm.input, "means", None),
         finding_surveys=finding_surveys(cfg["report.findings"], cfg["models"] or {}),
     )
     write_workbook(sm.input.estimates, sm.input.meta, sm.output[0], ctx, extras)
