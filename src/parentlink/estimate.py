@@ -1112,15 +1112,24 @@ class _RepBatch(_PsuBatch):
         self.sample = np.unique(np.linspace(0, design.n - 1, min(design.n, 200 * nrep))
                                 .astype(np.int64))
         self._y = np.zeros(design.n, dtype=np.int64)  # the current item (set by tabs)
+        # the sample's breakdown slots, and its rows valid on the current item (set by tabs)
+        self._base_s = np.ascontiguousarray(self.base[self.sample].T)
+        self._valid_s = np.zeros(len(self.sample), dtype=bool)
+        self._probe_pos: dict[int, np.ndarray] = {}  # probe positions by domain sample size
         self._ones: np.ndarray | None = None
         self._ar_all: np.ndarray | None = None
         self._item_off: list[int] = []
         self._indptr = np.zeros(0, dtype=np.int64)
 
-    def prepare(self, items: Sequence[Coding], chunk_values: int = 2**22) -> None:
+    def prepare(self, items: Sequence[Coding], chunk_values: int = 2**17) -> None:
         """Replicate sums of every item at once: for each breakdown slot, the rows' one-hot item
         categories (all items side by side) times their replicate weights, a dense product per
-        group over chunks of rows (BLAS instead of a sparse product per item)."""
+        group over chunks of rows (BLAS instead of a sparse product per item).
+
+        Chunks of ~1,000 rows (`chunk_values` / item columns): each breakdown re-orders the
+        chunk's one-hot rows and replicate weights by group, and at this size the copies (~1 MB
+        each, into buffers allocated once) stay in cache; chunks of 35,000 rows spent as long
+        copying as multiplying."""
         n, nrep = self.rw.shape
         sizes = [it.k for it in items]  # valid categories only: 'outside the base' is not used
         self._item_off = [int(o) for o in np.cumsum([0, *sizes])[:-1]]
@@ -1131,17 +1140,22 @@ class _RepBatch(_PsuBatch):
             codes[:, i] = np.where(it.index < it.k, it.index + off, ncol)
         out = np.zeros((ncol, self.nslot, nrep))
         step = max(1, chunk_values // ncol)
+        m = min(step, n)
+        wide, onehot = np.empty((m, ncol + 1)), np.empty((m, ncol))
+        yo, ro = np.empty((m, ncol)), np.empty((m, nrep))
         for c0 in range(0, n, step):
             cc = codes[c0:c0 + step]
-            onehot = np.zeros((len(cc), ncol + 1))
-            onehot[np.arange(len(cc))[:, None], cc] = 1.0
-            onehot = np.ascontiguousarray(onehot[:, :ncol])
+            k = len(cc)
+            wide[:k] = 0.0
+            wide[np.arange(k)[:, None], cc] = 1.0
+            onehot[:k] = wide[:k, :ncol]
             rw = self.rw[c0:c0 + step]
             for b in range(self.base.shape[1]):
                 g = self.base[c0:c0 + step, b]
                 order = np.argsort(g, kind="stable")
                 cuts = np.searchsorted(g[order], np.arange(self.nslot + 1))
-                yo, ro = onehot[order], rw[order]
+                np.take(onehot[:k], order, axis=0, out=yo[:k])
+                np.take(rw, order, axis=0, out=ro[:k])
                 for j in np.flatnonzero(np.diff(cuts)):
                     seg = slice(cuts[j], cuts[j + 1])
                     out[:, j, :] += yo[seg].T @ ro[seg]
@@ -1168,21 +1182,29 @@ class _RepBatch(_PsuBatch):
         a2 = np.bincount(flat, weights=self.w2, minlength=span).reshape(k + 1, -1)
         tr = np.bincount(flat, weights=self.n2, minlength=span).reshape(k + 1, -1)
         self._y = y
+        self._valid_s = y[self.sample] < k
         return _ItemTabs(a, ar, tr, cnt, a2)  # qa: replicate sums, rows: squared norms
 
     def _degf(self, k: int, b: int | None, slot: int | None, trace: float) -> int:
         """R degf of the domain 'valid on the item' (and in `slot` of breakdown `b`)."""
-        y, nrep = self._y, self.rw.shape[1]
-        in_dom = y[self.sample] < k
-        if b is not None:
-            in_dom &= self.base[self.sample, b] == slot
+        nrep = self.rw.shape[1]
+        in_dom = self._valid_s if b is None else self._valid_s & (self._base_s[b] == slot)
         probe = self.sample[in_dom]
         if len(probe) > 4 * nrep:
-            pw = self.rw[probe[np.linspace(0, len(probe) - 1, 4 * nrep).astype(np.int64)]]
+            pw = self.rw[probe[self._probe_rows(len(probe))]]
             if np.linalg.eigvalsh(pw.T @ pw)[0] > 1e-10 * trace:
                 return nrep - 1
+        y = self._y
         mask = y < k if b is None else (y < k) & (self.base[:, b] == slot)
         return replicate_degf_rows(self.rw, np.flatnonzero(mask), self.norm2)
+
+    def _probe_rows(self, m: int) -> np.ndarray:
+        """4R evenly spaced positions among `m` (cached by `m`)."""
+        pos = self._probe_pos.get(m)
+        if pos is None:
+            pos = self._probe_pos[m] = np.linspace(0, m - 1, 4 * self.rw.shape[1]
+                                                   ).astype(np.int64)
+        return pos
 
     def _props(self, a: np.ndarray, ar: np.ndarray, cnt: np.ndarray, d2: np.ndarray,
                df: np.ndarray) -> DomainProps:
