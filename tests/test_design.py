@@ -428,9 +428,37 @@ def test_replicate_sums_over_row_chunks_equal_the_sparse_product() -> None:
                  for b in ("stype_c", "schwide_c")]
     items = [code_variable(data, API_META, v) for v in ("awards_c", "compimp_c")]
     batch = _RepBatch(design, groupings)
-    batch.prepare(items, chunk_values=50 * 6)
-    for pos, item in enumerate(items):
-        chunked = batch.tabs(item.index, item.k, pos).qa
-        sparse_sum = batch.tabs(item.index, item.k).qa
-        assert chunked is not None and sparse_sum is not None
-        np.testing.assert_allclose(chunked, sparse_sum[:item.k], rtol=1e-12, atol=1e-9)
+    for rows in (50, 37):  # 37: the last chunk is shorter than the buffers
+        batch.prepare(items, chunk_values=rows * 6)
+        for pos, item in enumerate(items):
+            chunked = batch.tabs(item.index, item.k, pos).qa
+            sparse_sum = batch.tabs(item.index, item.k).qa
+            assert chunked is not None and sparse_sum is not None
+            np.testing.assert_allclose(chunked, sparse_sum[:item.k], rtol=1e-12, atol=1e-9)
+
+
+def test_replicate_calibration_is_the_same_in_either_memory_layout() -> None:
+    """calibrate_replicates reads columns of a transposed copy (row_major, copied in blocks of
+    rows): the weights equal one calibrate() per column, whatever the input's layout."""
+    from parentlink.weight import row_major
+
+    x = np.asfortranarray(np.arange(2 * 2500, dtype=float).reshape(2500, 2))
+    y = row_major(x, block=1000)  # 2500 rows: the last block is shorter
+    assert y.flags.c_contiguous and np.array_equal(x, y) and row_major(y) is y
+    data = _data("clus1")
+    reps = np.asarray(data[[c for c in data.columns if c.startswith("jk_")]], dtype=float)
+    one = np.column_stack([calibrate(data, _margins(), reps[:, r], calfun="raking",
+                                     total=TOTAL, replicate=True).weights
+                           for r in range(reps.shape[1])])
+    for layout in (np.ascontiguousarray(reps), np.asfortranarray(reps)):
+        got = calibrate_replicates(data, _margins(), layout, calfun="raking", total=TOTAL)
+        assert np.array_equal(got, one)
+
+
+def test_replicate_weights_delivered_as_text_are_parsed_and_checked() -> None:
+    """Only text columns go through to_numeric; numbers are read as they are."""
+    spec = ReplicateSpec(pattern="^r", type="bootstrap")
+    reps = build_replicates(_toy(r1=[1.0, 2.0], r2=["2.5", "1"], r3=[1, 0]), spec)
+    assert np.array_equal(reps.weights, [[1.0, 2.5, 1.0], [2.0, 1.0, 0.0]])
+    with pytest.raises(UserError, match="Replicate weight r2 has missing"):
+        build_replicates(_toy(r1=[1.0, 2.0], r2=["2.5", "x"]), spec)

@@ -63,6 +63,7 @@ from parentlink.weight import (
     cell_index,
     margin_index,
     read_margin_files,
+    row_major,
 )
 
 ALL_GROUP = ("all", 0, "All respondents")  # the label is "All <report.population>" in a study
@@ -1094,7 +1095,8 @@ class _RepBatch(_PsuBatch):
 
     def __init__(self, design: Design, groupings: Sequence[Coding]) -> None:
         assert design.rep_weights is not None and design.replicates is not None
-        self.design, self.reps, self.rw = design, design.replicates, design.rep_weights
+        # rows of replicate weights are copied by group and probed: row-major
+        self.design, self.reps, self.rw = design, design.replicates, row_major(design.rep_weights)
         self.sizes = [grp.k + 1 for grp in groupings] or [1]
         self.offsets = [int(o) for o in np.cumsum([0, *self.sizes])[:-1]]
         self.nslot = int(sum(self.sizes))
