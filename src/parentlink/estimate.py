@@ -1114,6 +1114,9 @@ class _RepBatch(_PsuBatch):
         self.sample = np.unique(np.linspace(0, design.n - 1, min(design.n, 200 * nrep))
                                 .astype(np.int64))
         self._y = np.zeros(design.n, dtype=np.int64)  # the current item (set by tabs)
+        # (n, B) slots of the current item's (category, group): one buffer for every item
+        # (a fresh 10^6 x 8 array per item cost more in page faults than its sums)
+        self._flat = np.empty(self.base.shape, dtype=np.int64)
         # the sample's breakdown slots, and its rows valid on the current item (set by tabs)
         self._base_s = np.ascontiguousarray(self.base[self.sample].T)
         self._valid_s = np.zeros(len(self.sample), dtype=bool)
@@ -1165,7 +1168,7 @@ class _RepBatch(_PsuBatch):
 
     def tabs(self, y: np.ndarray, k: int, pos: int | None = None) -> _ItemTabs:
         span = (k + 1) * self.nslot
-        flat = ((y * self.nslot)[:, None] + self.base).ravel()
+        flat = np.add((y * self.nslot)[:, None], self.base, out=self._flat).ravel()
         # int32 indices where they fit (scipy would copy int64 ones down); values and column
         # pointers are the same for every item
         idx = np.int32 if len(flat) < 2**31 - 1 else np.int64
