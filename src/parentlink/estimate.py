@@ -1121,6 +1121,9 @@ class _RepBatch(_PsuBatch):
         self._base_s = np.ascontiguousarray(self.base[self.sample].T)
         self._valid_s = np.zeros(len(self.sample), dtype=bool)
         self._probe_pos: dict[int, np.ndarray] = {}  # probe positions by domain sample size
+        # per breakdown slot (None: everyone), lambda_min of 4R rows valid on every prepared item
+        self._shared: dict[tuple[int | None, int | None], float] = {}
+        self._prepared = False  # the current item is one of the prepared items (set by tabs)
         self._ones: np.ndarray | None = None
         self._ar_all: np.ndarray | None = None
         self._item_off: list[int] = []
@@ -1165,6 +1168,29 @@ class _RepBatch(_PsuBatch):
                     seg = slice(cuts[j], cuts[j + 1])
                     out[:, j, :] += yo[seg].T @ ro[seg]
         self._ar_all = out
+        self._shared_probes(items)
+
+    def _shared_probes(self, items: Sequence[Coding]) -> None:
+        """The smallest eigenvalue of a probe of 4R rows valid on every item, per breakdown slot
+        and for everyone. Those rows lie in every item's domain in that slot, so the bound of
+        :func:`parentlink.design.replicate_degf_rows` (lambda_min of a subset's cross-product
+        > 1e-10 x the domain's trace) proves full rank for each item with one eigenvalue per
+        slot instead of one per item and slot. Where it cannot (few rows valid on every item,
+        e.g. routed questions), :meth:`_degf` probes the domain itself."""
+        nrep = self.rw.shape[1]
+        valid = np.ones(self.design.n, dtype=bool)
+        for it in items:
+            valid &= it.index < it.k
+        masks: list[tuple[int | None, int | None, np.ndarray]] = [(None, None, valid)]
+        for brk in range(self.base.shape[1]):
+            masks += [(brk, j, valid & (self.base[:, brk] == j))
+                      for j in range(self._block(brk).start, self._block(brk).stop)]
+        self._shared = {}
+        for b, slot, mask in masks:
+            rows = np.flatnonzero(mask)
+            if len(rows) > 4 * nrep:
+                pw = self.rw[rows[self._probe_rows(len(rows))]]
+                self._shared[(b, slot)] = float(np.linalg.eigvalsh(pw.T @ pw)[0])
 
     def tabs(self, y: np.ndarray, k: int, pos: int | None = None) -> _ItemTabs:
         span = (k + 1) * self.nslot
@@ -1188,11 +1214,15 @@ class _RepBatch(_PsuBatch):
         tr = np.bincount(flat, weights=self.n2, minlength=span).reshape(k + 1, -1)
         self._y = y
         self._valid_s = y[self.sample] < k
+        self._prepared = pos is not None and self._ar_all is not None
         return _ItemTabs(a, ar, tr, cnt, a2)  # qa: replicate sums, rows: squared norms
 
     def _degf(self, k: int, b: int | None, slot: int | None, trace: float) -> int:
         """R degf of the domain 'valid on the item' (and in `slot` of breakdown `b`)."""
         nrep = self.rw.shape[1]
+        shared = self._shared.get((b, slot)) if self._prepared else None
+        if shared is not None and shared > 1e-10 * trace:
+            return nrep - 1
         in_dom = self._valid_s if b is None else self._valid_s & (self._base_s[b] == slot)
         probe = self.sample[in_dom]
         if len(probe) > 4 * nrep:
