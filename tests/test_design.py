@@ -438,8 +438,8 @@ def test_replicate_sums_over_row_chunks_equal_the_sparse_product() -> None:
 
 
 def test_replicate_calibration_is_the_same_in_either_memory_layout() -> None:
-    """calibrate_replicates reads columns of a transposed copy (row_major, copied in blocks of
-    rows): the weights equal one calibrate() per column, whatever the input's layout."""
+    """calibrate_replicates reads contiguous columns (row_major, copied in blocks of rows) and
+    writes batches of replicates: one calibrate() per column, whatever the input's layout."""
     from parentlink.weight import row_major
 
     x = np.asfortranarray(np.arange(2 * 2500, dtype=float).reshape(2500, 2))
@@ -451,8 +451,10 @@ def test_replicate_calibration_is_the_same_in_either_memory_layout() -> None:
                                      total=TOTAL, replicate=True).weights
                            for r in range(reps.shape[1])])
     for layout in (np.ascontiguousarray(reps), np.asfortranarray(reps)):
-        got = calibrate_replicates(data, _margins(), layout, calfun="raking", total=TOTAL)
-        assert np.array_equal(got, one)
+        for batch in (16, 4):  # 15 replicates: one batch; four, the last of 3
+            got = calibrate_replicates(data, _margins(), layout, batch=batch, calfun="raking",
+                                       total=TOTAL)
+            assert np.array_equal(got, one) and got.flags.c_contiguous
 
 
 def test_replicate_weights_delivered_as_text_are_parsed_and_checked() -> None:

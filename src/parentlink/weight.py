@@ -637,17 +637,26 @@ def calibrate(
 
 
 def calibrate_replicates(data: pd.DataFrame, margins: Sequence[Margin], rep_weights: np.ndarray,
-                         **kwargs: Any) -> np.ndarray:
+                         batch: int = 16, **kwargs: Any) -> np.ndarray:
     """R ``calibrate()`` on an ``svyrep.design``: every replicate weight column calibrated to
     the same totals as the full-sample weights (same calfun and bounds). Returns (n x R),
-    column-major: each replicate's column is contiguous, as it is calibrated."""
+    row-major (the estimation reads rows of replicate weights).
+
+    Each replicate is calibrated from a contiguous column (a transposed view, or copy, of the
+    input) into a buffer of `batch` replicates, copied into the result `batch` columns at a
+    time: no second (n x R) array, and no strided column per replicate."""
     cols = row_major(np.asarray(rep_weights, dtype=float).T)
     prob = _setup(data, margins, cols[0], kwargs.get("total"))
-    out = np.empty_like(cols)
-    for r in range(len(cols)):
-        out[r] = calibrate(data, margins, cols[r], replicate=True, problem=prob,
-                           **kwargs).weights
-    return out.T
+    nrep, n = cols.shape
+    out = np.empty((n, nrep))
+    buf = np.empty((min(batch, nrep), n))
+    for r0 in range(0, nrep, batch):
+        r1 = min(r0 + batch, nrep)
+        for r in range(r0, r1):
+            buf[r - r0] = calibrate(data, margins, cols[r], replicate=True, problem=prob,
+                                    **kwargs).weights
+        out[:, r0:r1] = buf[:r1 - r0].T
+    return out
 
 
 def row_major(x: np.ndarray, block: int = 1024) -> np.ndarray:
