@@ -941,8 +941,9 @@ def estimates_and_tests(
     at once (:class:`_PsuBatch`: one weighted count over rows x breakdowns by PSU, one by raking
     cell) and read both the domain proportions and the Rao–Scott joint tables from them: the same
     sums as the two functions, in the same order. Replicate designs (all weights positive) sum
-    every replicate weight by item category x breakdown group in one sparse product per item
-    (:class:`_RepBatch`; equal to the separate functions to rounding). Other designs call the two
+    every replicate weight by item category x breakdown group for all items at once (dense
+    products per group over chunks of rows, :class:`_RepBatch`; equal to the separate functions
+    to rounding). Other designs call the two
     functions.
     """
     replicated = design.replicates is not None and design.rep_weights is not None \
@@ -1089,9 +1090,10 @@ class _PsuBatch:
 
 class _RepBatch(_PsuBatch):
     """Replicate designs: per item, sums of the full-sample and of every replicate weight by
-    (item category, breakdown slot), and the domains' degrees of freedom from a fixed sample of
-    rows (:func:`parentlink.design.replicate_degf_rows`'s bound; the full rank computation only
-    where the sample cannot prove full rank)."""
+    (item category, breakdown slot), and the domains' degrees of freedom from probes of rows
+    (:func:`parentlink.design.replicate_degf_rows`'s bound: one probe per breakdown slot shared
+    by the items, then a fixed sample of the domain's rows; the full rank computation only where
+    neither proves full rank)."""
 
     def __init__(self, design: Design, groupings: Sequence[Coding]) -> None:
         assert design.rep_weights is not None and design.replicates is not None
