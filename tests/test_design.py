@@ -428,9 +428,81 @@ def test_replicate_sums_over_row_chunks_equal_the_sparse_product() -> None:
                  for b in ("stype_c", "schwide_c")]
     items = [code_variable(data, API_META, v) for v in ("awards_c", "compimp_c")]
     batch = _RepBatch(design, groupings)
-    batch.prepare(items, chunk_values=50 * 6)
+    for rows in (50, 37):  # 37: the last chunk is shorter than the buffers
+        batch.prepare(items, chunk_values=rows * 6)
+        for pos, item in enumerate(items):
+            chunked = batch.tabs(item.index, item.k, pos).qa
+            sparse_sum = batch.tabs(item.index, item.k).qa
+            assert chunked is not None and sparse_sum is not None
+            np.testing.assert_allclose(chunked, sparse_sum[:item.k], rtol=1e-12, atol=1e-9)
+
+
+def test_replicate_calibration_is_the_same_in_either_memory_layout() -> None:
+    """calibrate_replicates reads contiguous columns (row_major, copied in blocks of rows) and
+    writes batches of replicates: one calibrate() per column, whatever the input's layout."""
+    from parentlink.weight import row_major
+
+    x = np.asfortranarray(np.arange(2 * 2500, dtype=float).reshape(2500, 2))
+    y = row_major(x, block=1000)  # 2500 rows: the last block is shorter
+    assert y.flags.c_contiguous and np.array_equal(x, y) and row_major(y) is y
+    data = _data("clus1")
+    reps = np.asarray(data[[c for c in data.columns if c.startswith("jk_")]], dtype=float)
+    one = np.column_stack([calibrate(data, _margins(), reps[:, r], calfun="raking",
+                                     total=TOTAL, replicate=True).weights
+                           for r in range(reps.shape[1])])
+    for layout in (np.ascontiguousarray(reps), np.asfortranarray(reps)):
+        for batch in (16, 4):  # 15 replicates: one batch; four, the last of 3
+            got = calibrate_replicates(data, _margins(), layout, batch=batch, calfun="raking",
+                                       total=TOTAL)
+            assert np.array_equal(got, one) and got.flags.c_contiguous
+
+
+def test_replicate_weights_delivered_as_text_are_parsed_and_checked() -> None:
+    """Only text columns go through to_numeric; numbers are read as they are."""
+    spec = ReplicateSpec(pattern="^r", type="bootstrap")
+    reps = build_replicates(_toy(r1=[1.0, 2.0], r2=["2.5", "1"], r3=[1, 0]), spec)
+    assert np.array_equal(reps.weights, [[1.0, 2.5, 1.0], [2.0, 1.0, 0.0]])
+    with pytest.raises(UserError, match="Replicate weight r2 has missing"):
+        build_replicates(_toy(r1=[1.0, 2.0], r2=["2.5", "x"]), spec)
+
+
+@pytest.mark.parametrize("name", ["boot", "jk1"])
+def test_shared_probe_degf_equals_each_domains_rank(name: str) -> None:
+    """Degrees of freedom proved from one probe per breakdown slot (rows valid on every item)
+    equal replicate_degf of each item's domain, full rank or not (JK1 domains missing PSUs)."""
+    from parentlink.design import replicate_degf
+    from parentlink.estimate import _RepBatch, code_variable
+
+    data, design = build(name)
+    groupings = [code_variable(data, API_META, b, groups_only=True) for b in ("stype_c",)]
+    items = [code_variable(data, API_META, v) for v in ("awards_c", "compimp_c")]
+    batch = _RepBatch(design, groupings)
+    batch.prepare(items)
+    assert batch._shared  # the shared probes are in use on these designs
+    rw = np.asarray(design.rep_weights)
     for pos, item in enumerate(items):
-        chunked = batch.tabs(item.index, item.k, pos).qa
-        sparse_sum = batch.tabs(item.index, item.k).qa
-        assert chunked is not None and sparse_sum is not None
-        np.testing.assert_allclose(chunked, sparse_sum[:item.k], rtol=1e-12, atol=1e-9)
+        t = batch.tabs(item.index, item.k, pos)
+        got = batch.domains(t, item.k, 0).df
+        want = [replicate_degf(rw[(item.index < item.k) & (groupings[0].index == g)])
+                for g in range(groupings[0].k)]
+        assert list(got) == want
+
+
+def test_shared_probe_cannot_prove_a_rank_deficient_domain() -> None:
+    """A JK1 design whose breakdown group holds only 12 of 30 PSUs: the group's shared probe
+    has many rows but rank 12, so the domains get rank - 1 = 11, not R - 1."""
+    from parentlink.design import Replicates, replicate_degf
+    from parentlink.estimate import Coding, _RepBatch, make_design
+
+    rng = np.random.default_rng(5)
+    psu = rng.integers(0, 30, 3000)
+    jk = np.where(psu[:, None] == np.arange(30)[None, :], 0.0, 30 / 29)
+    reps = Replicates(jk, 29 / 30, np.ones(30), False, "JK1", replicate_degf(jk))
+    design = make_design(np.ones(3000), replicates=reps, rep_weights=jk)
+    grp = Coding("g", "g", (psu >= 12).astype(np.int64), [1, 2], ["a", "b"], [0, 1])
+    item = Coding("q", "q", rng.integers(0, 3, 3000), [1, 2, 3], ["x", "y", "z"], [0, 1, 2])
+    batch = _RepBatch(design, [grp])
+    batch.prepare([item])
+    assert len(batch._shared) == 3  # everyone and both groups
+    df = batch.domains(batch.tabs(item.index, item.k, 0), item.k, 0).df
+    assert list(df) == [11, 17]

@@ -392,7 +392,11 @@ def replicate_columns(data: pd.DataFrame, spec: ReplicateSpec) -> list[str]:
 def build_replicates(data: pd.DataFrame, spec: ReplicateSpec) -> Replicates:
     """Read and check the replicate weights; scale and rscales as R ``svrepdesign``."""
     cols = replicate_columns(data, spec)
-    w = data[cols].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    frame = data[cols]
+    text = [c for c in cols if not pd.api.types.is_numeric_dtype(frame[c])]
+    if text:  # only text columns need parsing (to_numeric on 10^6 x 80 numbers took ~0.7 s)
+        frame = frame.assign(**{c: pd.to_numeric(frame[c], errors="coerce") for c in text})
+    w = frame.to_numpy(dtype=float)
     if not np.all(np.isfinite(w)) or np.any(w < 0):
         bad = cols[int(np.argmax(~np.all(np.isfinite(w) & (w >= 0), axis=0)))]
         fail(f"Replicate weight {bad} has missing or negative values.")

@@ -63,6 +63,7 @@ from parentlink.weight import (
     cell_index,
     margin_index,
     read_margin_files,
+    row_major,
 )
 
 ALL_GROUP = ("all", 0, "All respondents")  # the label is "All <report.population>" in a study
@@ -940,8 +941,9 @@ def estimates_and_tests(
     at once (:class:`_PsuBatch`: one weighted count over rows x breakdowns by PSU, one by raking
     cell) and read both the domain proportions and the Rao–Scott joint tables from them: the same
     sums as the two functions, in the same order. Replicate designs (all weights positive) sum
-    every replicate weight by item category x breakdown group in one sparse product per item
-    (:class:`_RepBatch`; equal to the separate functions to rounding). Other designs call the two
+    every replicate weight by item category x breakdown group for all items at once (dense
+    products per group over chunks of rows, :class:`_RepBatch`; equal to the separate functions
+    to rounding). Other designs call the two
     functions.
     """
     replicated = design.replicates is not None and design.rep_weights is not None \
@@ -1088,13 +1090,15 @@ class _PsuBatch:
 
 class _RepBatch(_PsuBatch):
     """Replicate designs: per item, sums of the full-sample and of every replicate weight by
-    (item category, breakdown slot), and the domains' degrees of freedom from a fixed sample of
-    rows (:func:`parentlink.design.replicate_degf_rows`'s bound; the full rank computation only
-    where the sample cannot prove full rank)."""
+    (item category, breakdown slot), and the domains' degrees of freedom from probes of rows
+    (:func:`parentlink.design.replicate_degf_rows`'s bound: one probe per breakdown slot shared
+    by the items, then a fixed sample of the domain's rows; the full rank computation only where
+    neither proves full rank)."""
 
     def __init__(self, design: Design, groupings: Sequence[Coding]) -> None:
         assert design.rep_weights is not None and design.replicates is not None
-        self.design, self.reps, self.rw = design, design.replicates, design.rep_weights
+        # rows of replicate weights are copied by group and probed: row-major
+        self.design, self.reps, self.rw = design, design.replicates, row_major(design.rep_weights)
         self.sizes = [grp.k + 1 for grp in groupings] or [1]
         self.offsets = [int(o) for o in np.cumsum([0, *self.sizes])[:-1]]
         self.nslot = int(sum(self.sizes))
@@ -1112,15 +1116,30 @@ class _RepBatch(_PsuBatch):
         self.sample = np.unique(np.linspace(0, design.n - 1, min(design.n, 200 * nrep))
                                 .astype(np.int64))
         self._y = np.zeros(design.n, dtype=np.int64)  # the current item (set by tabs)
+        # (n, B) slots of the current item's (category, group): one buffer for every item
+        # (a fresh 10^6 x 8 array per item cost more in page faults than its sums)
+        self._flat = np.empty(self.base.shape, dtype=np.int64)
+        # the sample's breakdown slots, and its rows valid on the current item (set by tabs)
+        self._base_s = np.ascontiguousarray(self.base[self.sample].T)
+        self._valid_s = np.zeros(len(self.sample), dtype=bool)
+        self._probe_pos: dict[int, np.ndarray] = {}  # probe positions by domain sample size
+        # per breakdown slot (None: everyone), lambda_min of 4R rows valid on every prepared item
+        self._shared: dict[tuple[int | None, int | None], float] = {}
+        self._prepared = False  # the current item is one of the prepared items (set by tabs)
         self._ones: np.ndarray | None = None
         self._ar_all: np.ndarray | None = None
         self._item_off: list[int] = []
         self._indptr = np.zeros(0, dtype=np.int64)
 
-    def prepare(self, items: Sequence[Coding], chunk_values: int = 2**22) -> None:
+    def prepare(self, items: Sequence[Coding], chunk_values: int = 2**17) -> None:
         """Replicate sums of every item at once: for each breakdown slot, the rows' one-hot item
         categories (all items side by side) times their replicate weights, a dense product per
-        group over chunks of rows (BLAS instead of a sparse product per item)."""
+        group over chunks of rows (BLAS instead of a sparse product per item).
+
+        Chunks of ~1,000 rows (`chunk_values` / item columns): each breakdown re-orders the
+        chunk's one-hot rows and replicate weights by group, and at this size the copies (~1 MB
+        each, into buffers allocated once) stay in cache; chunks of 35,000 rows spent as long
+        copying as multiplying."""
         n, nrep = self.rw.shape
         sizes = [it.k for it in items]  # valid categories only: 'outside the base' is not used
         self._item_off = [int(o) for o in np.cumsum([0, *sizes])[:-1]]
@@ -1131,25 +1150,53 @@ class _RepBatch(_PsuBatch):
             codes[:, i] = np.where(it.index < it.k, it.index + off, ncol)
         out = np.zeros((ncol, self.nslot, nrep))
         step = max(1, chunk_values // ncol)
+        m = min(step, n)
+        wide, onehot = np.empty((m, ncol + 1)), np.empty((m, ncol))
+        yo, ro = np.empty((m, ncol)), np.empty((m, nrep))
         for c0 in range(0, n, step):
             cc = codes[c0:c0 + step]
-            onehot = np.zeros((len(cc), ncol + 1))
-            onehot[np.arange(len(cc))[:, None], cc] = 1.0
-            onehot = np.ascontiguousarray(onehot[:, :ncol])
+            k = len(cc)
+            wide[:k] = 0.0
+            wide[np.arange(k)[:, None], cc] = 1.0
+            onehot[:k] = wide[:k, :ncol]
             rw = self.rw[c0:c0 + step]
             for b in range(self.base.shape[1]):
                 g = self.base[c0:c0 + step, b]
                 order = np.argsort(g, kind="stable")
                 cuts = np.searchsorted(g[order], np.arange(self.nslot + 1))
-                yo, ro = onehot[order], rw[order]
+                np.take(onehot[:k], order, axis=0, out=yo[:k])
+                np.take(rw, order, axis=0, out=ro[:k])
                 for j in np.flatnonzero(np.diff(cuts)):
                     seg = slice(cuts[j], cuts[j + 1])
                     out[:, j, :] += yo[seg].T @ ro[seg]
         self._ar_all = out
+        self._shared_probes(items)
+
+    def _shared_probes(self, items: Sequence[Coding]) -> None:
+        """The smallest eigenvalue of a probe of 4R rows valid on every item, per breakdown slot
+        and for everyone. Those rows lie in every item's domain in that slot, so the bound of
+        :func:`parentlink.design.replicate_degf_rows` (lambda_min of a subset's cross-product
+        > 1e-10 x the domain's trace) proves full rank for each item with one eigenvalue per
+        slot instead of one per item and slot. Where it cannot (few rows valid on every item,
+        e.g. routed questions), :meth:`_degf` probes the domain itself."""
+        nrep = self.rw.shape[1]
+        valid = np.ones(self.design.n, dtype=bool)
+        for it in items:
+            valid &= it.index < it.k
+        masks: list[tuple[int | None, int | None, np.ndarray]] = [(None, None, valid)]
+        for brk in range(self.base.shape[1]):
+            masks += [(brk, j, valid & (self.base[:, brk] == j))
+                      for j in range(self._block(brk).start, self._block(brk).stop)]
+        self._shared = {}
+        for b, slot, mask in masks:
+            rows = np.flatnonzero(mask)
+            if len(rows) > 4 * nrep:
+                pw = self.rw[rows[self._probe_rows(len(rows))]]
+                self._shared[(b, slot)] = float(np.linalg.eigvalsh(pw.T @ pw)[0])
 
     def tabs(self, y: np.ndarray, k: int, pos: int | None = None) -> _ItemTabs:
         span = (k + 1) * self.nslot
-        flat = ((y * self.nslot)[:, None] + self.base).ravel()
+        flat = np.add((y * self.nslot)[:, None], self.base, out=self._flat).ravel()
         # int32 indices where they fit (scipy would copy int64 ones down); values and column
         # pointers are the same for every item
         idx = np.int32 if len(flat) < 2**31 - 1 else np.int64
@@ -1168,21 +1215,33 @@ class _RepBatch(_PsuBatch):
         a2 = np.bincount(flat, weights=self.w2, minlength=span).reshape(k + 1, -1)
         tr = np.bincount(flat, weights=self.n2, minlength=span).reshape(k + 1, -1)
         self._y = y
+        self._valid_s = y[self.sample] < k
+        self._prepared = pos is not None and self._ar_all is not None
         return _ItemTabs(a, ar, tr, cnt, a2)  # qa: replicate sums, rows: squared norms
 
     def _degf(self, k: int, b: int | None, slot: int | None, trace: float) -> int:
         """R degf of the domain 'valid on the item' (and in `slot` of breakdown `b`)."""
-        y, nrep = self._y, self.rw.shape[1]
-        in_dom = y[self.sample] < k
-        if b is not None:
-            in_dom &= self.base[self.sample, b] == slot
+        nrep = self.rw.shape[1]
+        shared = self._shared.get((b, slot)) if self._prepared else None
+        if shared is not None and shared > 1e-10 * trace:
+            return nrep - 1
+        in_dom = self._valid_s if b is None else self._valid_s & (self._base_s[b] == slot)
         probe = self.sample[in_dom]
         if len(probe) > 4 * nrep:
-            pw = self.rw[probe[np.linspace(0, len(probe) - 1, 4 * nrep).astype(np.int64)]]
+            pw = self.rw[probe[self._probe_rows(len(probe))]]
             if np.linalg.eigvalsh(pw.T @ pw)[0] > 1e-10 * trace:
                 return nrep - 1
+        y = self._y
         mask = y < k if b is None else (y < k) & (self.base[:, b] == slot)
         return replicate_degf_rows(self.rw, np.flatnonzero(mask), self.norm2)
+
+    def _probe_rows(self, m: int) -> np.ndarray:
+        """4R evenly spaced positions among `m` (cached by `m`)."""
+        pos = self._probe_pos.get(m)
+        if pos is None:
+            pos = self._probe_pos[m] = np.linspace(0, m - 1, 4 * self.rw.shape[1]
+                                                   ).astype(np.int64)
+        return pos
 
     def _props(self, a: np.ndarray, ar: np.ndarray, cnt: np.ndarray, d2: np.ndarray,
                df: np.ndarray) -> DomainProps:
