@@ -10,7 +10,7 @@ import pytest
 
 from parentlink import accessibility as A
 from parentlink import charts as C
-from tests.test_render import ENGINE, _briefing, _project
+from tests.test_render import ENGINE, rendered
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,12 +63,7 @@ def test_caveats_are_at_least_9pt(selector: str) -> None:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    root = tmp_path_factory.mktemp("a11y")
-    p = _project(root)
-    for audience in ("local_authorities", "national_policy", "parents"):
-        _briefing(p, audience, root / "reports")
-    p["root"] = root
-    return p
+    return rendered(tmp_path_factory.mktemp("a11y"))
 
 
 def test_svg_charts_carry_a_synthetic_title(built: dict[str, Any]) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from parentlink import readability as RD
-from tests.test_render import _briefing, _project
+from tests.test_render import AUDIENCES, rendered
 
 # Syllables by dictionary (Collins), words briefings use.
 WORDS = {"make": 1, "share": 1, "families": 3, "linked": 1, "asked": 1, "the": 1, "parents": 2,
@@ -52,12 +52,8 @@ def test_prose_leaves_out_what_is_not_our_running_text() -> None:
 
 @pytest.fixture(scope="module")
 def briefings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    root = tmp_path_factory.mktemp("read")
-    p = _project(root)
-    for audience in ("local_authorities", "national_policy", "parents"):
-        _briefing(p, audience, root / "reports")
-    return {a: (root / "reports" / f"{a}.html").read_text(encoding="utf-8")
-            for a in ("local_authorities", "national_policy", "parents")}
+    root = rendered(tmp_path_factory.mktemp("read"))["root"]
+    return {a: (root / "reports" / f"{a}.html").read_text(encoding="utf-8") for a in AUDIENCES}
 
 
 def test_parents_briefing_reads_at_grade_six_or_below(briefings: dict[str, str]) -> None:

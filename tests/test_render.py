@@ -57,6 +57,18 @@ def _briefing(p: dict[str, Any], audience: str, out: Path) -> Path:
     return out / f"{audience}.pdf"
 
 
+AUDIENCES = ("local_authorities", "national_policy", "parents")
+
+
+def rendered(root: Path) -> dict[str, Any]:
+    """Results, facts and charts under root, with every briefing rendered in root/reports."""
+    p = _project(root)
+    for audience in AUDIENCES:
+        p[audience] = _briefing(p, audience, root / "reports")
+    p["root"] = root
+    return p
+
+
 def _text(pdf: Path) -> str:
     return subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True,
                           text=True, check=True).stdout

@@ -618,18 +618,15 @@ def table_sheets(estimates: pd.DataFrame, meta: Mapping[str, Any], ctx: Context,
         model = _read_table(path, MODEL_COLUMNS, "model")
         if not model.empty:
             sheets.append(_sourced(_model_sheet(name, model, ctx), path))
-    if extras.tests is not None:
-        tests = _read_table(extras.tests, TEST_COLUMNS, "estimate")
-        if "survey" in tests:
-            tests = tests[tests["survey"].astype(str) == ctx.survey]
-        if not tests.empty:
-            sheets.append(_sourced(_tests_sheet(tests, variables, ctx), extras.tests))
-    if extras.means is not None:
-        means = _read_table(extras.means, MEAN_COLUMNS, "estimate")
-        if "survey" in means:
-            means = means[means["survey"].astype(str) == ctx.survey]
-        if not means.empty:
-            sheets.append(_sourced(_means_sheet(means, variables, ctx), extras.means))
+    for source, columns, sheet in ((extras.tests, TEST_COLUMNS, _tests_sheet),
+                                   (extras.means, MEAN_COLUMNS, _means_sheet)):
+        if source is None:
+            continue
+        rows = _read_table(source, columns, "estimate")
+        if "survey" in rows:
+            rows = rows[rows["survey"].astype(str) == ctx.survey]
+        if not rows.empty:
+            sheets.append(_sourced(sheet(rows, variables, ctx), source))
     if extras.diagnostics is not None:
         sheets += [_sourced(w, extras.diagnostics) for w in _weighting_sheets(
             json.loads(Path(extras.diagnostics).read_text("utf-8")), variables)]
