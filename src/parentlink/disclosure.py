@@ -79,17 +79,8 @@ def suppress(table: pd.DataFrame, min_base: int = 50, min_cell: int = 10,
     `table` is an estimates table with the unpublished per-row respondent count in
     `count_column` (drop it before writing the table).
     """
-    if count_column not in table.columns:
-        fail(f"The estimates table has no {count_column} column; disclosure needs cell counts.")
-    if min_base < 1 or min_cell < 1:
-        fail("disclosure.min_base and disclosure.min_cell must be positive integers.")
-    out = table.reset_index(drop=True).copy()
-    reason = np.full(len(out), "", dtype=object)
-    counts = out[count_column].to_numpy()
-    cell = (counts < min_cell) & ((counts > 0) | suppress_zeros)
-    reason[cell] = "cell"
-    # a small group's shares all say "base": which of them are small cells is not published
-    reason[(out["base_unweighted"] < min_base).to_numpy()] = "base"
+    out = primary(table, min_base, min_cell, count_column, suppress_zeros)
+    reason = out["suppression"].to_numpy(dtype=object, copy=True)
     suppressed = reason != ""
     # A group hidden for its small base needs protection too: its share would otherwise follow
     # from the whole-sample figure and the other groups' published shares and weighted bases.

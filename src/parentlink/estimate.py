@@ -1002,6 +1002,18 @@ def _as_picked(x: np.ndarray) -> np.ndarray:
     return buf[:, :k, :][:, :, list(range(g))]
 
 
+def _slots(design: Design, groupings: Sequence[Coding]
+           ) -> tuple[list[int], list[int], int, np.ndarray]:
+    """Every breakdown's group codes side by side: the slots per breakdown (its groups and one
+    for no group), their offsets, the number of slots and each row's slot per breakdown (n, B).
+    Without breakdowns one slot holds everyone."""
+    sizes = [grp.k + 1 for grp in groupings] or [1]
+    offsets = [int(o) for o in np.cumsum([0, *sizes])[:-1]]
+    base = (np.column_stack([grp.index + off for grp, off in zip(groupings, offsets, strict=True)])
+            if groupings else np.zeros((design.n, 1), dtype=np.int64))
+    return sizes, offsets, int(sum(sizes)), base
+
+
 class _PsuBatch:
     """Every breakdown's group codes side by side (n, B), built once for all items: breakdown b
     occupies slots ``offsets[b] .. offsets[b] + G_b`` (the last: no group). Without breakdowns one
@@ -1011,12 +1023,7 @@ class _PsuBatch:
         agg = design.psu_agg
         assert agg is not None
         self.design, self.agg = design, agg
-        self.sizes = [grp.k + 1 for grp in groupings] or [1]
-        self.offsets = [int(o) for o in np.cumsum([0, *self.sizes])[:-1]]
-        self.nslot = int(sum(self.sizes))
-        self.base = (np.column_stack([grp.index + off for grp, off
-                                      in zip(groupings, self.offsets, strict=True)])
-                     if groupings else np.zeros((design.n, 1), dtype=np.int64))
+        self.sizes, self.offsets, self.nslot, self.base = _slots(design, groupings)
         nb = self.base.shape[1]
         self.w = np.repeat(design.weights, nb)
         self.w2 = self.w * self.w
@@ -1099,12 +1106,7 @@ class _RepBatch(_PsuBatch):
         assert design.rep_weights is not None and design.replicates is not None
         # rows of replicate weights are copied by group and probed: row-major
         self.design, self.reps, self.rw = design, design.replicates, row_major(design.rep_weights)
-        self.sizes = [grp.k + 1 for grp in groupings] or [1]
-        self.offsets = [int(o) for o in np.cumsum([0, *self.sizes])[:-1]]
-        self.nslot = int(sum(self.sizes))
-        self.base = (np.column_stack([grp.index + off for grp, off
-                                      in zip(groupings, self.offsets, strict=True)])
-                     if groupings else np.zeros((design.n, 1), dtype=np.int64))
+        self.sizes, self.offsets, self.nslot, self.base = _slots(design, groupings)
         nb = self.base.shape[1]
         self.w = np.repeat(design.weights, nb)
         self.w2 = self.w * self.w
