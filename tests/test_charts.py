@@ -173,3 +173,17 @@ def test_a_count_chart_has_a_count_axis(tmp_path: Path) -> None:
             "</html>")
     R.write_pdf(html, pdf, "pilot", R.make_fetcher([out, FONTS]), engine, FONTS)
     assert layout.layout_problems(pdf) == []
+
+
+def test_every_documents_bar_carries_its_value(tmp_path: Path) -> None:
+    """Issue 17: a policy reader reads each share off its bar, not off the axis."""
+    _, out = _make(tmp_path, "a")
+    docs = build(make_results(tmp_path / "f"))["documents"]
+    root = ET.parse(out / "documents.svg").getroot()
+    texts = [t.text or "" for t in root.iter("{http://www.w3.org/2000/svg}text")]
+    values = [f"{row['pct'].get(t, 0.0):.0f}%" for row in docs["matrix"] for t in docs["doc_types"]]
+    panels = len(docs["doc_types"]) or 1
+    ticks = {"0%", "50%", "100%"}  # each panel's axis
+    for value in set(values):
+        # An axis tick may read like a value: one more text of that content per panel.
+        assert texts.count(value) == values.count(value) + panels * (value in ticks), value

@@ -319,25 +319,30 @@ def documents_chart(facts: Mapping[str, Any], spec: Mapping[str, Any], path: Pat
                     name: str = "documents") -> str:
     """The most frequent codes: share of documents of each type with the code."""
     docs = _documents(facts, name)
-    types = docs["doc_types"]
+    # No document types: one panel of all documents (facts.DOC_TYPE_ALL, "all" in by_type).
+    types = docs["doc_types"] or ["all"]
     matrix = docs["matrix"]
-    height = 0.7 + 0.085 * len(matrix) * max(len(types), 1)
-    fig, ax = plt.subplots(layout="constrained", figsize=(WIDTH_IN, height))
-    band = 0.8 / max(len(types), 1)
+    # One panel per document type, side by side and sharing the code labels: every bar has room
+    # for its value label, and a row reads across the types.
+    fig, axes = plt.subplots(1, len(types), sharey=True, layout="constrained", squeeze=False,
+                             figsize=(WIDTH_IN, 0.95 + 0.2 * len(matrix)))
     ys = list(range(len(matrix)))[::-1]
-    for k, (doc_type, colour) in enumerate(zip(types, GRAPHIC * 2, strict=False)):
-        n_type = docs["by_type"][doc_type]["n_documents"]
+    for ax, doc_type, colour in zip(axes[0], types, GRAPHIC * len(types), strict=False):
         vals = [row["pct"].get(doc_type, 0.0) for row in matrix]
-        ax.barh([y + 0.4 - band * (k + 0.5) for y in ys], vals, height=band * 0.95,
-                color=colour, label=f"{_clip(docs['doc_type_labels'][doc_type], 30)} (n={n_type})")
-    ax.set_yticks(ys, [_clip(row["code"]) for row in matrix])
-    ax.set_xlim(0, 100)
-    ax.set_xticks(range(0, 101, 20), [f"{t}%" for t in range(0, 101, 20)])
-    ax.tick_params(axis="y", length=0)
-    _xlabel(ax, [spec.get("axis") or "Documents of each type with the code (%)"])
-    ax.set_ylim(-0.6, len(matrix) - 0.4)
-    # Figure-level legend above the plot: the code labels leave the axes too narrow for it.
-    fig.legend(frameon=False, fontsize=8, loc="outside upper center", ncol=len(types))
+        ax.barh(ys, vals, height=0.7, color=colour)
+        for y, val in zip(ys, vals, strict=True):
+            ax.annotate(f"{val:.0f}%", (val, y), xytext=(5, 0), textcoords="offset points",
+                        va="center", ha="left", fontsize=7)
+        n_type = docs["by_type"][doc_type]["n_documents"]
+        ax.set_title(textwrap.fill(f"{_clip(docs['doc_type_labels'][doc_type], 40)} "
+                                   f"(n={n_type})", 22), fontsize=8)
+        ax.set_xlim(0, 125)  # room for the label of a bar at 100%
+        ax.set_xticks([0, 50, 100], ["0%", "50%", "100%"])
+        ax.tick_params(axis="y", length=0)
+        ax.set_ylim(-0.6, len(matrix) - 0.4)
+    axes[0][0].set_yticks(ys, [_clip(row["code"]) for row in matrix])
+    fig.supxlabel(textwrap.fill(spec.get("axis") or "Documents of each type with the code (%)",
+                                80), fontsize=8)
     _save(fig, path)
     parts = []
     for doc_type in types:
