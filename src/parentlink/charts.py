@@ -334,10 +334,11 @@ def documents_chart(facts: Mapping[str, Any], spec: Mapping[str, Any], path: Pat
             ax.annotate(f"{val:.0f}%", (val, y), xytext=(5, 0), textcoords="offset points",
                         va="center", ha="left", fontsize=7)
         n_type = docs["by_type"][doc_type]["n_documents"]
+        # Narrow panels: the type's name over up to three short lines.
         ax.set_title(textwrap.fill(f"{_clip(docs['doc_type_labels'][doc_type], 40)} "
-                                   f"(n={n_type})", 22), fontsize=8)
+                                   f"(n={n_type})", 15), fontsize=7.5)
         ax.set_xlim(0, 125)  # room for the label of a bar at 100%
-        ax.set_xticks([0, 50, 100], ["0%", "50%", "100%"])
+        ax.set_xticks([0, 100], ["0%", "100%"])
         ax.tick_params(axis="y", length=0)
         ax.set_ylim(-0.6, len(matrix) - 0.4)
     axes[0][0].set_yticks(ys, [_clip(row["code"]) for row in matrix])
