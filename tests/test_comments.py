@@ -11,8 +11,8 @@ import pytest
 
 from parentlink import comments as Q
 from parentlink.errors import UserError
-from parentlink.estimate import read_final_weights
 from parentlink.privacy import redact
+from parentlink.weights_file import read_final_weights
 
 ITEM = "acc_notasked_net"
 META = {"variables": {ITEM: {

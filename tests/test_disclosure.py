@@ -322,9 +322,10 @@ def test_cost_counts_a_wholly_hidden_row_again() -> None:
     one[2] = True
     row = one.copy()
     row[3] = True
-    assert _cost(t, gid, none, one) == 60
-    assert _cost(t, gid, none, row) == 60 * 3  # two shares of a group of 60, and its whole row
-    assert _cost(t, gid, one, row) == 60 * 2
+    base = t["base_unweighted"].to_numpy(float)
+    assert _cost(base, gid, none, one) == 60
+    assert _cost(base, gid, none, row) == 60 * 3  # two shares of a group of 60, and its whole row
+    assert _cost(base, gid, one, row) == 60 * 2
 
 
 def test_the_cheapest_sufficient_complement_is_kept_and_needless_ones_taken_back() -> None:
@@ -459,3 +460,23 @@ def test_respondents_outside_the_groups_protect_a_hidden_mean_at_the_boundary() 
     # 37 outside: 49 < 50, the smallest shown group (60) is hidden too.
     out = protect_means(_means(groups, 509), 50)
     assert list(out["suppressed_reason"]) == ["", "small_base", "", "complementary"]
+
+
+def test_programme_matrix_is_scipys_csc() -> None:
+    """The attacker's programme reaches HiGHS column by column exactly as scipy.sparse's CSC
+    form would hand it over (same starts, row indices and values), empty rows and columns too."""
+    from scipy import sparse
+
+    from parentlink.disclosure import _columnwise
+
+    rng = np.random.default_rng(3)
+    shapes = [(0, 4), (1, 1), (5, 3), (12, 30), (40, 9)]
+    for rows, cols in shapes:
+        a = rng.choice([0.0, 0.0, 0.0, 1.0, -1.0], size=(rows, cols))
+        if cols > 2:
+            a[:, 1] = 0.0  # an empty column
+        start, index, value = _columnwise(a)
+        want = sparse.csc_matrix(a)
+        assert np.array_equal(start, want.indptr) and start.dtype == want.indptr.dtype
+        assert np.array_equal(index, want.indices) and index.dtype == want.indices.dtype
+        assert np.array_equal(value, want.data) and value.dtype == want.data.dtype

@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 
 from parentlink.errors import fail
-from parentlink.estimate import read_final_weights
+from parentlink.weights_file import read_final_weights
 
 REDACTION_MARKS = ("[name]", "[email]", "[phone]", "[postcode]", "[link]", "[school]", "[date]",
                    "[number]", "[nhs number]", "[handle]", "[ni number]")

@@ -37,8 +37,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.linalg as sla
-from scipy import sparse
 
 from parentlink.errors import fail
 
@@ -281,6 +279,10 @@ def describe(spec: DesignSpec) -> str:
 
 def _rowsum(x: np.ndarray, group: np.ndarray, ngroup: int) -> np.ndarray:
     """R ``rowsum``: sums of the rows of `x` (n x m) by `group` (0..ngroup-1)."""
+    # SciPy is imported where it is used: the declaration half of this module
+    # (spec_from_config) is read by jobs that estimate nothing.
+    from scipy import sparse
+
     agg = sparse.csr_matrix((np.ones(len(group)), (group, np.arange(len(group)))),
                             shape=(ngroup, len(group)))
     return np.asarray(agg @ x)
@@ -436,6 +438,8 @@ def replicate_degf(w: np.ndarray) -> int:
     if w.shape[0] > 4 * w.shape[1]:
         ev = np.linalg.eigvalsh(w.T @ w)
         return int(np.sum(ev > 1e-10 * ev[-1])) - 1 if ev[-1] > 0 else -1
+    import scipy.linalg as sla  # not at the top: see _rowsum
+
     r, _ = sla.qr(w, mode="r", pivoting=True)
     d = np.abs(np.diag(r))
     return int(np.sum(d > 1e-5 * d[0])) - 1 if len(d) else -1

@@ -205,6 +205,7 @@ def _protect_item(rows: pd.DataFrame, hidden: np.ndarray, req: np.ndarray, count
     start = hidden.copy()
     open_ = _open_breakdowns(rows)
     gid = pd.factorize(pd.MultiIndex.from_frame(rows[["group_variable", "group_code"]]))[0]
+    base = lay.column("base_unweighted", float)
     hidden = _close(rows, hidden, count_column, min_cell, open_, lay)
     weak = [p for p, lo, hi in _audit_item(lay, hidden, req[:, 0] > 0)
             if _slack(req[p], lo, hi) < -1e-9]
@@ -219,11 +220,11 @@ def _protect_item(rows: pd.DataFrame, hidden: np.ndarray, req: np.ndarray, count
                 continue
             steps += 1
             trials: dict[bytes, tuple[float, np.ndarray]] = {}
-            for c in _candidates(rows, hidden, p, count_column):
+            for c in _candidates(lay, hidden, p, count_column):
                 trial = hidden.copy()
                 trial[c] = True
                 trial = _close(rows, trial, count_column, min_cell, open_, lay)
-                trials.setdefault(trial.tobytes(), (_cost(rows, gid, hidden, trial), trial))
+                trials.setdefault(trial.tobytes(), (_cost(base, gid, hidden, trial), trial))
             best: tuple[float, float, np.ndarray] | None = None
             for cost, trial in sorted(trials.values(), key=lambda t: t[0]):
                 slack = _slack(req[p], *_interval(lay, trial, p))
@@ -241,13 +242,13 @@ def _protect_item(rows: pd.DataFrame, hidden: np.ndarray, req: np.ndarray, count
     return _prune(rows, lay, start, hidden, req, count_column, min_cell, open_)
 
 
-def _cost(rows: pd.DataFrame, gid: np.ndarray, hidden: np.ndarray, trial: np.ndarray) -> float:
+def _cost(base: np.ndarray, gid: np.ndarray, hidden: np.ndarray, trial: np.ndarray) -> float:
     """What hiding `trial` instead of `hidden` costs: each newly hidden share counts its group's
     unweighted base (a large group's figure is worth more to readers than a small one's), and a
     group row that becomes wholly hidden counts its base once more (the group vanishes from the
     item). So a complement goes to the smallest groups and, within a group, to a share whose row
-    keeps other figures; shares already hidden cost nothing."""
-    base = rows["base_unweighted"].to_numpy(float)
+    keeps other figures; shares already hidden cost nothing. `base` is each row's unweighted
+    base, `gid` its group's number."""
     new = trial & ~hidden
     size = np.bincount(gid)
     was = np.bincount(gid, weights=hidden) == size
@@ -304,16 +305,16 @@ def _safe(lay: _Layout, hidden: np.ndarray, req: np.ndarray, want: np.ndarray,
     return True
 
 
-def _candidates(rows: pd.DataFrame, hidden: np.ndarray, p: int, count_column: str) -> list[int]:
+def _candidates(lay: _Layout, hidden: np.ndarray, p: int, count_column: str) -> list[int]:
     """Published shares that could protect hidden row `p`, cheapest first."""
-    gvar = rows["group_variable"].to_numpy()
+    gvar = lay.gvar
     # the share's own breakdown, cheapest first (smaller groups, then smaller counts); a
     # whole-sample share (the headline) is never hidden to protect a group's cell
     near = (gvar == gvar[p]) if gvar[p] != "all" else np.ones(len(gvar), bool)
     free = np.flatnonzero(near & ~hidden)
-    order = np.lexsort((free, rows[count_column].to_numpy()[free],
+    order = np.lexsort((free, lay.column(count_column)[free],
                         (gvar[free] == "all").astype(int),
-                        rows["base_unweighted"].to_numpy()[free]))
+                        lay.column("base_unweighted")[free]))
     return [int(i) for i in free[order]]
 
 
@@ -328,29 +329,27 @@ def _close(rows: pd.DataFrame, hidden: np.ndarray, count_column: str, min_cell: 
     checks by how much."""
     lay = _Layout(rows) if lay is None else lay
     open_ = _open_breakdowns(rows) if open_ is None else open_
-    count = rows[count_column].to_numpy()
-    base = rows["base_unweighted"].to_numpy()
-    lines = ([lay.whole] if len(lay.whole) else []) + [g for b in lay.breakdowns
-                                                       for g in lay.groups[b]]
-    whole_of = {lay.cat[i]: int(i) for i in lay.whole}
-    columns = [(whole_of.get(k), col) for b in lay.breakdowns if b not in open_
-               for k, col in lay.columns[b] if len(col)]
+    count = lay.column(count_column)
+    base = lay.column("base_unweighted")
+    closing = lay.closing(open_)
     hidden = hidden.copy()
     changed = True
     while changed:
         changed = False
-        for line in lines:
-            if hidden[line].sum() == 1 and (~hidden[line]).any():
-                free = line[~hidden[line]]
-                big = free[count[free] >= min_cell]
-                pick = big[np.argmin(count[big])] if len(big) else free[np.argmax(count[free])]
-                hidden[pick] = changed = True
-        for w, col in columns:
+        # No two lines (nor two columns) share a row, so closing one changes no other's count:
+        # those with a single hidden share can all be found before any is closed.
+        for j in closing.single_lines(hidden):
+            line = closing.lines[j]
+            free = line[~hidden[line]]
+            big = free[count[free] >= min_cell]
+            pick = big[np.argmin(count[big])] if len(big) else free[np.argmax(count[free])]
+            hidden[pick] = changed = True
+        for j in closing.single_columns(hidden):
+            w, col = closing.columns[j]
             if w is not None and hidden[w]:
                 continue
-            if hidden[col].sum() == 1 and (~hidden[col]).any():
-                free = col[~hidden[col]]
-                hidden[free[np.lexsort((free, base[free]))[0]]] = changed = True
+            free = col[~hidden[col]]
+            hidden[free[np.lexsort((free, base[free]))[0]]] = changed = True
     return hidden
 
 
@@ -448,6 +447,8 @@ class _Layout:
     """Positions of one item's rows: the whole sample, each group, each breakdown x category."""
 
     def __init__(self, rows: pd.DataFrame) -> None:
+        self.rows = rows
+        self._arrays: dict[tuple[str, object], np.ndarray] = {}
         self.gvar = rows["group_variable"].to_numpy()
         self.cat = rows["category_code"].to_numpy()
         self.est = rows["estimate"].to_numpy(float)
@@ -462,6 +463,65 @@ class _Layout:
             inb = self.gvar == b
             self.groups[b] = [np.flatnonzero(inb & (gcode == g)) for g in dict.fromkeys(gcode[inb])]
             self.columns[b] = [(k, np.flatnonzero(inb & (self.cat == k))) for k in self.cats]
+        self.member = {b: self.gvar == b for b in self.breakdowns}
+        self.whole_of = {self.cat[i]: int(i) for i in self.whole}
+        # The programme is rebuilt for every trial suppression (thousands of times a build), so
+        # what it reads row by row is kept as Python lists and floats (same values, same order).
+        self.published = (self.est * self.wbase).tolist()
+        self.whole_list = self.whole.tolist()
+        self.group_lists = {b: [g.tolist() for g in self.groups[b]] for b in self.breakdowns}
+        self.column_lists = {b: [(k, col.tolist()) for k, col in self.columns[b]]
+                             for b in self.breakdowns}
+        self._closing: dict[frozenset[object], _Closing] = {}
+
+    def column(self, name: str, dtype: object = None) -> np.ndarray:
+        """Column `name` of the item's rows as an array (read once: the search reads the counts
+        and bases for every trial)."""
+        if (name, dtype) not in self._arrays:
+            self._arrays[name, dtype] = self.rows[name].to_numpy(dtype)
+        return self._arrays[name, dtype]
+
+    def closing(self, open_: set[object]) -> _Closing:
+        """What :func:`_close` checks with the breakdowns `open_` left open (once per item)."""
+        key = frozenset(open_)
+        if key not in self._closing:
+            self._closing[key] = _Closing(self, open_)
+        return self._closing[key]
+
+
+class _Closing:
+    """The lines :func:`_close` checks in one item: the whole sample and each group (every row is
+    on one) and the columns, breakdown x category of the breakdowns not left open (a row is on
+    at most one), each with the row of its category's whole-sample share (None if not there)."""
+
+    def __init__(self, lay: _Layout, open_: set[object]) -> None:
+        n = len(lay.gvar)
+        self.lines = ([lay.whole] if len(lay.whole) else []) + [g for b in lay.breakdowns
+                                                                for g in lay.groups[b]]
+        self.columns = [(lay.whole_of.get(k), col) for b in lay.breakdowns if b not in open_
+                        for k, col in lay.columns[b] if len(col)]
+        # each row's line and column number; rows on no column get one past the last
+        self.line_of = np.zeros(n, dtype=int)
+        for j, line in enumerate(self.lines):
+            self.line_of[line] = j
+        self.column_of = np.full(n, len(self.columns))
+        for j, (_, col) in enumerate(self.columns):
+            self.column_of[col] = j
+        self.line_size = np.bincount(self.line_of, minlength=len(self.lines))
+        self.column_size = np.bincount(self.column_of, minlength=len(self.columns) + 1)
+
+    def single_lines(self, hidden: np.ndarray) -> np.ndarray:
+        """The lines holding exactly one hidden share and at least one published one, in order."""
+        return self._single(hidden, self.line_of, self.line_size, len(self.lines))
+
+    def single_columns(self, hidden: np.ndarray) -> np.ndarray:
+        """The same for the columns."""
+        return self._single(hidden, self.column_of, self.column_size, len(self.columns))
+
+    @staticmethod
+    def _single(hidden: np.ndarray, of: np.ndarray, size: np.ndarray, n: int) -> np.ndarray:
+        n_hidden = np.bincount(of, weights=hidden, minlength=len(size))
+        return np.flatnonzero((n_hidden[:n] == 1) & (size[:n] > 1))
 
 
 class _ItemProgramme:
@@ -481,41 +541,42 @@ class _ItemProgramme:
         self.var: dict[int, int] = {}
         bounds: list[tuple[float, float]] = []
         eq: list[tuple[dict[int, float], float]] = []
-        est, wbase = lay.est, lay.wbase
+        wbase, published, is_hidden = lay.wbase, lay.published, hidden.tolist()
 
-        def line(pos: np.ndarray, rhs: float, coef: dict[int, float]) -> tuple[dict[int, float], float]:
+        def line(pos: list[int], rhs: float, coef: dict[int, float]) -> tuple[dict[int, float], float]:
             for i in pos:
-                if hidden[i]:
-                    coef[self.var[int(i)]] = coef.get(self.var[int(i)], 0.0) + 1.0
+                if is_hidden[i]:
+                    coef[self.var[i]] = coef.get(self.var[i], 0.0) + 1.0
                 else:
-                    rhs -= est[i] * wbase[i]
+                    rhs -= published[i]
             return coef, rhs
 
-        keep = pd.Series(lay.gvar).isin(breakdowns).to_numpy() | (lay.gvar == "all")
+        keep = lay.gvar == "all"
+        for b in breakdowns:
+            keep = keep | lay.member[b]
         for i in np.flatnonzero(keep & hidden):
             self.var[int(i)] = len(bounds)
             bounds.append((0.0, max(0.0, float(wbase[i]))))
         base_all = float(wbase[lay.whole[0]]) if len(lay.whole) else float("nan")
-        whole_of = {lay.cat[i]: int(i) for i in lay.whole}
         if len(lay.whole) and hidden[lay.whole].any():
-            eq.append(line(lay.whole, base_all, {}))
+            eq.append(line(lay.whole_list, base_all, {}))
         for b in breakdowns:
-            for grp in lay.groups[b]:
-                if hidden[grp].any():
+            for grp in lay.group_lists[b]:
+                if any(is_hidden[i] for i in grp):
                     eq.append(line(grp, float(wbase[grp[0]]), {}))
             if not len(lay.whole):
                 continue
             residual = max(0.0, base_all - sum(float(wbase[g[0]]) for g in lay.groups[b]))
             res_vars = []
-            for k, col in lay.columns[b]:
+            for k, col in lay.column_lists[b]:
                 res_vars.append(len(bounds))
                 bounds.append((0.0, residual))
                 coef, rhs = line(col, 0.0, {res_vars[-1]: 1.0})
-                w = whole_of.get(k)
-                if w is not None and hidden[w]:
+                w = lay.whole_of.get(k)
+                if w is not None and is_hidden[w]:
                     coef[self.var[w]] = -1.0
                 elif w is not None:
-                    rhs += est[w] * wbase[w]
+                    rhs += published[w]
                 eq.append((coef, rhs))
             eq.append(({v: 1.0 for v in res_vars}, residual))
         self.bounds = bounds
@@ -571,11 +632,9 @@ def _highs_model(a_eq: np.ndarray, b_eq: np.ndarray, bounds: list[tuple[float, f
         from scipy.optimize._highspy import _core
     except ImportError:  # pragma: no cover - depends on the SciPy build
         return False
-    from scipy import sparse
-
     h = _core._Highs()
     h.setOptionValue("output_flag", False)
-    a = sparse.csc_matrix(a_eq if len(b_eq) else np.zeros((0, len(bounds))))
+    start, index, value = _columnwise(a_eq if len(b_eq) else np.zeros((0, len(bounds))))
     lp = _core.HighsLp()
     lp.num_col_, lp.num_row_ = len(bounds), len(b_eq)
     lp.col_cost_ = np.zeros(len(bounds))
@@ -584,11 +643,20 @@ def _highs_model(a_eq: np.ndarray, b_eq: np.ndarray, bounds: list[tuple[float, f
     lp.row_lower_ = np.asarray(b_eq, dtype=float)
     lp.row_upper_ = np.asarray(b_eq, dtype=float)
     lp.a_matrix_.format_ = _core.MatrixFormat.kColwise
-    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = a.indptr, a.indices, a.data
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = start, index, value
     lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = len(bounds), len(b_eq)
     if h.passModel(lp) != _core.HighsStatus.kOk:
         return False
     return h, _core.HighsModelStatus.kOptimal
+
+
+def _columnwise(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The nonzeros of dense `a` column by column, as HiGHS takes a matrix: column starts, row
+    indices (ascending within a column) and values; what ``scipy.sparse.csc_matrix(a)`` holds as
+    indptr, indices and data, without its construction cost (paid once per programme)."""
+    col, row = np.nonzero(a.T)
+    start = np.searchsorted(col, np.arange(a.shape[1] + 1)).astype(np.int32)
+    return start, row.astype(np.int32), a[row, col]
 
 
 def _programmes(lay: _Layout, hidden: np.ndarray) -> list[_ItemProgramme]:
@@ -636,20 +704,25 @@ def audit(table: pd.DataFrame, min_cell: int, suppress_zeros: bool = False,
     req = _requirement_rows(table, min_cell, suppress_zeros, count_column)
     need = req[:, 0]
     hidden_all = table["suppressed"].astype(bool).to_numpy() | table["estimate"].isna().to_numpy()
+    # the columns as lists: read once, not a row Series per hidden share
+    value = {k: table[k].tolist() for k in ITEM_GROUP + ["category_code", "base_unweighted"]}
+    value["suppression"] = (table["suppression"].tolist() if "suppression" in table.columns
+                            else [""] * len(table))
     for _, item in table.groupby(["survey", "variable"], sort=False):
         pos = item.index.to_numpy()
         if not hidden_all[pos].any():
             continue
         want = hidden_all[pos] & ((need[pos] > 0) | (not required_only))
         for p, lo, hi in _audit_item(_Layout(item), hidden_all[pos], want):
-            r = table.loc[pos[p]]
-            rows.append({"survey": r["survey"], "variable": r["variable"],
-                         "group_variable": r["group_variable"], "group_code": r["group_code"],
-                         "category_code": r["category_code"],
-                         "suppression": r.get("suppression", ""),
-                         "base_unweighted": int(r["base_unweighted"]), "share_low": lo,
-                         "share_high": hi, "width": hi - lo, "required": float(need[pos[p]]),
-                         "protected": bool(_slack(req[pos[p]], lo, hi) >= -1e-9)})
+            i = int(pos[p])
+            rows.append({"survey": value["survey"][i], "variable": value["variable"][i],
+                         "group_variable": value["group_variable"][i],
+                         "group_code": value["group_code"][i],
+                         "category_code": value["category_code"][i],
+                         "suppression": value["suppression"][i],
+                         "base_unweighted": int(value["base_unweighted"][i]), "share_low": lo,
+                         "share_high": hi, "width": hi - lo, "required": float(need[i]),
+                         "protected": bool(_slack(req[i], lo, hi) >= -1e-9)})
     return pd.DataFrame(rows, columns=AUDIT_COLUMNS)
 
 

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.linalg as sla
-from scipy import sparse, stats
+from scipy import sparse
 
 from parentlink import csvio
 from parentlink.design import (
@@ -56,6 +56,7 @@ from parentlink.design import (
     spec_from_config,
     structure_vcov,
 )
+from parentlink.distributions import f_upper, t_quantile, t_upper
 from parentlink.errors import fail
 from parentlink.weight import (
     Margin,
@@ -65,6 +66,7 @@ from parentlink.weight import (
     read_margin_files,
     row_major,
 )
+from parentlink.weights_file import read_weights
 
 ALL_GROUP = ("all", 0, "All respondents")  # the label is "All <report.population>" in a study
 ESTIMATE_COLUMNS = [
@@ -677,7 +679,7 @@ def logit_ci(p: np.ndarray, se: np.ndarray, df: np.ndarray,
     p, se, df = np.broadcast_arrays(np.asarray(p, float), np.asarray(se, float),
                                     np.asarray(df, float))
     with np.errstate(invalid="ignore", divide="ignore"):
-        t = stats.t.ppf(0.5 + level / 2, np.where(df >= 1, df, np.nan))
+        t = t_quantile(0.5 + level / 2, np.where(df >= 1, df, np.nan))
         interior = (p > 0) & (p < 1)
         pc = np.clip(p, 1e-300, 1 - 1e-16)
         half = t * se / (pc * (1 - pc))
@@ -817,7 +819,7 @@ def _rao_scott_result(design: Design, p: np.ndarray, v: np.ndarray, nr: int, nc:
     f, d0, x2 = _rao_scott_f(p.reshape(nc, nr).T, v, design.n)
     ddf = d0 * _chisq_degf(design)
     return {"chisq": x2 * n_dom / design.n, "f": f, "ndf": d0, "ddf": ddf,
-            "p_value": float(stats.f.sf(f, d0, ddf)), "n": n_dom}
+            "p_value": f_upper(f, d0, ddf), "n": n_dom}
 
 
 def _joint_cov(design: Design, j1: np.ndarray, j2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -1398,7 +1400,7 @@ def means_table(
             masks = grp.index[:, None] == np.arange(grp.k)[None, :]
             res = domain_means(design, y, masks)
             with np.errstate(invalid="ignore"):
-                t = stats.t.ppf(0.975, np.where(res.df >= 1, res.df, np.nan))
+                t = t_quantile(0.975, np.where(res.df >= 1, res.df, np.nan))
             for j in range(grp.k):
                 hide = bool(res.base_unweighted[j] < min_base)
                 shown = {"mean": res.mean[j], "se": res.se[j],
@@ -1501,10 +1503,10 @@ def glm_table(fit: GlmFit, level: float = 0.95) -> pd.DataFrame:
     """term, estimate, se, t, p_value (t on fit.df), odds_ratio and its Wald CI (R confint)."""
     se = np.sqrt(np.diag(fit.vcov))
     t = fit.coef / se
-    q = stats.t.ppf(0.5 + level / 2, fit.df)
+    q = t_quantile(0.5 + level / 2, fit.df)
     return pd.DataFrame({
         "term": fit.terms, "estimate": fit.coef, "se": se, "t": t,
-        "p_value": 2 * stats.t.sf(np.abs(t), fit.df), "odds_ratio": np.exp(fit.coef),
+        "p_value": 2 * t_upper(np.abs(t), fit.df), "odds_ratio": np.exp(fit.coef),
         "or_lower": np.exp(fit.coef - q * se), "or_upper": np.exp(fit.coef + q * se),
         "label": fit.labels,
     })
@@ -1582,40 +1584,6 @@ def _recalibrate_replicates(data: pd.DataFrame, margins: Sequence[Margin], reps:
         tolerance=float(cfg.get("tolerance", 1e-10)),
         max_iterations=int(cfg.get("max_iterations", 500)))
     return np.asarray(out)
-
-
-def read_weights(path: str | Path) -> pd.DataFrame:
-    """results/weights/<survey>_weights.csv by respondent_id: final_weight and, when present,
-    design_weight and calibration_weight (all checked finite and >= 0)."""
-    final = read_final_weights(path)
-    w = pd.read_csv(path, dtype={"respondent_id": str}).set_index("respondent_id")
-    out = pd.DataFrame({"final_weight": final})
-    for col in ("design_weight", "calibration_weight"):
-        if col in w.columns:
-            v = pd.to_numeric(w[col], errors="coerce")
-            if not (v.notna() & np.isfinite(v) & (v >= 0)).all():
-                fail(f"{path}: {col} must be a number >= 0 for every respondent; rebuild the "
-                     f"weights.")
-            out[col] = v.loc[out.index].to_numpy(float)
-    return out
-
-
-def read_final_weights(path: str | Path) -> pd.Series:
-    """final_weight by respondent_id from results/weights/<survey>_weights.csv, checked: ids
-    unique, weights finite and >= 0."""
-    path = Path(path)
-    if not path.is_file():
-        fail(f"{path}: weights not found; run the 'weight' rule first.")
-    w = csvio.read_csv(path, dtype={"respondent_id": str})
-    if not {"respondent_id", "final_weight"} <= set(w.columns):
-        fail(f"{path}: needs columns respondent_id and final_weight; see docs/data-contract.md.")
-    if w["respondent_id"].duplicated().any():
-        fail(f"{path}: respondent_id '{w.loc[w['respondent_id'].duplicated(), 'respondent_id'].iloc[0]}'"
-             f" appears twice; rebuild the weights with the 'weight' rule.")
-    weight = pd.to_numeric(w["final_weight"], errors="coerce")
-    if not (weight.notna() & (weight >= 0) & np.isfinite(weight)).all():
-        fail(f"{path}: final_weight must be a number >= 0 for every respondent; rebuild the weights.")
-    return pd.Series(weight.to_numpy(), index=w["respondent_id"])
 
 
 def write_csv(table: pd.DataFrame, path: str | Path) -> None:

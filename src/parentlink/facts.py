@@ -211,10 +211,12 @@ class Estimates:
         self.df = df
         self.source = source
         self.min_base = min_base
+        # the rows of each item x breakdown, split once (facts look them up over a hundred times)
+        self._rows = {key: sub for key, sub in df.groupby(["variable", "group_variable"],
+                                                            sort=False)}
 
     def rows(self, variable: str, group_variable: str = "all") -> pd.DataFrame:
-        sub = self.df[(self.df["variable"] == variable)
-                      & (self.df["group_variable"] == group_variable)]
+        sub = self._rows.get((variable, group_variable), self.df.iloc[:0])
         if sub.empty:
             fail(f"{self.source}: no estimates for variable '{variable}' by "
                  f"'{group_variable}'; add it to analysis items/breakdowns in config.")

@@ -8,7 +8,6 @@ same inputs give identical files.
 from __future__ import annotations
 
 import math
-import os
 import re
 import time
 from collections.abc import Sequence
@@ -18,14 +17,10 @@ from typing import Any
 import pandas as pd
 import pyreadstat
 
-from parentlink import FALLBACK_SOURCE_DATE_EPOCH
+from parentlink import source_date_epoch
 from parentlink.errors import UserError
 
 _DATE_OFFSET = 92  # after the 4-byte magic, 60-byte product name and 28 bytes of header integers
-
-
-def source_date_epoch() -> int:
-    return int(os.environ.get("SOURCE_DATE_EPOCH", FALLBACK_SOURCE_DATE_EPOCH))
 
 
 def write_sav(df: pd.DataFrame, path: str | Path, *, epoch: int | None = None, **kwargs: Any) -> None:

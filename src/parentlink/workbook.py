@@ -53,9 +53,8 @@ from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.table import Table, TableStyleInfo
 from openpyxl.worksheet.worksheet import Worksheet
 
-from parentlink import csvio
+from parentlink import csvio, source_date_epoch
 from parentlink.errors import fail
-from parentlink.spss import source_date_epoch
 
 REQUIRED_COLUMNS = [
     "survey", "variable", "variable_label", "category_code", "category", "group_variable",

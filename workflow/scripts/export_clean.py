@@ -8,8 +8,8 @@ import pandas as pd
 from parentlink import codebook
 from parentlink.design import spec_from_config
 from parentlink.errors import logged_stage
-from parentlink.estimate import read_weights
 from parentlink.spss import with_final_weight, with_final_weight_meta, write_labelled
+from parentlink.weights_file import read_weights
 
 sm = snakemake  # type: ignore[name-defined] # noqa: F821
 
