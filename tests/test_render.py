@@ -351,6 +351,39 @@ def test_appendix_labels_every_table_and_hides_nothing_it_should_not(tmp_path: P
     assert layout.layout_problems(out) == []
 
 
+def test_appendix_labels_secondary_suppression_apart_from_small_cells(tmp_path: Path) -> None:
+    """A share hidden only to protect a small cell (suppressed_reason complementary) reads
+    '[c] secondary', not '[c] small cell', and the key on page 1 says what each label means;
+    an estimates file without the column still labels its hidden cells."""
+    import pandas as pd
+
+    p = _project(tmp_path)
+    est = p["paths"]["main_estimates"]
+    df = pd.read_csv(est, dtype={"group_code": str, "category_code": str})
+    min_base = int(p["facts"]["min_base"])
+    big = df.index[(df["base_unweighted"] >= min_base) & (df["group_variable"] != "all")]
+    hidden = {big[0]: "small_cell", big[1]: "complementary"}
+    df["suppressed_reason"] = ""
+    for i, why in hidden.items():
+        df.loc[i, ["estimate", "se", "ci_lower", "ci_upper"]] = float("nan")
+        df.loc[i, ["suppressed", "suppressed_reason"]] = [True, why]
+    cells = [c for t in R.estimate_tables(df, min_base) for r in t["rows"] for c in r["cells"]]
+    assert cells.count("[c] small cell") == 1 and cells.count("[c] secondary") == 1
+    # Without the column (an older estimates file) a hidden cell is a small cell.
+    old = R.estimate_tables(df.drop(columns="suppressed_reason"), min_base)
+    assert sum(c == "[c] small cell" for t in old for r in t["rows"] for c in r["cells"]) == 2
+    df.to_csv(est, index=False)
+    book = tmp_path / "results" / "codebook" / "main.csv"
+    book.parent.mkdir(parents=True, exist_ok=True)
+    book.write_text("variable,label,type,source,derived_from,code,value_label,missing,in_base,n,"
+                    "note\nheard,Heard,categorical,,,1,Yes,,yes,412,\n", encoding="utf-8")
+    text = " ".join(_text(_appendix(p, tmp_path, "main", book)).split())
+    key, tables = text.split("A. Estimate tables", 1)[1].split("A. Estimate tables", 1)
+    assert "[c] secondary: not itself a small cell, but hidden so that a small cell" in key
+    assert "[c] small cell: hidden because 1 to 9" in key
+    assert tables.count("[c] secondary") == 1 and tables.count("[c] small cell") == 1
+
+
 def test_layout_check_finds_overprinting_and_overflow(tmp_path: Path) -> None:
     """The check fails on what a reader sees as broken: text over text, text jammed against or
     crossed by a line, text outside the page's text area; and passes a clean page."""

@@ -537,12 +537,28 @@ def render_briefing(
 NO_RESPONDENTS = "—"  # a share of 0 with an empty interval: nobody in the group gave the answer
 
 
-def _cell_text(shown: bool, small_base: bool, e: float, lo: float, hi: float) -> str:
-    """One estimate cell: '46 (41–52)'; '[c] small base' / '[c] small cell' when suppressed (the
-    reason in the cell); the dash when nobody gave the answer; a share of 100 without its empty
-    interval. Never '0 (0–0)'."""
+# Why an appendix cell is hidden, as its label says (estimates column suppressed_reason;
+# parentlink.disclosure.REASONS). A share hidden only to protect a small cell is labelled as
+# what it is, not as a small cell: the key on page 1 explains each label.
+HIDDEN_LABELS = {"small_base": "small base", "small_cell": "small cell",
+                 "complementary": "secondary"}
+
+
+def hidden_label(small_base: bool, reason: str) -> str:
+    """The label of a hidden cell: 'small base' when its group is under min_base (whatever
+    the file says), else from `reason` (suppressed_reason); a hidden cell without a known
+    reason (an estimates file without the column) is a small cell."""
+    if small_base:
+        return HIDDEN_LABELS["small_base"]
+    return HIDDEN_LABELS.get(reason, HIDDEN_LABELS["small_cell"])
+
+
+def _cell_text(shown: bool, label: str, e: float, lo: float, hi: float) -> str:
+    """One estimate cell: '46 (41–52)'; '[c] small base' / '[c] small cell' / '[c] secondary'
+    when hidden (`label`, from hidden_label); the dash when nobody gave the answer; a share of
+    100 without its empty interval. Never '0 (0–0)'."""
     if not shown:
-        return f"{SUPPRESSION_MARK} {'small base' if small_base else 'small cell'}"
+        return f"{SUPPRESSION_MARK} {label}"
     if round(hi) == 0 and round(e) == 0:
         return NO_RESPONDENTS
     if round(lo) == round(hi):
@@ -552,8 +568,8 @@ def _cell_text(shown: bool, small_base: bool, e: float, lo: float, hi: float) ->
 
 def estimate_tables(df: pd.DataFrame, min_base: int,
                     titles: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
-    """One table per item: rows are groups, columns categories; suppressed cells as the mark
-    with its reason, empty intervals as a dash (NO_RESPONDENTS) or a bare share.
+    """One table per item: rows are groups, columns categories; hidden cells as the mark with
+    its reason (hidden_label), empty intervals as a dash (NO_RESPONDENTS) or a bare share.
 
     Items, categories and groups keep their order in the estimates file; a group's base is the
     largest unweighted base of its cells. `titles`: a group variable's label (the codebook's),
@@ -562,9 +578,11 @@ def estimate_tables(df: pd.DataFrame, min_base: int,
     titles = titles or {}
     small = (df["base_unweighted"] < min_base).to_numpy()
     shown = ~df["suppressed"].astype(bool) & ~small & df["estimate"].notna()
+    reasons = (df["suppressed_reason"].fillna("").astype(str) if "suppressed_reason" in df
+               else [""] * len(df))
     pct = df[["estimate", "ci_lower", "ci_upper"]].astype(float).mul(100).to_numpy()
-    cells = [_cell_text(ok, sb, e, lo, hi)
-             for ok, sb, (e, lo, hi) in zip(shown, small, pct, strict=True)]
+    cells = [_cell_text(ok, hidden_label(sb, why), e, lo, hi)
+             for ok, sb, why, (e, lo, hi) in zip(shown, small, reasons, pct, strict=True)]
     tables: dict[str, dict[str, Any]] = {}
     for var, label, gv, gcode, group, code, cat, base, cell in zip(
             df["variable"], df["variable_label"], df["group_variable"], df["group_code"],
