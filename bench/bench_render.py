@@ -121,7 +121,11 @@ def renderers(work: Path) -> dict[str, Callable[[Path], None]]:
 
     for s in surveys:
         out[f"appendix_{s}"] = lambda d, s=s: render.render_appendix(  # type: ignore[misc]
-            survey=s, facts=common["facts"], study=common["study"],
+            survey=s, survey_label=config["surveys"][s].get("label") or s,
+            weighted=bool(config["surveys"][s]["weighted"]),
+            population=str(spec.get("population") or "respondents"),
+            min_base=int(config.get("disclosure", {}).get("min_base", 50)),
+            study=common["study"],
             estimates=res / "tables" / f"{s}_estimates.csv",
             codebook=res / "codebook" / f"{s}.csv", version="bench", min_cell=min_cell,
             out_pdf=d / f"{s}_tables.pdf",

@@ -318,7 +318,10 @@ def _text_pages(pdf: Path) -> list[str]:
 
 def _appendix(p: dict[str, Any], root: Path, survey: str, codebook: Path) -> Path:
     out = root / "reports" / "appendix" / f"{survey}_tables.pdf"
-    R.render_appendix(survey=survey, facts=p["facts"], study=STUDY,
+    s = p["facts"]["surveys"][survey]
+    R.render_appendix(survey=survey, survey_label=s["label"], weighted=s["weighted"],
+                      population=p["facts"]["population"], min_base=p["facts"]["min_base"],
+                      study=STUDY,
                       estimates=p["paths"][f"{survey}_estimates"], codebook=codebook,
                       version="v-test", templates_dir=TEMPLATES, engine_dir=ENGINE,
                       fonts_dir=FONTS, results_dir=p["results"], out_pdf=out)

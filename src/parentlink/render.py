@@ -721,7 +721,10 @@ def read_codebook(path: Path) -> pd.DataFrame:
 def render_appendix(
     *,
     survey: str,
-    facts: Mapping[str, Any],
+    survey_label: str,
+    weighted: bool,
+    population: str,
+    min_base: int,
     study: Mapping[str, Any],
     estimates: Path,
     codebook: Path,
@@ -734,21 +737,29 @@ def render_appendix(
     out_pdf: Path,
 ) -> None:
     """The appendix of one survey (appendix.html, the study's if it has one): every estimate
-    table with the question's wording and the groups' labels, and the codebook."""
+    table with the question's wording and the groups' labels, and the codebook.
+
+    Made from the estimates, the codebook and config values only (the survey's label, whether
+    it is weighted, report.population, disclosure.min_base and min_cell), not from facts.json,
+    so its job starts as soon as the estimates are written: the longest rendering job no longer
+    waits for the facts. Templates get those values by name (`survey_title`, `weighted`,
+    `population`, `min_base`, `min_cell`); `facts` and `f` are empty."""
     from parentlink.facts import read_estimates
 
     env = make_env([templates_dir, engine_dir], font_coverage(fonts_dir))
-    name = (facts.get("surveys", {}).get(survey) or {}).get("label") or survey
-    title = f"{study.get('title', 'Study')}: appendix, {name}"
-    ctx = _base_context(facts, study, f"appendix_{survey}", title,
+    title = f"{study.get('title', 'Study')}: appendix, {survey_label}"
+    ctx = _base_context({}, study, f"appendix_{survey}", title,
                         Assets(results_dir / "figures", fonts_dir, inline=False))
     book = read_codebook(codebook)
     titles = dict(zip(book["variable"], book["label"], strict=True))
     ctx.update(
         inline=False,
         survey=survey,
-        survey_title=name,
-        tables=estimate_tables(read_estimates(estimates), int(facts["min_base"]), titles),
+        survey_title=survey_label,
+        weighted=weighted,
+        population=population,
+        min_base=min_base,
+        tables=estimate_tables(read_estimates(estimates), min_base, titles),
         codebook=codebook_summary(book),
         code_version=version,
         min_cell=min_cell,
