@@ -387,6 +387,36 @@ def test_appendix_labels_secondary_suppression_apart_from_small_cells(tmp_path: 
     assert tables.count("[c] secondary") == 1 and tables.count("[c] small cell") == 1
 
 
+def test_lean_user_agent_stylesheet_changes_no_byte(tmp_path: Path, base: dict[str, Any],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The documents render with WeasyPrint's stylesheet minus the pseudo-element rules that
+    only footnotes, notes and list items use (render.lean_ua_css): same bytes, less CPU."""
+    import weasyprint
+    from weasyprint import html as wp_html
+
+    # The override is called in this WeasyPrint (a rename would make it silently do nothing).
+    assert "_ua_stylesheets" in vars(weasyprint.HTML)
+    lean = R.lean_ua_css(wp_html.UA)
+    assert "li::marker, summary::marker {" in lean and "::footnote-call" not in lean
+    assert R._html_class(weasyprint, "<p>x</p>") is not weasyprint.HTML
+    for needs_full in ('<p style="float: footnote">x</p>', "<li style='display: list-item'>"):
+        assert R._html_class(weasyprint, needs_full) is weasyprint.HTML
+    # A briefing (lists: markers) and an appendix (long tables), lean and with the full sheet.
+    book = tmp_path / "results" / "codebook" / "main.csv"
+    book.parent.mkdir(parents=True, exist_ok=True)
+    book.write_text("variable,label,type,source,derived_from,code,value_label,missing,in_base,n,"
+                    "note\nheard,Heard,categorical,,,1,Yes,,yes,412,\n", encoding="utf-8")
+    p = {**base, "results": base["results"]}
+    made = {}
+    for sheet in ("lean", "full"):
+        if sheet == "full":
+            monkeypatch.setattr(R, "_html_class", lambda wp, html: wp.HTML)
+        out = tmp_path / sheet
+        made[sheet] = [_briefing(p, "local_authorities", out).read_bytes(),
+                       _appendix(p, out, "main", book).read_bytes()]
+    assert made["lean"] == made["full"]
+
+
 def test_layout_check_finds_overprinting_and_overflow(tmp_path: Path) -> None:
     """The check fails on what a reader sees as broken: text over text, text jammed against or
     crossed by a line, text outside the page's text area; and passes a clean page."""
