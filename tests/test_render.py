@@ -318,7 +318,10 @@ def _text_pages(pdf: Path) -> list[str]:
 
 def _appendix(p: dict[str, Any], root: Path, survey: str, codebook: Path) -> Path:
     out = root / "reports" / "appendix" / f"{survey}_tables.pdf"
-    R.render_appendix(survey=survey, facts=p["facts"], study=STUDY,
+    s = p["facts"]["surveys"][survey]
+    R.render_appendix(survey=survey, survey_label=s["label"], weighted=s["weighted"],
+                      population=p["facts"]["population"], min_base=p["facts"]["min_base"],
+                      study=STUDY,
                       estimates=p["paths"][f"{survey}_estimates"], codebook=codebook,
                       version="v-test", templates_dir=TEMPLATES, engine_dir=ENGINE,
                       fonts_dir=FONTS, results_dir=p["results"], out_pdf=out)
@@ -349,6 +352,69 @@ def test_appendix_labels_every_table_and_hides_nothing_it_should_not(tmp_path: P
         assert 'pdfuaid:part="1"' in pdf.Root.Metadata.read_bytes().decode()
         assert "/StructTreeRoot" in pdf.Root
     assert layout.layout_problems(out) == []
+
+
+def test_appendix_labels_secondary_suppression_apart_from_small_cells(tmp_path: Path) -> None:
+    """A share hidden only to protect a small cell (suppressed_reason complementary) reads
+    '[c] secondary', not '[c] small cell', and the key on page 1 says what each label means;
+    an estimates file without the column still labels its hidden cells."""
+    import pandas as pd
+
+    p = _project(tmp_path)
+    est = p["paths"]["main_estimates"]
+    df = pd.read_csv(est, dtype={"group_code": str, "category_code": str})
+    min_base = int(p["facts"]["min_base"])
+    big = df.index[(df["base_unweighted"] >= min_base) & (df["group_variable"] != "all")]
+    hidden = {big[0]: "small_cell", big[1]: "complementary"}
+    df["suppressed_reason"] = ""
+    for i, why in hidden.items():
+        df.loc[i, ["estimate", "se", "ci_lower", "ci_upper"]] = float("nan")
+        df.loc[i, ["suppressed", "suppressed_reason"]] = [True, why]
+    cells = [c for t in R.estimate_tables(df, min_base) for r in t["rows"] for c in r["cells"]]
+    assert cells.count("[c] small cell") == 1 and cells.count("[c] secondary") == 1
+    # Without the column (an older estimates file) a hidden cell is a small cell.
+    old = R.estimate_tables(df.drop(columns="suppressed_reason"), min_base)
+    assert sum(c == "[c] small cell" for t in old for r in t["rows"] for c in r["cells"]) == 2
+    df.to_csv(est, index=False)
+    book = tmp_path / "results" / "codebook" / "main.csv"
+    book.parent.mkdir(parents=True, exist_ok=True)
+    book.write_text("variable,label,type,source,derived_from,code,value_label,missing,in_base,n,"
+                    "note\nheard,Heard,categorical,,,1,Yes,,yes,412,\n", encoding="utf-8")
+    text = " ".join(_text(_appendix(p, tmp_path, "main", book)).split())
+    key, tables = text.split("A. Estimate tables", 1)[1].split("A. Estimate tables", 1)
+    assert "[c] secondary: not itself a small cell, but hidden so that a small cell" in key
+    assert "[c] small cell: hidden because 1 to 9" in key
+    assert tables.count("[c] secondary") == 1 and tables.count("[c] small cell") == 1
+
+
+def test_lean_user_agent_stylesheet_changes_no_byte(tmp_path: Path, base: dict[str, Any],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The documents render with WeasyPrint's stylesheet minus the pseudo-element rules that
+    only footnotes, notes and list items use (render.lean_ua_css): same bytes, less CPU."""
+    import weasyprint
+    from weasyprint import html as wp_html
+
+    # The override is called in this WeasyPrint (a rename would make it silently do nothing).
+    assert "_ua_stylesheets" in vars(weasyprint.HTML)
+    lean = R.lean_ua_css(wp_html.UA)
+    assert "li::marker, summary::marker {" in lean and "::footnote-call" not in lean
+    assert R._html_class(weasyprint, "<p>x</p>") is not weasyprint.HTML
+    for needs_full in ('<p style="float: footnote">x</p>', "<li style='display: list-item'>"):
+        assert R._html_class(weasyprint, needs_full) is weasyprint.HTML
+    # A briefing (lists: markers) and an appendix (long tables), lean and with the full sheet.
+    book = tmp_path / "results" / "codebook" / "main.csv"
+    book.parent.mkdir(parents=True, exist_ok=True)
+    book.write_text("variable,label,type,source,derived_from,code,value_label,missing,in_base,n,"
+                    "note\nheard,Heard,categorical,,,1,Yes,,yes,412,\n", encoding="utf-8")
+    p = {**base, "results": base["results"]}
+    made = {}
+    for sheet in ("lean", "full"):
+        if sheet == "full":
+            monkeypatch.setattr(R, "_html_class", lambda wp, html: wp.HTML)
+        out = tmp_path / sheet
+        made[sheet] = [_briefing(p, "local_authorities", out).read_bytes(),
+                       _appendix(p, out, "main", book).read_bytes()]
+    assert made["lean"] == made["full"]
 
 
 def test_layout_check_finds_overprinting_and_overflow(tmp_path: Path) -> None:

@@ -94,7 +94,8 @@ common = {
 }
 if job == "appendix":
     render.render_appendix(
-        survey="main", facts=common["facts"], study=study,
+        survey="main", survey_label="Main survey", weighted=True, population="parents",
+        min_base=50, study=study,
         estimates=Path("results/tables/main_estimates.csv"),
         codebook=Path("results/codebook/main.csv"), version="isolation-test", min_cell=10,
         out_pdf=Path("reports/appendix/main_tables.pdf"),

@@ -394,6 +394,55 @@ def _weasyprint(fonts_dir: Path | None = None) -> ModuleType:
     return weasyprint
 
 
+# WeasyPrint's user-agent stylesheet styles six pseudo-elements of *every* element (`::marker`,
+# `::footnote-call`, `::footnote-marker`, `::note-call`, `::note-marker`, `::note-callback`), so
+# it computes six extra styles per element: in a long table, more than the cells' own. Only a
+# list item or a <summary> has a marker, and only a footnote or a note has the others. The lean
+# sheet scopes the marker rule to those elements and leaves out the footnote and note rules; it
+# is used only when the document has none (FULL_UA_WORDS), and the PDFs are byte-identical
+# (tests/test_render.py). The appendix of the embedded study takes ~15% less CPU.
+UA_SCOPED = (("\n::marker {", "\nli::marker, summary::marker {"),)
+UA_LEFT_OUT = ("::footnote-call", "::footnote-marker", "::note-call", "::note-marker",
+               "::note-callback")
+# Words of a document that may need what the lean sheet leaves out: footnotes (float: footnote),
+# notes (position: note(...)), or another element made a list item (display: list-item).
+FULL_UA_WORDS = ("footnote", "note(", "list-item")
+
+
+def lean_ua_css(ua: str) -> str:
+    """WeasyPrint's user-agent stylesheet `ua` with the marker rule scoped and the footnote and
+    note rules left out (one rule per line in WeasyPrint's file)."""
+    for old, new in UA_SCOPED:
+        ua = ua.replace(old, new)
+    return "\n".join(line for line in ua.splitlines() if not line.startswith(UA_LEFT_OUT))
+
+
+def _html_class(weasyprint: ModuleType, html: str) -> Any:
+    """weasyprint.HTML, or for a document without footnotes, notes or other list items a
+    subclass with the lean user-agent stylesheet (made once per process). WeasyPrint has no
+    public option for this; if a later version no longer has `_ua_stylesheets`, the override is
+    never called and the documents render as before, only slower (a test says so)."""
+    if any(word in html for word in FULL_UA_WORDS):
+        return weasyprint.HTML
+    global _LEAN_HTML
+    if _LEAN_HTML is None:
+        from weasyprint import html as wp_html
+        from weasyprint.css.counters import CounterStyle
+
+        # Its @counter-style rules are WeasyPrint's own, already known: a throwaway registry.
+        sheet = weasyprint.CSS(string=lean_ua_css(wp_html.UA), counter_style=CounterStyle())
+
+        class LeanHTML(weasyprint.HTML):  # type: ignore[name-defined]
+            def _ua_stylesheets(self, forms: bool = False) -> list[Any]:
+                return [sheet, wp_html.UA_FORM_STYLESHEET] if forms else [sheet]
+
+        _LEAN_HTML = LeanHTML
+    return _LEAN_HTML
+
+
+_LEAN_HTML: Any = None
+
+
 def write_pdf(html: str, out: Path, doc_name: str, fetcher: Any, base_dir: Path,
               fonts_dir: Path) -> None:
     """Deterministic tagged PDF: fixed identifier, dates from the document's dcterms meta, and
@@ -403,9 +452,9 @@ def write_pdf(html: str, out: Path, doc_name: str, fetcher: Any, base_dir: Path,
     identifier = hashlib.sha256(f"parentlink:{doc_name}".encode()).hexdigest()[:32].encode()
     out.parent.mkdir(parents=True, exist_ok=True)
     with _temporary_files_in(render_dir()):
-        weasyprint.HTML(string=html, base_url=base_dir.resolve().as_uri() + "/",
-                        url_fetcher=fetcher).write_pdf(
-            str(out), pdf_variant=PDF_VARIANT, pdf_identifier=identifier, pdf_tags=True)
+        _html_class(weasyprint, html)(
+            string=html, base_url=base_dir.resolve().as_uri() + "/", url_fetcher=fetcher,
+        ).write_pdf(str(out), pdf_variant=PDF_VARIANT, pdf_identifier=identifier, pdf_tags=True)
 
 
 # ----------------------------------------------------------------------------- documents
@@ -537,12 +586,28 @@ def render_briefing(
 NO_RESPONDENTS = "—"  # a share of 0 with an empty interval: nobody in the group gave the answer
 
 
-def _cell_text(shown: bool, small_base: bool, e: float, lo: float, hi: float) -> str:
-    """One estimate cell: '46 (41–52)'; '[c] small base' / '[c] small cell' when suppressed (the
-    reason in the cell); the dash when nobody gave the answer; a share of 100 without its empty
-    interval. Never '0 (0–0)'."""
+# Why an appendix cell is hidden, as its label says (estimates column suppressed_reason;
+# parentlink.disclosure.REASONS). A share hidden only to protect a small cell is labelled as
+# what it is, not as a small cell: the key on page 1 explains each label.
+HIDDEN_LABELS = {"small_base": "small base", "small_cell": "small cell",
+                 "complementary": "secondary"}
+
+
+def hidden_label(small_base: bool, reason: str) -> str:
+    """The label of a hidden cell: 'small base' when its group is under min_base (whatever
+    the file says), else from `reason` (suppressed_reason); a hidden cell without a known
+    reason (an estimates file without the column) is a small cell."""
+    if small_base:
+        return HIDDEN_LABELS["small_base"]
+    return HIDDEN_LABELS.get(reason, HIDDEN_LABELS["small_cell"])
+
+
+def _cell_text(shown: bool, label: str, e: float, lo: float, hi: float) -> str:
+    """One estimate cell: '46 (41–52)'; '[c] small base' / '[c] small cell' / '[c] secondary'
+    when hidden (`label`, from hidden_label); the dash when nobody gave the answer; a share of
+    100 without its empty interval. Never '0 (0–0)'."""
     if not shown:
-        return f"{SUPPRESSION_MARK} {'small base' if small_base else 'small cell'}"
+        return f"{SUPPRESSION_MARK} {label}"
     if round(hi) == 0 and round(e) == 0:
         return NO_RESPONDENTS
     if round(lo) == round(hi):
@@ -552,8 +617,8 @@ def _cell_text(shown: bool, small_base: bool, e: float, lo: float, hi: float) ->
 
 def estimate_tables(df: pd.DataFrame, min_base: int,
                     titles: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
-    """One table per item: rows are groups, columns categories; suppressed cells as the mark
-    with its reason, empty intervals as a dash (NO_RESPONDENTS) or a bare share.
+    """One table per item: rows are groups, columns categories; hidden cells as the mark with
+    its reason (hidden_label), empty intervals as a dash (NO_RESPONDENTS) or a bare share.
 
     Items, categories and groups keep their order in the estimates file; a group's base is the
     largest unweighted base of its cells. `titles`: a group variable's label (the codebook's),
@@ -562,9 +627,11 @@ def estimate_tables(df: pd.DataFrame, min_base: int,
     titles = titles or {}
     small = (df["base_unweighted"] < min_base).to_numpy()
     shown = ~df["suppressed"].astype(bool) & ~small & df["estimate"].notna()
+    reasons = (df["suppressed_reason"].fillna("").astype(str) if "suppressed_reason" in df
+               else [""] * len(df))
     pct = df[["estimate", "ci_lower", "ci_upper"]].astype(float).mul(100).to_numpy()
-    cells = [_cell_text(ok, sb, e, lo, hi)
-             for ok, sb, (e, lo, hi) in zip(shown, small, pct, strict=True)]
+    cells = [_cell_text(ok, hidden_label(sb, why), e, lo, hi)
+             for ok, sb, why, (e, lo, hi) in zip(shown, small, reasons, pct, strict=True)]
     tables: dict[str, dict[str, Any]] = {}
     for var, label, gv, gcode, group, code, cat, base, cell in zip(
             df["variable"], df["variable_label"], df["group_variable"], df["group_code"],
@@ -703,7 +770,10 @@ def read_codebook(path: Path) -> pd.DataFrame:
 def render_appendix(
     *,
     survey: str,
-    facts: Mapping[str, Any],
+    survey_label: str,
+    weighted: bool,
+    population: str,
+    min_base: int,
     study: Mapping[str, Any],
     estimates: Path,
     codebook: Path,
@@ -716,21 +786,29 @@ def render_appendix(
     out_pdf: Path,
 ) -> None:
     """The appendix of one survey (appendix.html, the study's if it has one): every estimate
-    table with the question's wording and the groups' labels, and the codebook."""
+    table with the question's wording and the groups' labels, and the codebook.
+
+    Made from the estimates, the codebook and config values only (the survey's label, whether
+    it is weighted, report.population, disclosure.min_base and min_cell), not from facts.json,
+    so its job starts as soon as the estimates are written: the longest rendering job no longer
+    waits for the facts. Templates get those values by name (`survey_title`, `weighted`,
+    `population`, `min_base`, `min_cell`); `facts` and `f` are empty."""
     from parentlink.facts import read_estimates
 
     env = make_env([templates_dir, engine_dir], font_coverage(fonts_dir))
-    name = (facts.get("surveys", {}).get(survey) or {}).get("label") or survey
-    title = f"{study.get('title', 'Study')}: appendix, {name}"
-    ctx = _base_context(facts, study, f"appendix_{survey}", title,
+    title = f"{study.get('title', 'Study')}: appendix, {survey_label}"
+    ctx = _base_context({}, study, f"appendix_{survey}", title,
                         Assets(results_dir / "figures", fonts_dir, inline=False))
     book = read_codebook(codebook)
     titles = dict(zip(book["variable"], book["label"], strict=True))
     ctx.update(
         inline=False,
         survey=survey,
-        survey_title=name,
-        tables=estimate_tables(read_estimates(estimates), int(facts["min_base"]), titles),
+        survey_title=survey_label,
+        weighted=weighted,
+        population=population,
+        min_base=min_base,
+        tables=estimate_tables(read_estimates(estimates), min_base, titles),
         codebook=codebook_summary(book),
         code_version=version,
         min_cell=min_cell,

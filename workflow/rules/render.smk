@@ -155,7 +155,8 @@ rule appendix:
     """One survey's full estimate tables and codebook, labelled from the metadata: a PDF per
     survey, rendered as parallel jobs (the technical report keeps the key tables only)."""
     input:
-        facts="results/report/facts.json",
+        # Not facts.json: what the appendix needs of it comes from the config (params), so the
+        # longest rendering job starts as soon as the estimates are written.
         estimates="results/tables/{survey}_estimates.csv",
         codebook="results/codebook/{survey}.csv",
         # The study's own appendix.html when it has one, else the engine's.
@@ -182,7 +183,8 @@ rule appendix:
         mem_mb=2000,
         runtime=20,
     params:
-        config=uses("study", "disclosure.min_cell"),
+        config=uses("study", "disclosure.min_cell", "disclosure.min_base", "report.population",
+                    "surveys.{survey}.label", "surveys.{survey}.weighted"),
         build_epoch=BUILD_EPOCH,
         code_version=CODE_VERSION,
     script:

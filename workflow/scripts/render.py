@@ -1,4 +1,5 @@
-"""Rules `render_briefing` and `technical_report`: facts, charts and tables -> PDF (and HTML)."""
+"""Rules `render_briefing`, `technical_report` and `appendix`: facts, charts and tables -> PDF
+(and HTML); the appendix from its estimates, codebook and config alone."""
 
 # No `from __future__` import: Snakemake prepends its own preamble to scripts.
 import json
@@ -20,17 +21,16 @@ def _by_survey(prefix):
             if k.startswith(prefix + "_")}
 
 
+def _version():
+    """The code version the technical report and the appendices print."""
+    return f"{sm.params.code_version} (parentlink {render.__version__})"
+
+
 def main() -> None:
     os.environ["SOURCE_DATE_EPOCH"] = str(sm.params.build_epoch)
     cfg = sm.params.config
     project = Path.cwd()
-    common = {
-        "facts": load_facts(Path(sm.input.facts)),
-        "alt_text": (json.loads(Path(sm.input.alt).read_text(encoding="utf-8"))
-                     if "alt" in sm.input.keys() else {}),
-        "quotes": (json.loads(Path(sm.input.quotes).read_text(encoding="utf-8"))
-                   if "quotes" in sm.input.keys() else {"quotes": []}),
-        "study": dict(cfg["study"]),
+    dirs = {
         "templates_dir": Path(sm.input.template).parent,
         "engine_dir": Path(sm.input.shared[0]).parent,  # base.html: the engine's templates
         "fonts_dir": Path(sm.input.fonts[0]).parent,
@@ -38,16 +38,29 @@ def main() -> None:
         "out_pdf": Path(sm.output.pdf),
     }
     if sm.rule == "appendix":
+        # From the config, not facts.json: the appendix starts as soon as the estimates exist.
+        survey = sm.wildcards.survey
         render.render_appendix(
-            survey=sm.wildcards.survey,
-            facts=common["facts"], study=common["study"],
+            survey=survey,
+            survey_label=cfg[f"surveys.{survey}.label"] or survey,
+            weighted=bool(cfg[f"surveys.{survey}.weighted"]),
+            population=str(cfg["report.population"]),
+            min_base=int(cfg["disclosure.min_base"]),
+            study=dict(cfg["study"]),
             estimates=Path(sm.input.estimates), codebook=Path(sm.input.codebook),
-            version=f"{sm.params.code_version} (parentlink {render.__version__})",
-            min_cell=int(cfg["disclosure.min_cell"]),
-            **{k: common[k] for k in ("templates_dir", "engine_dir", "fonts_dir", "results_dir",
-                                      "out_pdf")},
+            version=_version(), min_cell=int(cfg["disclosure.min_cell"]), **dirs,
         )
-    elif sm.rule == "technical_report":
+        return
+    common = {
+        "facts": load_facts(Path(sm.input.facts)),
+        "alt_text": (json.loads(Path(sm.input.alt).read_text(encoding="utf-8"))
+                     if "alt" in sm.input.keys() else {}),
+        "quotes": (json.loads(Path(sm.input.quotes).read_text(encoding="utf-8"))
+                   if "quotes" in sm.input.keys() else {"quotes": []}),
+        "study": dict(cfg["study"]),
+        **dirs,
+    }
+    if sm.rule == "technical_report":
         estimates, flows = _by_survey("estimates"), _by_survey("flow")
         diagnostics = _by_survey("diagnostics")
         docs = sm.input.code_frequencies if "code_frequencies" in sm.input.keys() else None
@@ -65,7 +78,7 @@ def main() -> None:
             project_root=project,
             appendices=[f"reports/appendix/{s}_tables.pdf" for s in sorted(estimates)],
             min_cell=int(cfg["disclosure.min_cell"]),
-            version=f"{sm.params.code_version} (parentlink {render.__version__})",
+            version=_version(),
         )
     else:
         audience = sm.wildcards.audience
