@@ -5,10 +5,9 @@
 Why: every PDF embeds a subset of the fonts it uses, and WeasyPrint makes that subset with
 fontTools, which reads the whole font each time (glyphs, metrics and the OpenType layout tables).
 With the full DejaVu Sans (6,241 glyphs) that cost 0.2-0.5 s of CPU per document; with this cut
-(3,423 glyphs) about a quarter less, 0.07 s a document (bench/README.md). The text of every
-document is laid out exactly as before: the glyph outlines, advance widths and the OpenType
-shaping tables (GSUB, GPOS, GDEF) of every kept character are kept, so Pango places every word
-where it did (tests/test_fonts.py).
+(3,423 glyphs) about a third less. The text of every document is laid out exactly as before: the
+glyph outlines, advance widths and the OpenType shaping tables (GSUB, GPOS, GDEF) of every kept
+character are kept, so Pango places every word where it did (tests/test_fonts.py).
 
 What is kept (SCRIPTS): the scripts a UK survey's labels and comments are written in — Latin
 (Basic to Extended-B and Extended Additional: every European language, Welsh and Irish included;
