@@ -46,8 +46,6 @@ NOT_IN_ANY_RULE = {
     "readability.py": "measures the documents' reading level in tests; makes no output",
     "archive.py": "the deposit bundle (rule archive, not part of `all`; `make archive`)",
     "build.py": "the launcher `make` runs; starts Snakemake, makes no output",
-    "fonts.py": "a maintainer's tool (python -m parentlink.fonts) that makes workflow/fonts; the "
-                "rules read the font files, which are inputs of theirs",
     "buildinfo.py": "read while the Snakefile is parsed: the date and version it yields are "
                     "params of the rules that print them",
     "config.py": "read while the Snakefile is parsed: validates config and fills defaults; the "
