@@ -205,6 +205,16 @@ def test_byte_identical_across_processes(tmp_path: Path, base: dict[str, Any]) -
         assert str(pdf.docinfo["/CreationDate"]).startswith("D:20231114")
 
 
+def test_font_subsets_never_come_from_the_systems_harfbuzz(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A machine with the optional libharfbuzz-subset would make other font subsets, so other
+    PDF bytes: the renderer always uses fontTools (pinned in the lock)."""
+    import weasyprint.pdf.fonts as wp_fonts
+
+    monkeypatch.setattr(wp_fonts, "harfbuzz_subset", object())  # as if the library were found
+    R._weasyprint()
+    assert wp_fonts.harfbuzz_subset is None
+
+
 # ----------------------------------------------------------------------------- content
 
 

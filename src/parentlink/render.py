@@ -390,7 +390,12 @@ def _weasyprint(fonts_dir: Path | None = None) -> ModuleType:
     with _no_library_search(), _temporary_files_in(render_dir()), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="No fonts configured in FontConfig")
         import weasyprint
+        import weasyprint.pdf.fonts
         import weasyprint.urls
+    # Font subsets always come from fontTools (pinned in the lock), never from the system's
+    # optional libharfbuzz-subset: WeasyPrint uses that library when it finds it, and its subsets
+    # differ byte for byte, so a machine that has it would rebuild different PDFs.
+    weasyprint.pdf.fonts.harfbuzz_subset = None
     return weasyprint
 
 
