@@ -397,6 +397,41 @@ def test_appendix_labels_secondary_suppression_apart_from_small_cells(tmp_path: 
     assert tables.count("[c] secondary") == 1 and tables.count("[c] small cell") == 1
 
 
+def test_appendix_says_small_base_once_per_row(tmp_path: Path) -> None:
+    """A group under min_base has every answer hidden: its row says so once, across the
+    answers; a group of exactly min_base keeps one cell per answer (the boundary)."""
+    import pandas as pd
+
+    p = _project(tmp_path)
+    est = p["paths"]["main_estimates"]
+    df = pd.read_csv(est, dtype={"group_code": str, "category_code": str})
+    min_base = int(p["facts"]["min_base"])
+    groups = df.loc[df["group_variable"] != "all", ["group_variable", "group_code"]]
+    (gv_a, gc_a), (gv_b, gc_b) = groups.drop_duplicates().head(2).itertuples(index=False)
+    rows_a = (df["group_variable"] == gv_a) & (df["group_code"] == gc_a)
+    rows_b = (df["group_variable"] == gv_b) & (df["group_code"] == gc_b)
+    df.loc[rows_a, "base_unweighted"] = min_base - 1
+    df.loc[rows_b, "base_unweighted"] = min_base
+    df.loc[rows_b, "suppressed"] = False
+    flags = [(r["group_variable"], r["group"], r["small_base"])
+             for t in R.estimate_tables(df, min_base) for r in t["rows"]]
+    small = {(gv, g) for gv, g, sb in flags if sb}
+    label_a = df.loc[rows_a, "group"].iloc[0]
+    label_b = df.loc[rows_b, "group"].iloc[0]
+    assert (gv_a, label_a) in small and (gv_b, label_b) not in small
+    df.to_csv(est, index=False)
+    book = tmp_path / "results" / "codebook" / "main.csv"
+    book.parent.mkdir(parents=True, exist_ok=True)
+    book.write_text("variable,label,type,source,derived_from,code,value_label,missing,in_base,n,"
+                    "note\nheard,Heard,categorical,,,1,Yes,,yes,412,\n", encoding="utf-8")
+    out = _appendix(p, tmp_path, "main", book)
+    text = " ".join(_text(out).split())
+    tables = text.split("A. Estimate tables", 2)[2]
+    spanned = f"[c] small base: fewer than {min_base} answered"
+    assert tables.count(spanned) == sum(1 for _, _, sb in flags if sb) > 0
+    assert layout.layout_problems(out) == []
+
+
 def test_lean_user_agent_stylesheet_changes_no_byte(tmp_path: Path, base: dict[str, Any],
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """The documents render with WeasyPrint's stylesheet minus the pseudo-element rules that

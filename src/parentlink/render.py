@@ -654,7 +654,10 @@ def estimate_tables(df: pd.DataFrame, min_base: int,
         "variable": clip(var, 60),
         "label": clip(t["label"]),
         "categories": [clip(c, 80) for c in t["categories"].values()],
+        # `small_base`: every cell of the row is hidden for its base, so the template may print
+        # the label once across the row instead of once per answer.
         "rows": [{**{k: r[k] for k in ("group_variable", "group_title", "group", "base")},
+                  "small_base": r["base"] < min_base,
                   "cells": [r["cells"].get(code, "") for code in t["categories"]]}
                  for r in t["rows"].values()],
     } for var, t in tables.items()]
