@@ -13,6 +13,7 @@ from parentlink.csvio import (
     neutralise,
     neutralise_text,
     read_csv,
+    read_records,
     unescape_text,
     write_csv,
 )
@@ -66,3 +67,40 @@ def test_every_pipeline_writer_neutralises(tmp_path: Path) -> None:
         path = tmp_path / f"{i}.csv"
         writer(frame, path)
         assert pd.read_csv(path)["category"].tolist() == ["'=2+3", "'@x"], writer
+
+
+def test_read_records_types_like_read_csv_without_pandas(tmp_path: Path) -> None:
+    """The technical report's small tables are read without importing pandas: same values and
+    types as read_csv(...).to_dict('records'), neutralisation undone, empty cells as asked."""
+    path = tmp_path / "t.csv"
+    frame = pd.DataFrame({
+        "step": ["delivered", "=HYPERLINK(x)", "2020", "-1"],   # text, one number-like
+        "n": [1048, 15, 0, -3],                                    # whole numbers
+        "pct": [10.0, 11.111111, 0.5, 1e-05],                      # floats
+        "code": ["1", "2", "3", "4"],                              # codes kept as text if asked
+    })
+    write_csv(frame, path)
+    got = read_records(path, text={"code"})
+    want = read_csv(path, dtype={"code": str}).to_dict("records")
+    assert got == want
+    assert [type(v) for v in got[0].values()] == [type(v) for v in want[0].values()]
+    assert got[1]["step"] == "=HYPERLINK(x)" and got[0]["n"] == 1048 and got[3]["code"] == "4"
+    # An empty cell: `empty`; a whole-number column with one becomes float, as in pandas.
+    path.write_text("a,b,c\n1,x,2.5\n,,\n", encoding="utf-8")
+    rows = read_records(path, empty="")
+    assert rows == [{"a": 1.0, "b": "x", "c": 2.5}, {"a": "", "b": "", "c": ""}]
+    assert isinstance(rows[0]["a"], float)
+    assert read_records(path)[1] == {"a": None, "b": None, "c": None}
+    path.write_text("a,b\n", encoding="utf-8")
+    assert read_records(path) == []
+
+
+def test_the_renderer_and_the_csv_reader_load_without_pandas() -> None:
+    """A render job that reads only small tables does not pay for importing pandas (issue 17's
+    render times): neither parentlink.render nor parentlink.csvio imports it at load."""
+    import subprocess
+    import sys
+
+    code = ("import sys, parentlink.csvio, parentlink.render, parentlink.wording; "
+            "sys.exit('pandas' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

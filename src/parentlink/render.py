@@ -732,8 +732,9 @@ def render_technical_report(
     from parentlink import csvio
 
     env = make_env([templates_dir, engine_dir], font_coverage(fonts_dir))
-    codes = (csvio.read_csv(code_frequencies, dtype={"parent_code": str}).fillna("")
-             .to_dict("records") if code_frequencies is not None else [])
+    # Small tables, read without pandas: the job does not pay for importing it.
+    codes = (csvio.read_records(code_frequencies, text={"parent_code"}, empty="")
+             if code_frequencies is not None else [])
     title = f"{study.get('title', 'Study')}: technical report"
     ctx = _base_context(facts, study, "technical_report", title,
                         Assets(results_dir / "figures", fonts_dir, inline=False))
@@ -741,7 +742,7 @@ def render_technical_report(
         alt=alt_text,
         quotes=quotes,
         inline=False,
-        flows={s: csvio.read_csv(p).to_dict("records") for s, p in flows.items()},
+        flows={s: csvio.read_records(p) for s, p in flows.items()},
         diagnostics={s: json.loads(p.read_text(encoding="utf-8"))
                      for s, p in diagnostics.items()},
         codes=codes,
