@@ -18,9 +18,9 @@ from parentlink.errors import fail
 def read_weights(path: str | Path) -> pd.DataFrame:
     """results/weights/<survey>_weights.csv by respondent_id: final_weight and, when present,
     design_weight and calibration_weight (all checked finite and >= 0)."""
-    final = read_final_weights(path)
-    w = pd.read_csv(path, dtype={"respondent_id": str}).set_index("respondent_id")
+    w, final = _read_checked(path)
     out = pd.DataFrame({"final_weight": final})
+    w = w.set_index("respondent_id")
     for col in ("design_weight", "calibration_weight"):
         if col in w.columns:
             v = pd.to_numeric(w[col], errors="coerce")
@@ -34,6 +34,11 @@ def read_weights(path: str | Path) -> pd.DataFrame:
 def read_final_weights(path: str | Path) -> pd.Series:
     """final_weight by respondent_id from results/weights/<survey>_weights.csv, checked: ids
     unique, weights finite and >= 0."""
+    return _read_checked(path)[1]
+
+
+def _read_checked(path: str | Path) -> tuple[pd.DataFrame, pd.Series]:
+    """The weights file, read once, and its checked final_weight by respondent_id."""
     path = Path(path)
     if not path.is_file():
         fail(f"{path}: weights not found; run the 'weight' rule first.")
@@ -46,4 +51,4 @@ def read_final_weights(path: str | Path) -> pd.Series:
     weight = pd.to_numeric(w["final_weight"], errors="coerce")
     if not (weight.notna() & (weight >= 0) & np.isfinite(weight)).all():
         fail(f"{path}: final_weight must be a number >= 0 for every respondent; rebuild the weights.")
-    return pd.Series(weight.to_numpy(), index=w["respondent_id"])
+    return w, pd.Series(weight.to_numpy(), index=w["respondent_id"])
